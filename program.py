@@ -1,0 +1,76 @@
+"""The whole deployment as one function, run by `pulumi up` and by the Automation API alike."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_docker_build as docker_build
+
+from components.cluster import Cluster
+from components.image import Image, ImageArgs
+from components.registry import Registry
+from components.workloads import Workloads, WorkloadsArgs
+from manifest_loader import load_manifests
+from source_revision import folder_revision
+from stack_settings import read_stack_settings
+
+# The name manifests use in their image placeholder: `image: ${image:app}`.
+APP_IMAGE = "app"
+
+
+def gitops_program() -> None:
+    settings = read_stack_settings()
+    # Everything that can be wrong in Git is checked before the first resource,
+    # so a bad commit fails the run with nothing applied.
+    manifests = load_manifests(
+        settings.manifests_dir,
+        settings.manifests_dir,
+        default_namespace=settings.default_namespace,
+        require_clean=settings.require_clean_manifests,
+    )
+    app_revision = folder_revision(settings.app_dir)
+
+    protected = pulumi.ResourceOptions(protect=settings.protect)
+    registry = Registry("registry", settings.registry, opts=protected)
+
+    image_opts = None
+    if settings.docker_host:
+        image_opts = pulumi.ResourceOptions(
+            providers={"docker-build": docker_build.Provider("docker", host=settings.docker_host)}
+        )
+    image = Image(
+        APP_IMAGE,
+        ImageArgs(
+            context_dir=str(settings.app_dir),
+            repository_url=registry.repository_url,
+            registry_host=registry.registry_host,
+            tag=app_revision.tag,
+            build_args=settings.image_build_args,
+            platforms=settings.image_platforms,
+            registry_username=registry.username,
+            registry_password=registry.password,
+        ),
+        opts=image_opts,
+    )
+
+    cluster = Cluster("cluster", settings.cluster, opts=protected)
+    workloads = Workloads(
+        "workloads",
+        WorkloadsArgs(
+            objects=manifests.objects,
+            commit=manifests.commit,
+            dirty=manifests.dirty,
+            images={APP_IMAGE: image.ref},
+        ),
+        opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
+    )
+
+    pulumi.export("target", settings.target)
+    pulumi.export("commit", manifests.commit)
+    pulumi.export("manifestsDirty", manifests.dirty)
+    pulumi.export("registryUrl", registry.repository_url)
+    pulumi.export("imageRef", image.ref)
+    pulumi.export("imageTag", app_revision.tag)
+    pulumi.export("clusterName", cluster.name)
+    pulumi.export("clusterEndpoint", cluster.endpoint)
+    pulumi.export("kubeconfig", cluster.kubeconfig)
+    pulumi.export("objects", workloads.object_ids)

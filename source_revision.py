@@ -1,0 +1,53 @@
+"""The Git revision of a folder, for tagging what is built from it.
+
+The tag is the last commit that touched the folder, so a commit that changes
+only manifests reuses the image instead of rebuilding and rolling out. A folder
+with uncommitted changes gets a distinct tag that names its content, so a
+dirty build can never pass for the clean one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+
+class SourceRevisionError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class FolderRevision:
+    commit: str
+    dirty: bool
+    tag: str
+
+
+def _dirty_fingerprint(repo: git.Repo, relative: str) -> str:
+    digest = hashlib.sha256()
+    digest.update(repo.git.diff("HEAD", "--binary", "--", relative).encode())
+    for path in sorted(repo.git.ls_files("--others", "--exclude-standard", "--", relative).splitlines()):
+        digest.update(path.encode())
+        digest.update(Path(repo.working_tree_dir, path).read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def folder_revision(folder: Path) -> FolderRevision:
+    try:
+        repo = git.Repo(folder, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise SourceRevisionError(
+            f"{folder}: not inside a Git work tree; images are tagged with the commit that built them, so commit the folder first"
+        ) from None
+    relative = Path(folder).resolve().relative_to(Path(repo.working_tree_dir).resolve()).as_posix() or "."
+    commit = repo.git.log("-1", "--format=%H", "--", relative) if repo.head.is_valid() else ""
+    if not commit:
+        raise SourceRevisionError(f"{folder}: Git tracks no commit of this folder; commit it before deploying")
+    dirty = bool(repo.git.status("--porcelain", "--", relative).strip())
+    tag = commit[:12]
+    if dirty:
+        tag = f"{tag}-dirty-{_dirty_fingerprint(repo, relative)}"
+    return FolderRevision(commit=commit, dirty=dirty, tag=tag)

@@ -1,0 +1,233 @@
+"""The stack's configuration, read in one place into typed values.
+
+Components never read `pulumi.Config`; they get the plain values built here.
+Every key read here is declared, with its default, in Pulumi.yaml.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import pulumi
+import yaml
+
+from components.cluster import ClusterArgs
+from components.registry import RegistryArgs
+
+CONFIG_NAMESPACE = "pulumi-gitops"
+TARGETS = ("aws", "local")
+
+
+class StackConfigError(ValueError):
+    """A config value that cannot be used; the message names the stack file and the key."""
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    target: str
+    app_name: str
+    app_dir: Path
+    manifests_dir: Path
+    default_namespace: str
+    require_clean_manifests: bool
+    protect: bool
+    image_build_args: dict[str, str]
+    image_platforms: list[str]
+    docker_host: Optional[str]
+    registry: RegistryArgs
+    cluster: ClusterArgs
+
+
+class _Reader:
+    """Typed access to one config namespace, with errors that name the file and key."""
+
+    def __init__(self, config: pulumi.Config, stack: str) -> None:
+        self._config = config
+        self._stack_file = f"Pulumi.{stack}.yaml"
+
+    def fail(self, key: str, problem: str) -> StackConfigError:
+        return StackConfigError(f"{self._stack_file}: {CONFIG_NAMESPACE}:{key}: {problem}")
+
+    def text(self, key: str, default: Optional[str] = None) -> Optional[str]:
+        value = self._config.get(key)
+        return default if value in (None, "") else value
+
+    def required_text(self, key: str, why: str) -> str:
+        value = self.text(key)
+        if value is None:
+            raise self.fail(key, f"is required {why}; set it with `pulumi config set {key} VALUE`")
+        return value
+
+    def flag(self, key: str, default: bool) -> bool:
+        try:
+            value = self._config.get_bool(key)
+        except pulumi.ConfigTypeError:
+            raise self.fail(key, "must be true or false") from None
+        return default if value is None else value
+
+    def number(self, key: str, default: int, minimum: int = 0) -> int:
+        try:
+            value = self._config.get_int(key)
+        except pulumi.ConfigTypeError:
+            raise self.fail(key, "must be a whole number") from None
+        value = default if value is None else value
+        if value < minimum:
+            raise self.fail(key, f"must be at least {minimum}, got {value}")
+        return value
+
+    def strings(self, key: str, default: list[str]) -> list[str]:
+        value = self._object(key, default)
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self.fail(key, 'must be a list of non-empty strings, e.g. ["a", "b"]')
+        return list(value)
+
+    def string_map(self, key: str) -> dict[str, str]:
+        value = self._object(key, {})
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise self.fail(key, 'must be a map of strings, e.g. {"BASE_IMAGE": "python:3.12-slim"}')
+        return dict(value)
+
+    def secret(self, key: str) -> Optional[pulumi.Output[str]]:
+        if self._config.get(key) is None:
+            return None
+        return self._config.require_secret(key)
+
+    def _object(self, key: str, default: Any) -> Any:
+        try:
+            value = self._config.get_object(key)
+        except pulumi.ConfigTypeError:
+            raise self.fail(key, "must be valid JSON/YAML structured config") from None
+        return default if value is None else value
+
+
+def _project_path(value: str) -> Path:
+    # Pulumi runs the program with the project folder as working directory.
+    return (Path.cwd() / value).resolve()
+
+
+def _read_kubeconfig(read: _Reader, path: Path, context: Optional[str]) -> tuple[str, str]:
+    """The kubeconfig's text and the API server of the chosen context."""
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise read.fail(
+            "kubeconfig", f"cannot read {path} ({error.strerror}); start the local environment with `make cluster-up`"
+        ) from None
+    try:
+        config = yaml.safe_load(text) or {}
+        contexts = {c["name"]: c["context"] for c in config.get("contexts") or []}
+        clusters = {c["name"]: c["cluster"] for c in config.get("clusters") or []}
+    except (yaml.YAMLError, AttributeError, KeyError, TypeError):
+        raise read.fail("kubeconfig", f"{path} is not a valid kubeconfig") from None
+    name = context or config.get("current-context")
+    if name not in contexts:
+        raise read.fail("kubeContext", f"{path} has no context {name!r}; it has {sorted(contexts)}")
+    server = clusters.get(contexts[name].get("cluster"), {}).get("server", "")
+    return text, server
+
+
+def read_stack_settings() -> StackSettings:
+    read = _Reader(pulumi.Config(CONFIG_NAMESPACE), pulumi.get_stack())
+
+    target = read.required_text("target", f"(one of {', '.join(TARGETS)})")
+    if target not in TARGETS:
+        raise read.fail("target", f"must be one of {', '.join(TARGETS)}, got {target!r}")
+
+    app_name = read.text("appName", "demo")
+    protect = read.flag("protect", False)
+    registry = _registry_args(read, target, app_name)
+    cluster = _cluster_args(read, target, app_name)
+
+    docker_host = read.text("dockerHost") or os.environ.get("DOCKER_HOST") or None
+    return StackSettings(
+        target=target,
+        app_name=app_name,
+        app_dir=_project_path(read.text("appDir", "app")),
+        manifests_dir=_project_path(read.text("manifestsDir", "manifests")),
+        default_namespace=read.text("defaultNamespace", "demo"),
+        require_clean_manifests=read.flag("requireCleanManifests", False),
+        protect=protect,
+        image_build_args=read.string_map("imageBuildArgs"),
+        image_platforms=read.strings("imagePlatforms", ["linux/amd64"]),
+        docker_host=docker_host,
+        registry=registry,
+        cluster=cluster,
+    )
+
+
+def _registry_args(read: _Reader, target: str, app_name: str) -> RegistryArgs:
+    if target == "local":
+        return RegistryArgs(
+            target=target,
+            repository_name=app_name,
+            local_address=read.required_text("registryAddress", "for the local target"),
+            local_username=read.text("registryUsername"),
+            local_password=read.secret("registryPassword"),
+        )
+    return RegistryArgs(
+        target=target,
+        repository_name=app_name,
+        immutable_tags=read.flag("ecrImmutableTags", False),
+        keep_tagged_images=read.number("ecrKeepTaggedImages", 30, minimum=1),
+        untagged_expiry_days=read.number("ecrUntaggedExpiryDays", 7, minimum=1),
+    )
+
+
+def _cluster_args(read: _Reader, target: str, app_name: str) -> ClusterArgs:
+    if target == "local":
+        kubeconfig_path = _project_path(read.required_text("kubeconfig", "for the local target"))
+        context = read.text("kubeContext")
+        kubeconfig, server = _read_kubeconfig(read, kubeconfig_path, context)
+        return ClusterArgs(target=target, local_kubeconfig=kubeconfig, local_context=context, local_server=server)
+
+    zones = read.strings("availabilityZones", [])
+    region = pulumi.Config("aws").get("region")
+    if not region:
+        raise read.fail("target", "is aws but aws:region is not set; set it with `pulumi config set aws:region us-east-1`")
+    if len(set(zones)) < 2:
+        raise read.fail("availabilityZones", "needs at least two distinct zones, e.g. [\"us-east-1a\", \"us-east-1b\"]")
+    vpc_cidr = read.text("vpcCidr", "10.0.0.0/16")
+    try:
+        ipaddress.ip_network(vpc_cidr)
+    except ValueError:
+        raise read.fail("vpcCidr", f"{vpc_cidr!r} is not a CIDR block like 10.0.0.0/16") from None
+
+    min_size = read.number("nodeMinSize", 1, minimum=1)
+    desired_size = read.number("nodeDesiredSize", 2, minimum=1)
+    max_size = read.number("nodeMaxSize", 3, minimum=1)
+    if not min_size <= desired_size <= max_size:
+        raise read.fail(
+            "nodeDesiredSize",
+            f"needs nodeMinSize <= nodeDesiredSize <= nodeMaxSize, got {min_size} <= {desired_size} <= {max_size}",
+        )
+    public_access = read.flag("endpointPublicAccess", True)
+    private_access = read.flag("endpointPrivateAccess", True)
+    if not (public_access or private_access):
+        raise read.fail("endpointPrivateAccess", "cannot be false while endpointPublicAccess is false: nothing could reach the cluster")
+
+    return ClusterArgs(
+        target=target,
+        name_prefix=app_name,
+        region=region,
+        availability_zones=zones,
+        vpc_cidr=vpc_cidr,
+        single_nat_gateway=read.flag("singleNatGateway", True),
+        kubernetes_version=read.text("kubernetesVersion", "1.33"),
+        log_types=read.strings(
+            "clusterLogTypes", ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+        ),
+        endpoint_public_access=public_access,
+        endpoint_private_access=private_access,
+        public_access_cidrs=read.strings("publicAccessCidrs", ["0.0.0.0/0"]),
+        node_instance_types=read.strings("nodeInstanceTypes", ["t3.medium"]),
+        node_min_size=min_size,
+        node_desired_size=desired_size,
+        node_max_size=max_size,
+        node_disk_size_gb=read.number("nodeDiskSizeGb", 20, minimum=20),
+    )
