@@ -1,0 +1,32 @@
+"""Labels and an annotation on every deployed object: who manages it, from which commit, from which file."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+MANAGER_NAME = "pulumi-gitops"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+COMMIT_LABEL = "pulumi-gitops.dev/commit"
+SOURCE_ANNOTATION = "pulumi-gitops.dev/source"
+
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+
+
+def commit_label_value(commit: str, dirty: bool) -> str:
+    """The full commit, or `<first 12>-dirty`; both are valid label values (<= 63 chars, alphanumeric ends)."""
+    if not isinstance(commit, str) or not _COMMIT.fullmatch(commit):
+        raise ValueError(f"commit {commit!r} is not a 40-hex Git commit id; pass LoadedManifests.commit")
+    return f"{commit[:12]}-dirty" if dirty else commit
+
+
+def stamp(body: dict[str, Any], commit_label: str, source: str) -> None:
+    """Set the labels and annotation on the object's own metadata; pod templates are left alone."""
+    metadata = body["metadata"]
+    labels = metadata.get("labels") or {}
+    labels[MANAGED_BY_LABEL] = MANAGER_NAME
+    labels[COMMIT_LABEL] = commit_label
+    metadata["labels"] = labels
+    annotations = metadata.get("annotations") or {}
+    annotations[SOURCE_ANNOTATION] = source
+    metadata["annotations"] = annotations
