@@ -1,0 +1,62 @@
+import pytest
+
+from pulumi_mocks import run_program, stack_config
+from stack_settings import StackConfigError, read_stack_settings
+
+
+def settings_for(stack, overrides=None, drop=()):
+    config = stack_config(stack, overrides)
+    for key in drop:
+        config.pop(key)
+    seen = {}
+    run_program(lambda: seen.update(settings=read_stack_settings()), stack, config)
+    return seen["settings"]
+
+
+def test_prod_is_stricter_than_dev():
+    dev, prod = settings_for("dev"), settings_for("prod")
+
+    assert (dev.protect, prod.protect) == (False, True)
+    assert (dev.require_clean_manifests, prod.require_clean_manifests) == (False, True)
+    assert (dev.registry.immutable_tags, prod.registry.immutable_tags) == (False, True)
+    assert (dev.cluster.endpoint_public_access, prod.cluster.endpoint_public_access) == (True, False)
+    assert prod.cluster.node_min_size > dev.cluster.node_min_size
+    assert len(prod.cluster.availability_zones) >= 2 and prod.cluster.single_nat_gateway is False
+
+
+def test_local_reads_the_kubeconfig_and_its_context(kubeconfig_file):
+    settings = settings_for("local", {"pulumi-gitops:kubeconfig": str(kubeconfig_file)})
+
+    assert settings.target == "local"
+    assert settings.registry.local_address == "127.0.0.1:5050"
+    assert settings.cluster.local_server == "https://127.0.0.1:16443"
+    assert settings.cluster.local_kubeconfig == kubeconfig_file.read_text()
+    assert settings.image_build_args == {"BASE_IMAGE": "127.0.0.1:5050/base/python:3.11"}
+
+
+@pytest.mark.parametrize(
+    "stack, overrides, drop, message",
+    [
+        ("dev", {"pulumi-gitops:target": "gcp"}, (), r"Pulumi.dev.yaml: pulumi-gitops:target: must be one of aws, local"),
+        ("dev", {}, ("pulumi-gitops:target",), r"Pulumi.dev.yaml: pulumi-gitops:target: is required"),
+        ("dev", {"pulumi-gitops:availabilityZones": ["us-east-1a"]}, (), r"availabilityZones: needs at least two"),
+        ("dev", {"pulumi-gitops:nodeMinSize": 5}, (), r"nodeDesiredSize: needs nodeMinSize <= nodeDesiredSize"),
+        ("dev", {"pulumi-gitops:nodeMaxSize": "many"}, (), r"nodeMaxSize: must be a whole number"),
+        ("dev", {"pulumi-gitops:vpcCidr": "10.0.0.0/33"}, (), r"vpcCidr: '10.0.0.0/33' is not a CIDR"),
+        ("prod", {"pulumi-gitops:protect": "yes please"}, (), r"Pulumi.prod.yaml: pulumi-gitops:protect: must be true or false"),
+        ("dev", {}, ("aws:region",), r"aws:region is not set"),
+        ("dev", {"pulumi-gitops:imageBuildArgs": ["x"]}, (), r"imageBuildArgs: must be a map of strings"),
+        ("dev", {"pulumi-gitops:endpointPublicAccess": False, "pulumi-gitops:endpointPrivateAccess": False}, (), r"nothing could reach"),
+        ("local", {"pulumi-gitops:kubeconfig": "/nonexistent/kubeconfig"}, (), r"Pulumi.local.yaml: pulumi-gitops:kubeconfig: cannot read /nonexistent/kubeconfig.*make cluster-up"),
+        ("local", {}, ("pulumi-gitops:registryAddress",), r"registryAddress: is required for the local target"),
+    ],
+)
+def test_bad_config_names_the_stack_file_and_the_key(stack, overrides, drop, message):
+    with pytest.raises(StackConfigError, match=message):
+        settings_for(stack, overrides, drop)
+
+
+def test_unknown_kube_context_lists_the_ones_there(kubeconfig_file):
+    overrides = {"pulumi-gitops:kubeconfig": str(kubeconfig_file), "pulumi-gitops:kubeContext": "prod-cluster"}
+    with pytest.raises(StackConfigError, match=r"kubeContext: .* has no context 'prod-cluster'; it has \['gitops-local'\]"):
+        settings_for("local", overrides)

@@ -1,0 +1,54 @@
+import pytest
+
+from components.workloads import Workloads, WorkloadsArgs
+from conftest import commit_all, init_repo
+from manifest_loader import load_manifests
+from pulumi_mocks import reveal, run_program
+
+DIGEST_REF = "127.0.0.1:5050/demo@sha256:" + "cd" * 32
+
+
+@pytest.fixture
+def loaded(tmp_path):
+    repo = init_repo(tmp_path / "svc")
+    manifests = tmp_path / "svc" / "manifests"
+    manifests.mkdir()
+    (manifests / "app.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n"
+        "spec:\n  template:\n    spec:\n      containers:\n      - {name: web, image: '${image:app}'}\n"
+        "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"
+    )
+    commit_all(repo, "web")
+    return load_manifests(manifests, manifests, default_namespace="shop")
+
+
+def test_one_config_group_gets_every_object_rendered_with_the_image_and_commit(loaded):
+    mocks = run_program(
+        lambda: Workloads("workloads", WorkloadsArgs(objects=loaded.objects, commit=loaded.commit, images={"app": DIGEST_REF})),
+        "local",
+        {},
+    ).mocks
+    objects = reveal(mocks.one("kubernetes:yaml/v2:ConfigGroup").inputs["objs"])
+    deployment = next(o for o in objects if o["kind"] == "Deployment")
+
+    assert [o["kind"] for o in objects] == [o.body["kind"] for o in loaded.objects]
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == DIGEST_REF
+    assert deployment["metadata"]["namespace"] == "shop"
+    assert {o["metadata"]["labels"]["pulumi-gitops.dev/commit"] for o in objects} == {loaded.commit}
+
+
+def test_the_config_group_uses_the_provider_given_to_the_component(loaded):
+    import pulumi
+    import pulumi_kubernetes as k8s
+
+    def program():
+        provider = k8s.Provider("target", kubeconfig="{}")
+        Workloads(
+            "workloads",
+            WorkloadsArgs(objects=loaded.objects, commit=loaded.commit, images={"app": DIGEST_REF}),
+            opts=pulumi.ResourceOptions(providers={"kubernetes": provider}),
+        )
+
+    run = run_program(program, "local", {})
+    group = run.mocks.one("kubernetes:yaml/v2:ConfigGroup")
+    assert group.name == "workloads-manifests"
