@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs the pinned `pulumi` against the local stack's file backend:
+#   scripts/pulumi-local.sh up --yes       scripts/pulumi-local.sh stack output
+# State and the secrets passphrase live under the state directory, outside Git;
+# the passphrase is generated on first use and kept.
+set -euo pipefail
+project_dir="$(cd "$(dirname "$0")/.." && pwd)"
+source "$project_dir/tools/env.sh"
+
+state_dir="${GITOPS_STATE_DIR:-$project_dir/.state}"
+mkdir -p "$state_dir/pulumi-backend"
+passphrase_file="$state_dir/pulumi-passphrase"
+if [[ ! -s "$passphrase_file" ]]; then
+  (umask 077 && head -c 32 /dev/urandom | base64 > "$passphrase_file")
+fi
+
+export PULUMI_BACKEND_URL="file://$state_dir/pulumi-backend"
+export PULUMI_CONFIG_PASSPHRASE_FILE="$passphrase_file"
+unset PULUMI_CONFIG_PASSPHRASE
+
+if ! command -v pulumi >/dev/null; then
+  echo "pulumi is not built yet: run \`make tools\`" >&2
+  exit 1
+fi
+cd "$project_dir"
+pulumi stack select --create local >/dev/null
+exec pulumi --stack local "$@"

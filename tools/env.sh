@@ -1,0 +1,15 @@
+# Source this file to put the project's pinned tools on PATH.
+# Built tools live outside the work tree, one folder per name and version, so
+# a fresh clone (and CI) reuses them and a version bump builds anew.
+_tools_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+. "$_tools_dir/versions.env"
+
+export GITOPS_TOOLS_CACHE="${GITOPS_TOOLS_CACHE:-$HOME/.cache/gitops-tools}"
+export PULUMI_HOME="${PULUMI_HOME:-$GITOPS_TOOLS_CACHE/pulumi-home}"
+# Nothing the project runs may download: a missing plugin is an error.
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK="${PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK:-false}"
+
+export PATH="$GITOPS_TOOLS_CACHE/pulumi-$PULUMI_VERSION/bin:$GITOPS_TOOLS_CACHE/kubernetes-$KUBERNETES_VERSION/bin:$GITOPS_TOOLS_CACHE/kwok-$KWOK_VERSION/bin:$GITOPS_TOOLS_CACHE/kine-$KINE_VERSION/bin:$PATH"
+unset _tools_dir
