@@ -57,8 +57,6 @@ def gitops_program() -> None:
         "workloads",
         WorkloadsArgs(
             objects=manifests.objects,
-            commit=manifests.commit,
-            dirty=manifests.dirty,
             images={APP_IMAGE: image.ref},
         ),
         opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),

@@ -14,8 +14,6 @@ from manifest_loader import ManifestObject, render_objects
 @dataclass
 class WorkloadsArgs:
     objects: list[ManifestObject]
-    commit: str
-    dirty: bool = False
     images: dict[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
@@ -34,9 +32,7 @@ class Workloads(pulumi.ComponentResource):
         image_names = sorted(args.images)
         refs = pulumi.Output.all(*[args.images[n] for n in image_names])
         rendered = refs.apply(
-            lambda values: render_objects(
-                args.objects, images=dict(zip(image_names, values)), commit=args.commit, dirty=args.dirty
-            )
+            lambda values: render_objects(args.objects, images=dict(zip(image_names, values)))
         )
         k8s.yaml.v2.ConfigGroup(f"{name}-manifests", objs=rendered, opts=pulumi.ResourceOptions(parent=self))
         self.register_outputs({"object_ids": self.object_ids})

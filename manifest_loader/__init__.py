@@ -1,7 +1,7 @@
 """Loads the Kubernetes manifests that Git tracks, validates them, and renders them for deployment.
 
     loaded = load_manifests(repo_dir, "manifests")
-    objs = render_objects(loaded.objects, images={"app": ref}, commit=loaded.commit, dirty=loaded.dirty)
+    objs = render_objects(loaded.objects, images={"app": ref})
 
 Pure Python (GitPython and PyYAML); nothing here imports Pulumi.
 """

@@ -7,6 +7,7 @@ import re
 from typing import Union
 
 from .errors import ManifestError, ManifestProblem
+from .file_history import last_changing_commits
 from .git_source import find_manifest_folder, open_repository, tracked_yaml_files, uncommitted_changes
 from .model import LoadedManifests, ManifestObject
 from .objects import duplicate_problems, to_object
@@ -34,6 +35,7 @@ def load_manifests(
         folder = find_manifest_folder(repo, repo_dir, manifests_dir)
         changes = uncommitted_changes(folder)
         blobs, problems = tracked_yaml_files(folder)
+        file_commits = last_changing_commits(repo, folder.commit, [blob.path for blob in blobs])
         if require_clean:
             problems += [
                 ManifestProblem(
@@ -59,7 +61,7 @@ def load_manifests(
             for document in documents:
                 if document.data is None:
                     continue
-                obj, object_problems = to_object(blob.path, document, default_namespace)
+                obj, object_problems = to_object(blob.path, document, default_namespace, file_commits[blob.path])
                 problems += object_problems
                 if obj is not None:
                     objects.append(obj)

@@ -22,6 +22,7 @@ class ManifestObject:
     line: int  # 1-based line where the document's content starts
     body: dict[str, Any]  # plain data, no shared sub-trees; render_objects copies it
     key: ObjectKey
+    commit: str  # 40-hex: the newest commit that changed this object's file
 
     @property
     def ref(self) -> str:
@@ -30,7 +31,7 @@ class ManifestObject:
 
 @dataclass(frozen=True)
 class LoadedManifests:
-    commit: str  # 40-hex HEAD commit whose blobs were read
+    commit: str  # 40-hex HEAD commit whose blobs were read, the deployed revision
     dirty: bool  # the manifests folder in the work tree differs from that commit
     objects: list[ManifestObject]  # by file path, then document index
     dirty_paths: list[str]  # "<path> (<state>)" for each uncommitted change, for logging

@@ -38,7 +38,7 @@ _OBJECT_SHAPE = "Each document must be one Kubernetes object: a mapping with api
 
 
 def to_object(
-    path: str, document: YamlDocument, default_namespace: str
+    path: str, document: YamlDocument, default_namespace: str, commit: str
 ) -> tuple[Optional[ManifestObject], list[ManifestProblem]]:
     """The validated object, with its namespace defaulted in place, or None and every problem found."""
     body = document.data
@@ -70,7 +70,7 @@ def to_object(
             metadata["namespace"] = default_namespace
         namespace = metadata["namespace"]
     key = ObjectKey(group, kind, namespace, name)
-    return ManifestObject(path, document.index, document.line, body, key), []
+    return ManifestObject(path, document.index, document.line, body, key, commit), []
 
 
 def duplicate_problems(objects: Iterable[ManifestObject]) -> list[ManifestProblem]:

@@ -10,16 +10,13 @@ from .placeholders import substitute_images
 from .stamping import commit_label_value, stamp
 
 
-def render_objects(
-    objects: Iterable[ManifestObject], images: Mapping[str, Any], *, commit: str, dirty: bool
-) -> list[dict[str, Any]]:
+def render_objects(objects: Iterable[ManifestObject], images: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Fresh copies of the objects' bodies, in order; the ManifestObjects are not changed.
 
     images maps a placeholder NAME to the value that replaces `${image:NAME}`,
     normally a digest-pinned reference. Raises ManifestError naming every object
     that uses a NAME missing from images.
     """
-    commit_label = commit_label_value(commit, dirty)
     rendered = []
     problems = []
     for obj in objects:
@@ -35,7 +32,7 @@ def render_objects(
                     object_ref=obj.ref,
                 )
             )
-        stamp(body, commit_label, f"{obj.path}#{obj.doc_index}")
+        stamp(body, commit_label_value(obj.commit), f"{obj.path}#{obj.doc_index}")
         rendered.append(body)
     if problems:
         raise ManifestError(problems)

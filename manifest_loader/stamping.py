@@ -1,4 +1,9 @@
-"""Labels and an annotation on every deployed object: who manages it, from which commit, from which file."""
+"""Labels and an annotation on every deployed object: who manages it, from which commit, from which file.
+
+The commit label is the last commit that changed the object's file (objects are
+read from committed blobs, so it is never dirty); the deployed head is the
+stack's `commit` output.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +18,11 @@ SOURCE_ANNOTATION = "pulumi-gitops.dev/source"
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 
 
-def commit_label_value(commit: str, dirty: bool) -> str:
-    """The full commit, or `<first 12>-dirty`; both are valid label values (<= 63 chars, alphanumeric ends)."""
+def commit_label_value(commit: str) -> str:
+    """The full commit id: a valid label value (40 chars, alphanumeric)."""
     if not isinstance(commit, str) or not _COMMIT.fullmatch(commit):
-        raise ValueError(f"commit {commit!r} is not a 40-hex Git commit id; pass LoadedManifests.commit")
-    return f"{commit[:12]}-dirty" if dirty else commit
+        raise ValueError(f"commit {commit!r} is not a 40-hex Git commit id")
+    return commit
 
 
 def stamp(body: dict[str, Any], commit_label: str, source: str) -> None:

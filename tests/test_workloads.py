@@ -24,7 +24,7 @@ def loaded(tmp_path):
 
 def test_one_config_group_gets_every_object_rendered_with_the_image_and_commit(loaded):
     mocks = run_program(
-        lambda: Workloads("workloads", WorkloadsArgs(objects=loaded.objects, commit=loaded.commit, images={"app": DIGEST_REF})),
+        lambda: Workloads("workloads", WorkloadsArgs(objects=loaded.objects, images={"app": DIGEST_REF})),
         "local",
         {},
     ).mocks
@@ -45,7 +45,7 @@ def test_the_config_group_uses_the_provider_given_to_the_component(loaded):
         provider = k8s.Provider("target", kubeconfig="{}")
         Workloads(
             "workloads",
-            WorkloadsArgs(objects=loaded.objects, commit=loaded.commit, images={"app": DIGEST_REF}),
+            WorkloadsArgs(objects=loaded.objects, images={"app": DIGEST_REF}),
             opts=pulumi.ResourceOptions(providers={"kubernetes": provider}),
         )
 

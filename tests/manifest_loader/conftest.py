@@ -7,8 +7,9 @@ import textwrap
 from pathlib import Path
 from typing import Iterator, Union
 
-import git
 import pytest
+
+from conftest import init_repo
 
 
 class WorkTree:
@@ -16,11 +17,7 @@ class WorkTree:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.repo = git.Repo.init(root)
-        with self.repo.config_writer() as config:
-            config.set_value("user", "name", "Manifest Tests")
-            config.set_value("user", "email", "tests@example.invalid")
-            config.set_value("commit", "gpgsign", "false")
+        self.repo = init_repo(root)
 
     def write(self, relative: str, content: Union[str, bytes]) -> Path:
         path = self.root / relative

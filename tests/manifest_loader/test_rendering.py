@@ -53,7 +53,7 @@ def test_placeholders_are_replaced_everywhere(work_tree):
     loaded = load(work_tree, {"manifests/web.yaml": DEPLOYMENT})
 
     (rendered,) = render_objects(
-        loaded.objects, {"app": APP_IMAGE, "proxy-v2": "proxy@sha256:" + "b" * 64}, commit=loaded.commit, dirty=False
+        loaded.objects, {"app": APP_IMAGE, "proxy-v2": "proxy@sha256:" + "b" * 64}
     )
 
     pod = rendered["spec"]["template"]["spec"]
@@ -69,7 +69,7 @@ def test_unknown_placeholder_names_file_document_and_object(work_tree):
         match=r"manifests/web\.yaml: document 0 \(line 1\): Deployment/web: no image was given for placeholder "
         r"\$\{image:proxy-v2\}\. Pass images\['proxy-v2'\] or fix the name \(given: app\)",
     ):
-        render_objects(loaded.objects, {"app": APP_IMAGE}, commit=loaded.commit, dirty=False)
+        render_objects(loaded.objects, {"app": APP_IMAGE})
 
 
 @pytest.mark.parametrize("value", ["${image:App}", "${image:-app}", "${image:app", "registry/${image:app}", "${image:}"])
@@ -87,7 +87,7 @@ def test_every_object_is_stamped_with_manager_commit_and_source(work_tree):
     content = work_tree.config_map("first") + "---\n" + "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team\n  labels: {owner: me}\n"
     loaded = load(work_tree, {"manifests/nested/app.yaml": content})
 
-    first, namespace = render_objects(loaded.objects, {}, commit=loaded.commit, dirty=False)
+    first, namespace = render_objects(loaded.objects, {})
 
     assert first["metadata"]["labels"] == {MANAGED_BY_LABEL: MANAGER_NAME, COMMIT_LABEL: loaded.commit}
     assert first["metadata"]["annotations"] == {SOURCE_ANNOTATION: "manifests/nested/app.yaml#0"}
@@ -104,21 +104,48 @@ def test_label_key_names_are_the_published_ones():
     )
 
 
-@pytest.mark.parametrize("dirty", [False, True])
-def test_commit_label_is_a_valid_label_value(work_tree, dirty):
+def test_commit_label_is_a_valid_label_value(work_tree):
     loaded = load(work_tree, {"manifests/a.yaml": work_tree.config_map("a")})
 
-    (rendered,) = render_objects(loaded.objects, {}, commit=loaded.commit, dirty=dirty)
+    (rendered,) = render_objects(loaded.objects, {})
 
     value = rendered["metadata"]["labels"][COMMIT_LABEL]
-    assert value == (f"{loaded.commit[:12]}-dirty" if dirty else loaded.commit)
+    assert value == loaded.commit
     assert len(value) <= 63 and LABEL_VALUE.fullmatch(value)
+
+
+def test_each_object_carries_the_last_commit_of_its_own_file(work_tree):
+    work_tree.write("manifests/a.yaml", work_tree.config_map("a"))
+    work_tree.write("manifests/b.yaml", work_tree.config_map("b"))
+    first = work_tree.commit("a and b")
+    work_tree.write("manifests/b.yaml", work_tree.config_map("b", value="changed"))
+    second = work_tree.commit("only b")
+    work_tree.write("README.md", "not a manifest")
+    head = work_tree.commit("docs")
+
+    loaded = load_manifests(work_tree.root, "manifests")
+    labels = {o["metadata"]["name"]: o["metadata"]["labels"][COMMIT_LABEL] for o in render_objects(loaded.objects, {})}
+
+    assert labels == {"a": first, "b": second}
+    assert loaded.commit == head not in labels.values()
+
+
+def test_uncommitted_edits_never_reach_the_commit_label(work_tree):
+    loaded_before = load(work_tree, {"manifests/a.yaml": work_tree.config_map("a")})
+    work_tree.write("manifests/a.yaml", work_tree.config_map("a", value="edited"))
+
+    loaded = load_manifests(work_tree.root, "manifests")
+    (rendered,) = render_objects(loaded.objects, {})
+
+    assert loaded.dirty is True
+    assert rendered["metadata"]["labels"][COMMIT_LABEL] == loaded_before.commit
+    assert rendered["data"] == {"key": "x"}
 
 
 def test_pod_templates_are_not_stamped(work_tree):
     loaded = load(work_tree, {"manifests/web.yaml": DEPLOYMENT})
 
-    (rendered,) = render_objects(loaded.objects, {"app": "a", "proxy-v2": "p"}, commit=loaded.commit, dirty=False)
+    (rendered,) = render_objects(loaded.objects, {"app": "a", "proxy-v2": "p"})
 
     assert rendered["spec"]["template"]["metadata"] == {"labels": {"app": "web"}}
     assert rendered["spec"]["selector"] == {"matchLabels": {"app": "web"}}
@@ -136,7 +163,7 @@ def test_stamping_one_place_does_not_leak_through_yaml_aliases(work_tree):
     """
     loaded = load(work_tree, {"manifests/web.yaml": content})
 
-    (rendered,) = render_objects(loaded.objects, {}, commit=loaded.commit, dirty=False)
+    (rendered,) = render_objects(loaded.objects, {})
 
     assert rendered["spec"]["selector"]["matchLabels"] == {"app": "web"}
 
@@ -146,16 +173,9 @@ def test_loaded_objects_are_not_mutated_and_each_render_is_fresh(work_tree):
     before = copy.deepcopy([obj.body for obj in loaded.objects])
     images = {"app": "a", "proxy-v2": "p"}
 
-    first = render_objects(loaded.objects, images, commit=loaded.commit, dirty=False)
-    second = render_objects(loaded.objects, images, commit=loaded.commit, dirty=True)
+    first = render_objects(loaded.objects, images)
+    second = render_objects(loaded.objects, images)
 
     assert [obj.body for obj in loaded.objects] == before
     assert first[0]["metadata"]["labels"][COMMIT_LABEL] == loaded.commit
     assert first[0]["metadata"] is not second[0]["metadata"]
-
-
-def test_a_commit_that_is_not_40_hex_is_refused(work_tree):
-    loaded = load(work_tree, {"manifests/a.yaml": work_tree.config_map("a")})
-
-    with pytest.raises(ValueError, match=r"commit 'HEAD' is not a 40-hex Git commit id"):
-        render_objects(loaded.objects, {}, commit="HEAD", dirty=False)
