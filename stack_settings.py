@@ -94,7 +94,7 @@ class _Reader:
         return dict(value)
 
     def secret(self, key: str) -> Optional[pulumi.Output[str]]:
-        if self._config.get(key) is None:
+        if not self._config.get(key):
             return None
         return self._config.require_secret(key)
 
