@@ -29,6 +29,7 @@ debs:
 tools: debs
 	bash tools/build-pulumi.sh
 	bash tools/build-kubernetes.sh
+	bash tools/build-actionlint.sh
 
 cluster-up: venv tools
 	$(WITH_TOOLS) GITOPS_STATE_DIR=$(STATE_DIR) $(VENV)/bin/python -m localenv up
