@@ -1,0 +1,188 @@
+"""One comment per stack on a pull request, created once and edited in place (GitHub REST API).
+
+Only the standard library: three endpoints do not justify an HTTP client dependency.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from pr_preview.comment_marker import comment_marker
+from pr_preview.pull_request import PullRequest
+
+DEFAULT_API_URL = "https://api.github.com"
+DEFAULT_TOKEN_ENV = "GITHUB_TOKEN"
+GITHUB_BODY_LIMIT = 65_536
+_PAGE_SIZE = 100
+_USER_AGENT = "pulumi-gitops-preview"
+_LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
+
+
+class GitHubCommentError(Exception):
+    """GitHub refused or could not be reached; the message names the pull request and what to do."""
+
+    def __init__(self, message: str, status: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class PublishedComment:
+    id: int
+    url: str  # the comment's page (html_url)
+    created: bool  # False when an existing comment was edited
+
+
+def publish_comment(
+    pull: PullRequest,
+    stack: str,
+    body: str,
+    *,
+    token_env: str = DEFAULT_TOKEN_ENV,
+    api_url: str = DEFAULT_API_URL,
+    timeout: float = 30.0,
+) -> PublishedComment:
+    """Edit this stack's comment on the pull request, or create it when there is none.
+
+    `body` must start with the stack's marker (`render_markdown` does that): the
+    marker is how the next run finds this comment, and why two stacks never
+    touch each other's. The oldest comment with the marker is the one edited.
+    """
+    marker = comment_marker(stack)
+    if not body.startswith(marker):
+        raise ValueError(f"the comment body for stack {stack!r} must start with {marker}: render it with pr_preview.render_markdown")
+    if len(body) > GITHUB_BODY_LIMIT:
+        raise ValueError(f"the comment body for stack {stack!r} has {len(body)} characters, over GitHub's {GITHUB_BODY_LIMIT}")
+    token = os.environ.get(token_env, "")
+    if not token:
+        raise GitHubCommentError(
+            f"${token_env} is not set: the preview of stack {stack!r} cannot be posted to {_where(pull)}. "
+            f"Set it to a token that may write pull request comments (in Actions: {token_env}: ${{{{ secrets.GITHUB_TOKEN }}}})"
+        )
+    api = _GitHubApi(api_url, token, token_env, pull, timeout)
+    repo_path = f"/repos/{pull.owner}/{pull.repo}"
+
+    existing = api.find_comment(f"{repo_path}/issues/{pull.number}/comments", marker)
+    if existing is not None:
+        comment = api.send("PATCH", f"{repo_path}/issues/comments/{existing}", {"body": body}, "editing its preview comment")
+        return PublishedComment(id=int(comment["id"]), url=str(comment.get("html_url", "")), created=False)
+    comment = api.send("POST", f"{repo_path}/issues/{pull.number}/comments", {"body": body}, "creating its preview comment")
+    return PublishedComment(id=int(comment["id"]), url=str(comment.get("html_url", "")), created=True)
+
+
+def _where(pull: PullRequest) -> str:
+    return f"{pull.full_name} pull request #{pull.number}"
+
+
+class _GitHubApi:
+    def __init__(self, api_url: str, token: str, token_env: str, pull: PullRequest, timeout: float) -> None:
+        self.base = api_url.rstrip("/")
+        self.origin = urllib.parse.urlsplit(self.base)[:2]
+        self.token = token
+        self.token_env = token_env
+        self.pull = pull
+        self.timeout = timeout
+
+    def find_comment(self, comments_path: str, marker: str) -> Optional[int]:
+        """The id of the first comment whose body starts with the marker, following the pages in order."""
+        url: Optional[str] = f"{self.base}{comments_path}?per_page={_PAGE_SIZE}&page=1"
+        seen: set[str] = set()
+        while url is not None and url not in seen:
+            seen.add(url)
+            comments, headers = self._request("GET", url, None, "listing its comments")
+            for comment in comments:
+                if str(comment.get("body") or "").startswith(marker):
+                    return int(comment["id"])
+            url = self._next_page(headers.get("Link", ""))
+        return None
+
+    def send(self, method: str, path: str, payload: dict[str, Any], action: str) -> dict[str, Any]:
+        data, _ = self._request(method, f"{self.base}{path}", payload, action)
+        return data
+
+    def _next_page(self, link_header: str) -> Optional[str]:
+        match = _LINK_NEXT.search(link_header)
+        if match is None:
+            return None
+        url = match.group(1)
+        # The token goes only to the API it was configured for.
+        if urllib.parse.urlsplit(url)[:2] != self.origin:
+            raise GitHubCommentError(
+                f"GitHub's next-page link for {_where(self.pull)} points outside {self.base}; "
+                "refusing to send the token there. Check the API URL setting"
+            )
+        return url
+
+    def _request(self, method: str, url: str, payload: Optional[dict[str, Any]], action: str) -> tuple[Any, Any]:
+        request = urllib.request.Request(url, method=method)
+        request.add_header("Authorization", f"Bearer {self.token}")
+        request.add_header("Accept", "application/vnd.github+json")
+        request.add_header("X-GitHub-Api-Version", "2022-11-28")
+        request.add_header("User-Agent", _USER_AGENT)
+        if payload is not None:
+            request.add_header("Content-Type", "application/json")
+            request.data = json.dumps(payload).encode("utf-8")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read() or b"null"), response.headers
+        except urllib.error.HTTPError as error:
+            raise self._refused(error, action) from None
+        except (urllib.error.URLError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            raise GitHubCommentError(
+                f"could not reach the GitHub API at {self.base} while {action} on {_where(self.pull)}: {reason}. "
+                "Check the network and the API URL setting"
+            ) from None
+        except ValueError:
+            raise GitHubCommentError(
+                f"the GitHub API at {self.base} answered with something that is not JSON while {action} "
+                f"on {_where(self.pull)}. Check the API URL setting"
+            ) from None
+
+    def _refused(self, error: urllib.error.HTTPError, action: str) -> GitHubCommentError:
+        status = error.code
+        said = self._github_message(error)
+        where = _where(self.pull)
+        env = f"${self.token_env}"
+        if status == 401:
+            text = f"GitHub rejected the token in {env} (401) while {action} on {where}: set {env} to a valid, unexpired token"
+        elif status == 403 and (error.headers.get("X-RateLimit-Remaining") == "0" or error.headers.get("Retry-After")):
+            text = f"GitHub's rate limit stopped {action} on {where} (403): run the preview again later"
+        elif status == 403:
+            text = (
+                f"the token in {env} may not be used for {action} on {where} (403): in a workflow give the job "
+                f"`permissions: pull-requests: write`; for a personal token, grant write access to {self.pull.full_name}"
+            )
+        elif status == 404:
+            text = (
+                f"{where} was not found (404) while {action}: check the repository name and the pull request number, "
+                f"and that the token in {env} can read {self.pull.full_name}"
+            )
+        elif status == 422:
+            text = f"GitHub refused the comment on {where} (422) while {action}: fix the comment body"
+        else:
+            text = f"GitHub answered {status} while {action} on {where}: run the preview again later"
+        if said:
+            text += f". GitHub said: {said}"
+        return GitHubCommentError(text, status)
+
+    def _github_message(self, error: urllib.error.HTTPError) -> str:
+        """GitHub's own explanation, bounded, on one line, and never carrying the token."""
+        try:
+            detail = json.loads(error.read() or b"{}")
+        except (OSError, ValueError):
+            return ""
+        if not isinstance(detail, dict):
+            return ""
+        parts = [str(detail.get("message", ""))]
+        for item in detail.get("errors") or []:
+            parts.append(str(item.get("message") or item.get("code") or "") if isinstance(item, dict) else str(item))
+        text = " ".join(" ".join(part for part in parts if part).split())[:300]
+        return text.replace(self.token, "[token]")
