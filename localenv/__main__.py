@@ -1,0 +1,137 @@
+"""Command line: python -m localenv up|down|status|env (see localenv/__init__.py)."""
+
+import shlex
+import sys
+import time
+
+from . import base_image, binaries, control_plane, docker_engine, kwok_nodes, processes, registry
+from .certs import Pki
+from .errors import LocalEnvError
+from .kube_api import KubeApi
+from .service import Service, ensure_running, stop
+from .settings import Settings, load
+
+# Needed by every `up`; dockerd, docker and debootstrap only when used.
+REQUIRED_PROGRAMS = ["kine", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
+                     "kwok", "docker-registry", "openssl"]
+
+
+def cluster_services(settings: Settings, pki: Pki) -> list[Service]:
+    """The Kubernetes side, in start order."""
+    return [
+        control_plane.kine(settings),
+        control_plane.apiserver(settings, pki),
+        control_plane.controller_manager(settings, pki),
+        control_plane.scheduler(settings),
+        kwok_nodes.service(settings),
+    ]
+
+
+def services(settings: Settings, pki: Pki) -> list[Service]:
+    """Every managed service, in start order."""
+    return [docker_engine.service(settings), registry.service(settings),
+            *cluster_services(settings, pki)]
+
+
+def report(component: str, outcome: str, since: float | None = None) -> None:
+    took = f" ({time.monotonic() - since:.1f}s)" if since is not None else ""
+    print(f"{component:<24} {outcome}{took}", flush=True)
+
+
+def timed(component: str, step) -> None:
+    began = time.monotonic()
+    report(component, step(), began)
+
+
+def up(settings: Settings) -> int:
+    for program in REQUIRED_PROGRAMS:
+        binaries.find(program, settings)
+    binaries.kwok_stages(settings)
+    started = time.monotonic()
+
+    docker_host, outcome = docker_engine.ensure(settings)
+    report(docker_engine.NAME, outcome, started)
+    timed(registry.NAME, lambda: ensure_running(registry.service(settings), settings))
+    timed(base_image.NAME, lambda: base_image.ensure(settings, docker_host))
+
+    pki = control_plane.prepare_credentials(settings)
+    for service in cluster_services(settings, pki):
+        timed(service.name, lambda: ensure_running(service, settings))
+
+    def default_service_account() -> str:
+        control_plane.wait_default_service_account(settings, pki)
+        return "present"
+
+    def node() -> str:
+        outcome = kwok_nodes.ensure_node(settings, pki)
+        kwok_nodes.wait_node_ready(settings, pki)
+        return f"{outcome}, Ready"
+
+    timed("default ServiceAccount", default_service_account)
+    timed(f"node {kwok_nodes.NODE_NAME}", node)
+    print(f"\nready in {time.monotonic() - started:.1f}s; to use it:\n"
+          f'  eval "$(python -m localenv env)"')
+    return 0
+
+
+def down(settings: Settings) -> int:
+    for service in reversed(services(settings, Pki(settings.pki_dir))):
+        report(service.name, "stopped" if stop(service, settings) else "was not running")
+    return 0
+
+
+def status(settings: Settings) -> int:
+    pki = Pki(settings.pki_dir)
+    healthy = True
+    for service in services(settings, pki):
+        pid = processes.running_pid(settings.pid_file(service.name))
+        if service.name == docker_engine.NAME and pid is None:
+            external = docker_engine.external_host(settings)
+            if external:
+                report(service.name, f"external engine at {external} (not managed here)")
+                continue
+        if pid is None:
+            state, healthy = "stopped", False
+        elif service.ready():
+            state = f"running (pid {pid})"
+        else:
+            state, healthy = f"running (pid {pid}) but not ready", False
+        report(service.name, state)
+    if pki.cert("admin").exists() and KubeApi(settings, pki).is_ready():
+        ready = kwok_nodes.node_is_ready(KubeApi(settings, pki))
+        healthy = healthy and ready
+        report(f"node {kwok_nodes.NODE_NAME}", "Ready" if ready else "not Ready")
+    return 0 if healthy else 1
+
+
+def env(settings: Settings) -> int:
+    exports = {
+        "KUBECONFIG": str(settings.kubeconfig),
+        "DOCKER_HOST": docker_engine.current_host(settings),
+        "GITOPS_REGISTRY": settings.registry_address,
+    }
+    for name, value in exports.items():
+        print(f"export {name}={shlex.quote(value)}")
+    return 0
+
+
+COMMANDS = {"up": up, "down": down, "status": status, "env": env}
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1 or argv[0] not in COMMANDS:
+        print(f"usage: python -m localenv {'|'.join(COMMANDS)}", file=sys.stderr)
+        return 2
+    try:
+        return COMMANDS[argv[0]](load())
+    except LocalEnvError as error:
+        print(f"localenv {argv[0]}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"localenv {argv[0]}: interrupted; `python -m localenv down` stops what started",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,112 @@
+"""The app's base image, built locally because no registry can be pulled from.
+
+A minimal Debian root filesystem with Python (debootstrap, from the mirror
+apt uses here), imported into Docker and pushed to the local registry as
+base/python:3.11. The root filesystem tarball is cached in the tools cache,
+named after the suite and package list, so it is built once per machine.
+"""
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from . import binaries, registry
+from .errors import ComponentFailed, LocalEnvError
+from .processes import log_tail
+from .settings import Settings
+
+NAME = "base-image"
+SUITE = "bookworm"
+# python3, not python3-minimal: the minimal package lacks most of the standard
+# library (http.server, json) that the app imports. Bookworm's python3 is 3.11.
+PACKAGES = ["python3"]
+REPOSITORY = "base/python"
+TAG = "3.11"
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+# Only what a running Python never reads, to keep the image small.
+TRIMMED = ["usr/share/doc", "usr/share/man", "usr/share/info", "var/cache/apt", "var/lib/apt/lists"]
+
+
+def image_name(settings: Settings) -> str:
+    return f"{settings.registry_address}/{REPOSITORY}:{TAG}"
+
+
+def tarball(settings: Settings) -> Path:
+    return settings.tools_cache / "base-images" / f"debian-{SUITE}-minbase-{'+'.join(PACKAGES)}.tar"
+
+
+def apt_mirror(suite: str = SUITE, apt_dir: Path = Path("/etc/apt")) -> str:
+    """The Debian mirror apt uses for SUITE, from sources.list or *.sources files."""
+    files = [apt_dir / "sources.list", *sorted((apt_dir / "sources.list.d").glob("*.list"))]
+    for path in files:
+        for line in path.read_text().splitlines() if path.is_file() else []:
+            words = [w for w in line.split() if not w.startswith("[") and not w.endswith("]")]
+            if len(words) >= 3 and words[0] == "deb" and words[2] == suite:
+                return words[1]
+    for path in sorted((apt_dir / "sources.list.d").glob("*.sources")):
+        for stanza in path.read_text().split("\n\n"):
+            fields = dict(
+                line.split(":", 1) for line in stanza.splitlines()
+                if ":" in line and not line.startswith("#")
+            )
+            if suite in fields.get("Suites", "").split() and "URIs" in fields:
+                return fields["URIs"].split()[0]
+    return DEFAULT_MIRROR
+
+
+def _run(step: str, argv: list[str], log_file: Path, timeout: float, env: dict | None = None) -> None:
+    with log_file.open("a") as log:
+        log.write(f"=== {step}: {' '.join(argv)}\n")
+        log.flush()
+        try:
+            result = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, timeout=timeout,
+                                    env={**os.environ, **(env or {})})
+        except subprocess.TimeoutExpired:
+            raise ComponentFailed(NAME, f"step '{step}' took over {timeout:.0f}s", log_file,
+                                  log_tail(log_file)) from None
+    if result.returncode != 0:
+        raise ComponentFailed(NAME, f"step '{step}' failed", log_file, log_tail(log_file))
+
+
+def _build_tarball(settings: Settings, log_file: Path) -> Path:
+    target = tarball(settings)
+    if target.exists():
+        return target
+    if os.geteuid() != 0:
+        raise LocalEnvError(f"building the base image needs root (debootstrap); run as root or "
+                            f"put a root filesystem tarball at {target}")
+    debootstrap = binaries.find("debootstrap", settings)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".building-") as work:
+        rootfs = Path(work) / "rootfs"
+        _run("debootstrap", [debootstrap, "--variant=minbase", f"--include={','.join(PACKAGES)}",
+                             SUITE, str(rootfs), apt_mirror()], log_file, timeout=1200)
+        for path in TRIMMED:
+            shutil.rmtree(rootfs / path, ignore_errors=True)
+        # Images named python:* offer `python` as well as `python3`.
+        (rootfs / "usr/local/bin/python").symlink_to("/usr/bin/python3")
+        partial = Path(work) / "rootfs.tar"
+        _run("tar", ["tar", "--numeric-owner", "-C", str(rootfs), "-cf", str(partial), "."],
+             log_file, timeout=600)
+        partial.replace(target)
+    return target
+
+
+def ensure(settings: Settings, docker_host: str) -> str:
+    """Make sure the registry holds the base image; says what was done."""
+    if registry.has_image(settings, REPOSITORY, TAG):
+        return "already in the registry"
+    log_file = settings.log_file(NAME)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    cached = tarball(settings).exists()
+    source = _build_tarball(settings, log_file)
+    docker = binaries.find("docker", settings)
+    env = {"DOCKER_HOST": docker_host}
+    name = image_name(settings)
+    _run("docker import", [docker, "import", "--change", "ENV LANG=C.UTF-8",
+                           "--change", 'CMD ["python3"]', str(source), name],
+         log_file, timeout=600, env=env)
+    _run("docker push", [docker, "push", name], log_file, timeout=600, env=env)
+    return f"pushed {name} ({'cached' if cached else 'new'} root filesystem {source})"
