@@ -4,7 +4,7 @@ import shlex
 import sys
 import time
 
-from . import base_image, binaries, control_plane, docker_engine, kwok_nodes, processes, registry
+from . import base_image, binaries, buildkit, control_plane, docker_engine, kwok_nodes, processes, registry
 from .certs import Pki
 from .errors import LocalEnvError
 from .kube_api import KubeApi
@@ -13,7 +13,7 @@ from .settings import Settings, load
 
 # Needed by every `up`; dockerd, docker and debootstrap only when used.
 REQUIRED_PROGRAMS = ["kine", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
-                     "kwok", "docker-registry", "openssl"]
+                     "kwok", "docker-registry", "buildkitd", "runc", "openssl"]
 
 
 def cluster_services(settings: Settings, pki: Pki) -> list[Service]:
@@ -30,7 +30,7 @@ def cluster_services(settings: Settings, pki: Pki) -> list[Service]:
 def services(settings: Settings, pki: Pki) -> list[Service]:
     """Every managed service, in start order."""
     return [docker_engine.service(settings), registry.service(settings),
-            *cluster_services(settings, pki)]
+            buildkit.service(settings), *cluster_services(settings, pki)]
 
 
 def report(component: str, outcome: str, since: float | None = None) -> None:
@@ -53,6 +53,7 @@ def up(settings: Settings) -> int:
     report(docker_engine.NAME, outcome, started)
     timed(registry.NAME, lambda: ensure_running(registry.service(settings), settings))
     timed(base_image.NAME, lambda: base_image.ensure(settings, docker_host))
+    timed(buildkit.NAME, lambda: ensure_running(buildkit.service(settings), settings))
 
     pki = control_plane.prepare_credentials(settings)
     for service in cluster_services(settings, pki):
@@ -109,6 +110,8 @@ def env(settings: Settings) -> int:
         "KUBECONFIG": str(settings.kubeconfig),
         "DOCKER_HOST": docker_engine.current_host(settings),
         "GITOPS_REGISTRY": settings.registry_address,
+        "BUILDX_CONFIG": str(buildkit.buildx_config_dir(settings)),
+        "BUILDX_BUILDER": buildkit.BUILDER_NAME,
     }
     for name, value in exports.items():
         print(f"export {name}={shlex.quote(value)}")

@@ -18,6 +18,7 @@ CACHED_TOOLS = {
     "kubernetes": "KUBERNETES_VERSION",
     "kwok": "KWOK_VERSION",
     "kine": "KINE_VERSION",
+    "buildkit": "BUILDKIT_VERSION",
 }
 
 
