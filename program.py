@@ -48,6 +48,7 @@ def gitops_program() -> None:
             platforms=settings.image_platforms,
             registry_username=registry.username,
             registry_password=registry.password,
+            builder=settings.image_builder,
         ),
         opts=image_opts,
     )

@@ -37,6 +37,7 @@ class StackSettings:
     protect: bool
     image_build_args: dict[str, str]
     image_platforms: list[str]
+    image_builder: Optional[str]
     docker_host: Optional[str]
     registry: RegistryArgs
     cluster: ClusterArgs
@@ -155,6 +156,7 @@ def read_stack_settings() -> StackSettings:
         protect=protect,
         image_build_args=read.string_map("imageBuildArgs"),
         image_platforms=read.strings("imagePlatforms", ["linux/amd64"]),
+        image_builder=read.text("imageBuilder"),
         docker_host=docker_host,
         registry=registry,
         cluster=cluster,

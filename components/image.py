@@ -19,6 +19,7 @@ class ImageArgs:
     platforms: list[str] = field(default_factory=lambda: ["linux/amd64"])
     registry_username: Optional[pulumi.Input[str]] = None
     registry_password: Optional[pulumi.Input[str]] = None
+    builder: Optional[str] = None
 
 
 class Image(pulumi.ComponentResource):
@@ -49,6 +50,7 @@ class Image(pulumi.ComponentResource):
             platforms=[docker_build.Platform(p) for p in args.platforms],
             push=True,
             registries=registries,
+            builder=docker_build.BuilderConfigArgs(name=args.builder) if args.builder else None,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.digest = image.digest

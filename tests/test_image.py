@@ -53,6 +53,14 @@ def test_workloads_get_a_digest_pinned_reference_derived_from_the_registry_url()
     assert ":latest" not in seen["ref"]
 
 
+def test_a_named_builder_is_passed_to_docker_build_and_none_lets_it_choose():
+    named = run_program(image_program({}, builder="gitops-local"), "local", {}).mocks.one("docker-build:index:Image")
+    default = run_program(image_program({}), "local", {}).mocks.one("docker-build:index:Image")
+
+    assert named.inputs["builder"] == {"name": "gitops-local"}
+    assert "builder" not in default.inputs
+
+
 def test_no_credentials_means_no_registry_login():
     mocks = run_program(image_program({}, registry_username=None, registry_password=None), "local", {}).mocks
     assert "registries" not in mocks.one("docker-build:index:Image").inputs
