@@ -40,6 +40,13 @@ cluster-down: venv
 cluster-status: venv
 	$(WITH_TOOLS) GITOPS_STATE_DIR=$(STATE_DIR) $(VENV)/bin/python -m localenv status
 
+# The main job on the local default: tools, the local environment, then the
+# real engine deploys the local stack (build, push, apply, wait) and prints its outputs.
+up: cluster-up
+	eval "$$(GITOPS_STATE_DIR=$(STATE_DIR) $(VENV)/bin/python -m localenv env)" && \
+	  GITOPS_STATE_DIR=$(STATE_DIR) scripts/pulumi-local.sh up --yes --skip-preview && \
+	  GITOPS_STATE_DIR=$(STATE_DIR) scripts/pulumi-local.sh stack output
+
 test-unit: venv
 	$(VENV)/bin/python -m pytest -m "not e2e"
 

@@ -23,5 +23,12 @@ if ! command -v pulumi >/dev/null; then
   exit 1
 fi
 cd "$project_dir"
+# The engine writes the passphrase's salt into Pulumi.local.yaml, a tracked
+# file, although the state keeps it too (a run without it works and puts it
+# back). Take out only that line, so every machine's own salt stays out of Git.
+strip_salt() { sed -i '/^encryptionsalt: /d' Pulumi.local.yaml; }
+if ! grep -q '^encryptionsalt: ' Pulumi.local.yaml; then
+  trap strip_salt EXIT
+fi
 pulumi stack select --create local >/dev/null
-exec pulumi --stack local "$@"
+pulumi --stack local "$@"
