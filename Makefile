@@ -48,7 +48,7 @@ up: cluster-up
 	  GITOPS_STATE_DIR=$(STATE_DIR) scripts/pulumi-local.sh stack output
 
 test-unit: venv
-	$(VENV)/bin/python -m pytest -m "not e2e"
+	$(WITH_TOOLS) $(VENV)/bin/python -m pytest -m "not e2e"
 
 test: venv tools
 	$(WITH_TOOLS) $(VENV)/bin/python -m pytest
