@@ -77,19 +77,26 @@ def apiserver(settings: Settings, pki: Pki) -> Service:
                    port=settings.apiserver_port)
 
 
+def _component_flags(settings: Settings, program: str, config, port) -> list[str]:
+    """The binary and the flags a control-plane component needs to talk to the API and serve health on loopback."""
+    return [
+        binaries.find(program, settings),
+        f"--kubeconfig={config}",
+        f"--authentication-kubeconfig={config}",
+        f"--authorization-kubeconfig={config}",
+        "--bind-address=127.0.0.1",
+        f"--secure-port={port.number}",
+        f"--cert-dir={settings.state_dir / program.removeprefix('kube-')}",
+    ]
+
+
 def controller_manager(settings: Settings, pki: Pki) -> Service:
     config = component_kubeconfig(settings, "controller-manager")
     port = settings.controller_manager_port
 
     def argv() -> list[str]:
         return [
-            binaries.find("kube-controller-manager", settings),
-            f"--kubeconfig={config}",
-            f"--authentication-kubeconfig={config}",
-            f"--authorization-kubeconfig={config}",
-            "--bind-address=127.0.0.1",
-            f"--secure-port={port.number}",
-            f"--cert-dir={settings.state_dir / 'controller-manager'}",
+            *_component_flags(settings, "kube-controller-manager", config, port),
             # Signs service-account tokens, so every namespace gets its
             # `default` ServiceAccount, which pods need to be admitted.
             f"--service-account-private-key-file={pki.service_account_key}",
@@ -110,13 +117,7 @@ def scheduler(settings: Settings) -> Service:
 
     def argv() -> list[str]:
         return [
-            binaries.find("kube-scheduler", settings),
-            f"--kubeconfig={config}",
-            f"--authentication-kubeconfig={config}",
-            f"--authorization-kubeconfig={config}",
-            "--bind-address=127.0.0.1",
-            f"--secure-port={port.number}",
-            f"--cert-dir={settings.state_dir / 'scheduler'}",
+            *_component_flags(settings, "kube-scheduler", config, port),
             "--leader-elect=false",
         ]
 
