@@ -7,10 +7,12 @@ VENV := .venv
 STATE_DIR ?= $(CURDIR)/.state
 WITH_TOOLS := source tools/env.sh &&
 
-.PHONY: help venv debs tools cluster-up cluster-down cluster-status up test test-unit bench clean
+.PHONY: help venv debs tools cluster-up cluster-down cluster-status up reconcile deploy-local test test-unit bench clean
 
 help:
-	@echo "make up          build tools, start the local environment, deploy the local stack"
+	@echo "make up          build tools, start the local environment, reconcile the local stack to main once"
+	@echo "make reconcile   the reconciler service on the local stack"
+	@echo "make deploy-local  plain pulumi up -s local of the work tree"
 	@echo "make test        install what the tests need and run all of them"
 	@echo "make test-unit   only the tests that need no local environment"
 	@echo "make tools       build the Pulumi CLI, providers and Kubernetes binaries (cached)"
@@ -40,9 +42,20 @@ cluster-down: venv
 cluster-status: venv
 	$(WITH_TOOLS) GITOPS_STATE_DIR=$(STATE_DIR) $(VENV)/bin/python -m localenv status
 
-# The main job on the local default: tools, the local environment, then the
-# real engine deploys the local stack (build, push, apply, wait) and prints its outputs.
+# The main job on the local default: tools, the local environment, then one
+# pass of the reconciler bringing the local stack to this repository's main branch.
 up: cluster-up
+	$(WITH_TOOLS) eval "$$(GITOPS_STATE_DIR=$(STATE_DIR) $(VENV)/bin/python -m localenv env)" && \
+	  $(VENV)/bin/python -m reconciler once --config reconciler.local.yaml
+
+# The reconciler as a service: polls main every 15 s, checks drift every 5 min,
+# serves /status and /metrics on 127.0.0.1:8099.
+reconcile: cluster-up
+	$(WITH_TOOLS) eval "$$(GITOPS_STATE_DIR=$(STATE_DIR) $(VENV)/bin/python -m localenv env)" && \
+	  $(VENV)/bin/python -m reconciler run --config reconciler.local.yaml
+
+# The plain engine on the work tree (uncommitted app changes included): pulumi up -s local.
+deploy-local: cluster-up
 	eval "$$(GITOPS_STATE_DIR=$(STATE_DIR) $(VENV)/bin/python -m localenv env)" && \
 	  GITOPS_STATE_DIR=$(STATE_DIR) scripts/pulumi-local.sh up --yes --skip-preview && \
 	  GITOPS_STATE_DIR=$(STATE_DIR) scripts/pulumi-local.sh stack output

@@ -1,0 +1,58 @@
+"""python -m reconciler run|once|status --config FILE (see reconciler/__init__.py)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from reconciler import commands
+from reconciler.settings import ConfigError, load_config
+from reconciler.stack_set import StateDirBusy
+from reconciler.telemetry.log_format import configure_logging
+from reconciler.telemetry.redaction import Redactor
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m reconciler", description="Keeps Pulumi stacks at their Git branch head.")
+    sub = top.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="the service: poll, webhooks, drift checks, /status and /metrics")
+    run.add_argument("--config", required=True, metavar="FILE")
+    once = sub.add_parser("once", help="one pass over every (or one) stack, then exit 0 (in sync), 1 (not) or 2 (bad config)")
+    once.add_argument("--config", required=True, metavar="FILE")
+    once.add_argument("--stack", metavar="NAME", help="only this stack (its name in the config)")
+    once.add_argument("--json", action="store_true", help="one JSON object per line per stack")
+    status = sub.add_parser("status", help="what the status store holds")
+    status.add_argument("--config", required=True, metavar="FILE")
+    status.add_argument("--json", action="store_true", help="one JSON object per line per stack")
+    return top
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+        if getattr(args, "stack", None) and args.stack not in {spec.name for spec in config.stacks}:
+            names = ", ".join(spec.name for spec in config.stacks)
+            raise ConfigError(args.config, [f"--stack {args.stack}: no such stack in the config; it has {names}"])
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return commands.EXIT_BAD_CONFIG
+    configure_logging(Redactor(config.secrets()), config.log_format, config.log_level)
+    log = logging.getLogger("reconciler")
+    try:
+        if args.command == "run":
+            return commands.run(config)
+        if args.command == "once":
+            return commands.once(config, args.stack, args.json)
+        return commands.status(config, args.json)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return commands.EXIT_BAD_CONFIG
+    except StateDirBusy as error:
+        log.error("%s", error)
+        return commands.EXIT_OUT_OF_SYNC
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,83 @@
+"""The three commands of `python -m reconciler`: run, once and status, with the exit codes other tools rely on."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Optional, TextIO
+
+from reconciler.settings import ServiceConfig
+from reconciler.stack_set import STORE_FILE, StackSet
+from reconciler.status.model import IN_SYNC_RESULTS, RunOutcome
+from reconciler.status.report import service_status, status_line
+from reconciler.status.store import StatusStore
+from reconciler.telemetry.redaction import Redactor
+
+EXIT_IN_SYNC = 0
+EXIT_OUT_OF_SYNC = 1
+EXIT_BAD_CONFIG = 2
+
+
+def run(config: ServiceConfig) -> int:
+    from reconciler.service.runner import ReconcilerService
+
+    return ReconcilerService(StackSet(config)).serve()
+
+
+def once(config: ServiceConfig, stack: Optional[str], as_json: bool, out: TextIO = sys.stdout) -> int:
+    """One pass over every (or one) stack; 0 when all ended applied, skipped or remediated, else 1."""
+    stacks = StackSet(config, only=stack)
+
+    def one_pass(name: str) -> RunOutcome:
+        reconciler = stacks.reconcilers[name]
+        outcome = reconciler.reconcile("once", force=True).outcome
+        if outcome is None:
+            # Nothing was due: the head is settled and in sync.
+            now = time.time()
+            state = stacks.store.stack_state(name)
+            outcome = RunOutcome(name, state.observed_commit, "once", "apply", "skipped", now, now)
+        return outcome
+
+    results: list[RunOutcome] = []
+    with ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="stack") as pool:
+        for outcome in pool.map(one_pass, list(stacks.reconcilers)):
+            results.append(outcome)
+            _print_outcome(outcome, as_json, stacks.redactor, out)
+    stacks.store.close()
+    return EXIT_IN_SYNC if all(o.result in IN_SYNC_RESULTS for o in results) else EXIT_OUT_OF_SYNC
+
+
+def _print_outcome(outcome: RunOutcome, as_json: bool, redactor: Redactor, out: TextIO) -> None:
+    if as_json:
+        out.write(json.dumps(redactor.redact_data(outcome.json_line())) + "\n")
+    else:
+        changes = " ".join(f"{kind}={count}" for kind, count in outcome.changes.as_dict().items() if count)
+        line = f"{outcome.stack}: {outcome.result} {(outcome.commit or '-')[:12]} in {outcome.duration_s:.1f}s {changes}".rstrip()
+        if outcome.error_message:
+            line += "\n  " + redactor.redact(outcome.error_message).replace("\n", "\n  ")
+        out.write(line + "\n")
+    out.flush()
+
+
+def status(config: ServiceConfig, as_json: bool, out: TextIO = sys.stdout) -> int:
+    """What the status store holds, without running anything (works while `run` is running)."""
+    path = config.state_dir / STORE_FILE
+    redactor = Redactor(config.secrets())
+    if not path.exists():
+        entries = [{"stack": spec.name, "result": None} for spec in config.stacks]
+        if as_json:
+            for entry in entries:
+                out.write(json.dumps(entry) + "\n")
+        else:
+            out.write(f"no runs yet: {path} does not exist\n")
+        return EXIT_IN_SYNC
+    store = StatusStore(path, read_only=True)
+    try:
+        entries = service_status(config, store, redactor)["stacks"]
+    finally:
+        store.close()
+    for entry in entries:
+        out.write((json.dumps(entry) if as_json else status_line(entry)) + "\n")
+    return EXIT_IN_SYNC

@@ -1,0 +1,1 @@
+"""The Automation API side: a stack opened on a checkout, its runs, drift checks and crash recovery."""

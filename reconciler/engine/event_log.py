@@ -1,0 +1,111 @@
+"""Engine events of one operation: streamed to the log as structured records, and kept for the run's record."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Optional
+
+from pulumi.automation import EngineEvent, OpType
+
+from reconciler.telemetry.redaction import Redactor
+
+log = logging.getLogger("reconciler.engine")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|<\{%[a-z]*%\}>")
+DOOMED_OPS = {OpType.DELETE, OpType.REPLACE, OpType.DELETE_REPLACED, OpType.CREATE_REPLACEMENT}
+_DELETE_OPS = {OpType.DELETE.value, OpType.DELETE_REPLACED.value, OpType.DISCARD.value}
+MAX_ERROR_CHARS = 6000
+
+
+def plain_text(text: str) -> str:
+    """Engine text without terminal colours or Pulumi's colour tags."""
+    return _ANSI.sub("", text)
+
+
+class EventLog:
+    def __init__(self, operation: str, stack: str, commit: Optional[str], redactor: Redactor) -> None:
+        self.operation = operation
+        self._fields = {"stack": stack, "commit": commit, "operation": operation}
+        self._redactor = redactor
+        self.planned: dict[str, str] = {}  # urn -> op, as the engine announced the steps
+        self.completed: dict[str, str] = {}  # urn -> op, as the steps ended (a refresh says here what it found)
+        self.parents: dict[str, str] = {}  # urn -> parent urn, for every resource a step names
+        self.kept: set[str] = set()  # resources the program registered again (any op but a delete)
+        self.failed: list[str] = []
+        self.errors: list[str] = []
+        self.resource_changes: Optional[dict[str, int]] = None
+
+    def on_output(self, line: str) -> None:
+        if line.strip():
+            log.info("%s", plain_text(line), extra={**self._fields, "source": "engine-output"})
+
+    def on_event(self, event: EngineEvent) -> None:
+        if event.resource_pre_event is not None:
+            meta = event.resource_pre_event.metadata
+            op = _op_name(meta.op)
+            state = meta.old if op in _DELETE_OPS else (meta.new or meta.old)
+            if state is not None and state.parent:
+                self.parents[meta.urn] = state.parent
+            if op not in _DELETE_OPS:
+                self.kept.add(meta.urn)
+            if op != OpType.SAME.value:
+                # A replacement announces several steps; the first (replace) names it best.
+                self.planned.setdefault(meta.urn, op)
+                log.debug("%s %s", op, meta.urn, extra={**self._fields, "event": "resource-pre", "op": op, "urn": meta.urn, "type": meta.type})
+        elif event.res_outputs_event is not None:
+            meta = event.res_outputs_event.metadata
+            op = _op_name(meta.op)
+            if op != OpType.SAME.value:
+                self.completed[meta.urn] = op
+                log.info("done %s %s", op, meta.urn, extra={**self._fields, "event": "resource-done", "op": op, "urn": meta.urn})
+        elif event.res_op_failed_event is not None:
+            meta = event.res_op_failed_event.metadata
+            self.failed.append(meta.urn)
+            log.warning("failed %s %s", _op_name(meta.op), meta.urn, extra={**self._fields, "event": "resource-failed", "urn": meta.urn})
+        elif event.diagnostic_event is not None:
+            self._diagnostic(event.diagnostic_event)
+        elif event.summary_event is not None:
+            self.resource_changes = {_op_name(op): count for op, count in event.summary_event.resource_changes.items()}
+
+    def _diagnostic(self, diagnostic: Any) -> None:
+        message = plain_text(diagnostic.message or "").strip()
+        if not message:
+            return
+        if diagnostic.severity == "error":
+            self.errors.append(message)
+            log.error("%s", message, extra={**self._fields, "event": "diagnostic", "urn": diagnostic.urn})
+        elif diagnostic.severity == "warning":
+            log.warning("%s", message, extra={**self._fields, "event": "diagnostic", "urn": diagnostic.urn})
+
+    def doomed(self) -> list[dict[str, str]]:
+        """Resources the operation deletes or replaces, one entry per resource."""
+        return [{"urn": urn, "op": op} for urn, op in self.planned.items() if op in {o.value for o in DOOMED_OPS}]
+
+    def unseen(self) -> list[dict[str, str]]:
+        """Deletes the preview cannot vouch for: children of a resource the program still has but that
+        registered none of its children this time - its inputs were unknown (a ConfigGroup whose objects
+        wait for an image digest), so it could not say what they become."""
+        doomed = self.doomed()
+        blind = {
+            parent for entry in doomed
+            if (parent := self.parents.get(entry["urn"])) in self.kept
+            and not any(self.parents.get(child) == parent for child in self.kept)
+        }
+        return [entry for entry in doomed if self.parents.get(entry["urn"]) in blind]
+
+    def changed(self) -> list[dict[str, str]]:
+        return [{"urn": urn, "op": op} for urn, op in self.planned.items()]
+
+    def error_text(self, fallback: BaseException) -> str:
+        """The engine's own error diagnostics (they name the file and object), else the exception; redacted, capped."""
+        text = "\n".join(self.errors) if self.errors else plain_text(str(fallback))
+        text = self._redactor.redact(text.strip())
+        if len(text) > MAX_ERROR_CHARS:
+            cut = len(text) - MAX_ERROR_CHARS
+            # The end holds the exception and the file it names; drop the start.
+            text = f"[{cut} characters cut]\n" + text[cut:]
+        return text
+
+
+def _op_name(op: Any) -> str:
+    return str(getattr(op, "value", op))

@@ -1,0 +1,61 @@
+"""The checkout's Pulumi.<stack>.yaml: its encryption salt and the config values the reconciler overrides.
+
+Edited as YAML data here rather than through the SDK's StackSettings, which
+drops structured (map and list) config values when it writes the file back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+SALT_KEY = "encryptionsalt"
+
+
+class StackFile:
+    def __init__(self, project_path: Path, stack: str) -> None:
+        candidates = [project_path / f"Pulumi.{stack}.{ext}" for ext in ("yaml", "yml", "json")]
+        self.path = next((path for path in candidates if path.exists()), candidates[0])
+
+    def read(self) -> dict[str, Any]:
+        if not self.path.exists():
+            return {}
+        data = yaml.safe_load(self.path.read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{self.path.name}: must be a YAML mapping (config:, encryptionsalt:, ...)")
+        return data
+
+    def write(self, data: dict[str, Any]) -> None:
+        self.path.write_text(yaml.safe_dump(data, sort_keys=False, default_flow_style=False), encoding="utf-8")
+
+    def uses_passphrase(self) -> bool:
+        """No other secrets provider is named: Pulumi's default, the passphrase provider, applies."""
+        provider = self.read().get("secretsprovider")
+        return provider in (None, "", "passphrase") or str(provider).startswith("passphrase")
+
+    def salt(self) -> Optional[str]:
+        value = self.read().get(SALT_KEY)
+        return value if isinstance(value, str) and value else None
+
+    def set_salt(self, salt: str) -> None:
+        data = self.read()
+        data[SALT_KEY] = salt
+        self.write(data)
+
+    def secure_keys(self) -> set[str]:
+        """Config keys held encrypted (`key: {secure: ...}`)."""
+        config = self.read().get("config") or {}
+        return {key for key, value in config.items() if isinstance(value, dict) and "secure" in value}
+
+    def config_entries(self) -> dict[str, Any]:
+        return dict(self.read().get("config") or {})
+
+    def set_config_entries(self, values: dict[str, Any]) -> None:
+        """Writes config values as they appear in the file: plain values, or {"secure": ciphertext}."""
+        data = self.read()
+        config = data.get("config") or {}
+        config.update(values)
+        data["config"] = config
+        self.write(data)

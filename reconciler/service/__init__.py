@@ -1,0 +1,1 @@
+"""The long-running side: scheduling runs, the HTTP endpoints and GitHub webhooks."""

@@ -1,0 +1,61 @@
+"""GitHub push webhooks: the signature check and which stacks a push concerns."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+from typing import Any, Iterable, Optional
+from urllib.parse import urlsplit
+
+from reconciler.settings import StackSpec
+
+SIGNATURE_PREFIX = "sha256="
+_SCP_LIKE = re.compile(r"^(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>.+)$")
+
+
+def signature_is_valid(secret: str, body: bytes, header: Optional[str]) -> bool:
+    """X-Hub-Signature-256 is `sha256=` + hex HMAC-SHA256 of the raw body; compared in constant time."""
+    if not header or not header.startswith(SIGNATURE_PREFIX):
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, header[len(SIGNATURE_PREFIX):].strip().lower())
+
+
+def repository_key(url: str) -> str:
+    """One spelling per repository: https, ssh and scp-like URLs of the same repo, or a local path, compare equal."""
+    url = url.strip()
+    if "://" in url:
+        parts = urlsplit(url)
+        if parts.scheme == "file":
+            return os.path.realpath(parts.path)
+        host, path = (parts.hostname or "").lower(), parts.path
+    elif (scp := _SCP_LIKE.match(url)) and not url.startswith((".", "/")):
+        host, path = scp.group("host").lower(), scp.group("path")
+    else:
+        return os.path.realpath(url)
+    path = path.strip("/")
+    path = path[:-4] if path.endswith(".git") else path
+    return f"{host}/{path.lower()}"
+
+
+def _payload_keys(repository: dict[str, Any]) -> set[str]:
+    keys = set()
+    for field in ("clone_url", "ssh_url", "git_url", "html_url", "url", "svn_url"):
+        value = repository.get(field)
+        if isinstance(value, str) and value:
+            keys.add(repository_key(value))
+    return keys
+
+
+def pushed_stacks(payload: Any, stacks: Iterable[StackSpec]) -> list[str]:
+    """Names of the stacks that track the pushed branch of the pushed repository (fixed commits never move)."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("repository"), dict):
+        return []
+    ref = payload.get("ref")
+    if not isinstance(ref, str) or not ref.startswith("refs/heads/"):
+        return []
+    branch = ref[len("refs/heads/"):]
+    keys = _payload_keys(payload["repository"])
+    return [spec.name for spec in stacks if spec.branch == branch and repository_key(spec.repo_url) in keys]

@@ -1,0 +1,81 @@
+"""The service: the stacks' reconcilers, their scheduler, the HTTP endpoints, and a clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from typing import Any
+
+from reconciler.service.http_api import HttpApi
+from reconciler.service.scheduler import Scheduler
+from reconciler.settings import ConfigError
+from reconciler.stack_set import StackSet
+from reconciler.status.report import service_status
+
+log = logging.getLogger("reconciler")
+
+
+class ReconcilerService:
+    def __init__(self, stacks: StackSet) -> None:
+        self.stacks = stacks
+        self.config = stacks.config
+        self.scheduler = Scheduler(
+            [spec.name for spec in self.config.stacks],
+            lambda name, reason: stacks.reconcilers[name].reconcile(reason),
+            self.config.workers,
+            on_scheduled=lambda name, at: stacks.store.update_state(name, next_run_at=at),
+        )
+        self._stop = threading.Event()
+
+    # What the HTTP endpoints ask
+
+    def healthy(self) -> bool:
+        """The process works: its scheduler, once started, is still running."""
+        return not self.scheduler.started() or self.scheduler.alive()
+
+    def ready(self) -> bool:
+        """Runs are being scheduled and the status store answers (crash recovery is each stack's first step)."""
+        if not self.scheduler.alive():
+            return False
+        self.stacks.store.stack_state(self.config.stacks[0].name)
+        return True
+
+    def status(self) -> dict[str, Any]:
+        return service_status(self.config, self.stacks.store, self.stacks.redactor, self.scheduler.next_due)
+
+    def metrics(self) -> bytes:
+        return self.stacks.metrics.render()
+
+    def trigger(self, stacks: list[str], reason: str) -> None:
+        self.scheduler.trigger(stacks, reason)
+
+    # Running
+
+    def serve(self) -> int:
+        try:
+            http = HttpApi(self, self.config.listen_host, self.config.listen_port)
+        except OSError as error:
+            address = f"{self.config.listen_host}:{self.config.listen_port}"
+            problem = f"listen: cannot listen on {address} ({error.strerror}); free it or change `listen:`"
+            raise ConfigError(str(self.config.path), [problem]) from None
+        http.start()
+        log.info("listening on http://%s:%d (status, metrics, /hooks/github)", self.config.listen_host, http.port)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
+        try:
+            self.scheduler.start()
+            log.info("keeping %d stack(s) in sync", len(self.config.stacks))
+            self._stop.wait()
+            log.info("stopping: waiting for running updates to end (send the signal again to exit at once)")
+            self.scheduler.stop()
+        finally:
+            http.close()
+            self.stacks.store.close()
+        return 0
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if self._stop.is_set():
+            os._exit(128 + signum)
+        self._stop.set()

@@ -1,0 +1,17 @@
+"""The reconciler's config file: what to keep in sync, where, and how often."""
+
+from .errors import ConfigError
+from .loading import load_config
+from .model import ConfigOverride, GitCredentials, RetryPolicy, Secret, ServiceConfig, StackSpec, WebhookSettings
+
+__all__ = [
+    "ConfigError",
+    "ConfigOverride",
+    "GitCredentials",
+    "RetryPolicy",
+    "Secret",
+    "ServiceConfig",
+    "StackSpec",
+    "WebhookSettings",
+    "load_config",
+]

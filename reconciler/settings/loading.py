@@ -1,0 +1,117 @@
+"""load_config: reads the reconciler's YAML file and validates all of it before anything starts.
+
+Every problem is collected, so one run of the service names them all; any
+problem makes the whole file unusable (exit code 2).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from .errors import ConfigError
+from .model import RetryPolicy, ServiceConfig, StackSpec, WebhookSettings
+from .problems import Problems, duration, integer, secret
+from .stack_entry import check_unique, stack_entry
+
+TOP_KEYS = ("state_dir", "listen", "workers", "log_format", "log_level", "pulumi", "webhook", "retry", "stacks")
+WEBHOOK_KEYS = ("secret", "max_body_bytes")
+RETRY_KEYS = ("unreachable_delay", "concurrent_delay", "backoff_base", "backoff_cap")
+
+
+def load_config(path: str | os.PathLike) -> ServiceConfig:
+    config_path = Path(path).resolve()
+    try:
+        document = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(str(path), [f"cannot read the file ({error.strerror})"]) from None
+    except yaml.YAMLError as error:
+        raise ConfigError(str(path), [f"is not valid YAML: {error}"]) from None
+    if not isinstance(document, dict):
+        raise ConfigError(str(path), ["must be a YAML mapping with a `stacks:` list"])
+    problems = Problems()
+    config = _service(document, config_path, problems)
+    if problems.items or config is None:
+        raise ConfigError(str(path), problems.items)
+    return config
+
+
+def _service(doc: dict, config_path: Path, problems: Problems) -> Optional[ServiceConfig]:
+    base = config_path.parent
+    problems.unknown_keys("top level", doc, TOP_KEYS)
+    host, port = _listen(doc.get("listen", "127.0.0.1:8099"), problems)
+    workers = integer(doc.get("workers", 2), "workers", problems, minimum=1)
+    log_format = doc.get("log_format", "text")
+    if log_format not in ("text", "json"):
+        problems.add("log_format", f"must be text or json, got {log_format!r}")
+    log_level = str(doc.get("log_level", "INFO")).upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        problems.add("log_level", f"must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
+    pulumi_command = None
+    if doc.get("pulumi") is not None:
+        pulumi_command = (base / os.path.expanduser(str(doc["pulumi"]))).resolve()
+        if not os.access(pulumi_command, os.X_OK):
+            problems.add("pulumi", f"{pulumi_command} is not an executable pulumi CLI")
+
+    stacks_doc = doc.get("stacks")
+    stacks: list[StackSpec] = []
+    if not isinstance(stacks_doc, list) or not stacks_doc:
+        problems.add("stacks", "must be a non-empty list of stacks to keep in sync")
+    else:
+        for index, entry in enumerate(stacks_doc):
+            spec = stack_entry(entry, index, base, problems)
+            if spec is not None:
+                stacks.append(spec)
+        check_unique(stacks, problems)
+
+    return ServiceConfig(
+        path=config_path,
+        state_dir=(base / os.path.expanduser(str(doc.get("state_dir", ".reconciler")))).resolve(),
+        listen_host=host,
+        listen_port=port,
+        workers=workers,
+        log_format=log_format,
+        log_level=log_level,
+        webhook=_webhook(doc.get("webhook") or {}, base, problems),
+        retry=_retry(doc.get("retry") or {}, problems),
+        stacks=tuple(stacks),
+        pulumi_command=pulumi_command,
+    )
+
+
+def _listen(value: Any, problems: Problems) -> tuple[str, int]:
+    text = str(value)
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        problems.add("listen", f"must be HOST:PORT like 127.0.0.1:8099, got {text!r}")
+        return "127.0.0.1", 0
+    return host.strip("[]"), int(port)
+
+
+def _webhook(doc: Any, base: Path, problems: Problems) -> WebhookSettings:
+    if not isinstance(doc, dict):
+        problems.add("webhook", "must be a mapping with secret and max_body_bytes")
+        return WebhookSettings()
+    problems.unknown_keys("webhook", doc, WEBHOOK_KEYS)
+    hook_secret = secret(doc["secret"], "webhook.secret", base, problems) if "secret" in doc else None
+    max_body = integer(doc.get("max_body_bytes", 1_048_576), "webhook.max_body_bytes", problems, minimum=1)
+    return WebhookSettings(secret=hook_secret, max_body_bytes=max_body)
+
+
+def _retry(doc: Any, problems: Problems) -> RetryPolicy:
+    if not isinstance(doc, dict):
+        problems.add("retry", f"must be a mapping of {', '.join(RETRY_KEYS)}")
+        return RetryPolicy()
+    problems.unknown_keys("retry", doc, RETRY_KEYS)
+    defaults = RetryPolicy()
+    values = {
+        key: duration(doc.get(key, getattr(defaults, key)), f"retry.{key}", problems) or getattr(defaults, key)
+        for key in RETRY_KEYS
+    }
+    policy = RetryPolicy(**values)
+    if policy.backoff_cap < policy.backoff_base:
+        problems.add("retry.backoff_cap", "must be at least retry.backoff_base")
+    return policy

@@ -1,0 +1,110 @@
+"""The reconciler's configuration as typed values, built and validated by settings.loading."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A secret value and where it came from; only `origin` is ever shown."""
+
+    value: str = field(repr=False)
+    origin: str  # "env GITOPS_WEBHOOK_SECRET" or "file /path"
+    path: Optional[Path] = None  # set when it came from a file
+
+    def __str__(self) -> str:
+        return f"<secret from {self.origin}>"
+
+
+@dataclass(frozen=True)
+class GitCredentials:
+    username: Optional[str] = None
+    password: Optional[Secret] = None  # https: password or token
+    ssh_key_file: Optional[Path] = None
+    known_hosts_file: Optional[Path] = None
+
+
+@dataclass(frozen=True)
+class ConfigOverride:
+    """One Pulumi config value set on the stack before each run."""
+
+    key: str  # namespaced: "pulumi-gitops:kubeconfig"
+    value: Any = field(repr=False)  # a string, or a map/list for structured config
+    secret: bool = False
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    name: str
+    repo_url: str  # what git is given: an URL or an absolute path
+    repo_display: str  # what logs and status show (equal to repo_url: credentials never live in it)
+    credentials: GitCredentials
+    branch: Optional[str]
+    commit: Optional[str]
+    project_dir: str
+    stack: str
+    backend_url: str
+    passphrase: Optional[Secret]
+    resync_interval: float
+    drift_interval: Optional[float]
+    auto_remediate: bool
+    paths: tuple[str, ...]
+    deletion_guard: Optional[int]  # None: no guard
+    virtualenv: Path
+    config: tuple[ConfigOverride, ...]
+    env: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def tracks(self) -> str:
+        return f"branch {self.branch}" if self.branch else f"commit {self.commit}"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    unreachable_delay: float = 15.0
+    concurrent_delay: float = 30.0
+    backoff_base: float = 10.0
+    backoff_cap: float = 600.0
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    secret: Optional[Secret] = None
+    max_body_bytes: int = 1_048_576
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    path: Path
+    state_dir: Path
+    listen_host: str
+    listen_port: int
+    workers: int
+    log_format: str  # "text" or "json"
+    log_level: str
+    webhook: WebhookSettings
+    retry: RetryPolicy
+    stacks: tuple[StackSpec, ...]
+    pulumi_command: Optional[Path] = None
+
+    def stack(self, name: str) -> StackSpec:
+        for spec in self.stacks:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    def secrets(self) -> list[str]:
+        """Every secret value the config holds, for the log and status redaction."""
+        values: list[Any] = []
+        if self.webhook.secret:
+            values.append(self.webhook.secret.value)
+        for spec in self.stacks:
+            if spec.passphrase:
+                values.append(spec.passphrase.value)
+            if spec.credentials.password:
+                values.append(spec.credentials.password.value)
+            values += [override.value for override in spec.config if override.secret]
+        return [value for value in values if value]

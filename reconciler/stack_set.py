@@ -1,0 +1,83 @@
+"""Everything the commands share: the config's stacks with their reconcilers, the status store, redaction, metrics."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from pathlib import Path
+from typing import IO, Optional
+
+from pulumi import automation as auto
+
+from reconciler.reconcile import StackReconciler
+from reconciler.settings import ConfigError, ServiceConfig
+from reconciler.status.store import StatusStore
+from reconciler.telemetry.metrics import Metrics
+from reconciler.telemetry.redaction import Redactor
+
+log = logging.getLogger("reconciler")
+STORE_FILE = "status.sqlite"
+LOCK_FILE = "reconciler.lock"
+
+
+class StateDirBusy(Exception):
+    """Another reconciler process uses this state directory."""
+
+
+def redactor_for(config: ServiceConfig) -> Redactor:
+    redactor = Redactor(config.secrets())
+    for spec in config.stacks:
+        if spec.credentials.password is not None:
+            redactor.add_basic_auth(spec.credentials.username or "x-access-token", spec.credentials.password.value)
+    return redactor
+
+
+def pulumi_command(config: ServiceConfig) -> auto.PulumiCommand:
+    """The pulumi CLI named in the config, else the one on PATH; a missing CLI is a config problem (exit 2)."""
+    root = str(config.pulumi_command.parent.parent) if config.pulumi_command else None
+    try:
+        return auto.PulumiCommand(root=root)
+    except (OSError, auto.errors.InvalidVersionError) as error:
+        raise ConfigError(
+            str(config.path),
+            [f"pulumi: cannot run the Pulumi CLI ({error}); put it on PATH (`source tools/env.sh`) or set `pulumi:` to its path"],
+        ) from None
+
+
+class StackSet:
+    def __init__(self, config: ServiceConfig, only: Optional[str] = None) -> None:
+        self.config = config
+        self.redactor = redactor_for(config)
+        self.metrics = Metrics()
+        config.state_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_file = _lock_state_dir(config.state_dir)
+        self.store = StatusStore(config.state_dir / STORE_FILE)
+        command = pulumi_command(config)
+        specs = [spec for spec in config.stacks if only is None or spec.name == only]
+        self.reconcilers = {
+            spec.name: StackReconciler(spec, config.state_dir, self.store, self.redactor, self.metrics, config.retry, command)
+            for spec in specs
+        }
+        for name in self.reconcilers:
+            self.metrics.declare(name)
+            applied = self.store.stack_state(name).last_applied_commit
+            if applied:
+                self.metrics.set_commit(name, applied)
+
+
+def _lock_state_dir(state_dir: Path) -> IO[str]:
+    # Two reconcilers on one state directory would run two updates of one stack.
+    handle = open(state_dir / LOCK_FILE, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise StateDirBusy(f"{state_dir}: another reconciler (pid {holder}) uses this state directory; stop it first") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle

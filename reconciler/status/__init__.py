@@ -1,0 +1,1 @@
+"""What happened: every run and each stack's current position, kept in SQLite."""

@@ -1,0 +1,67 @@
+"""Each stack's status as data (for /status and `status --json`) and as a line for people."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Optional
+
+from reconciler.settings import ServiceConfig, StackSpec
+from reconciler.telemetry.redaction import Redactor
+
+from .store import StatusStore
+
+
+def _iso(moment: Optional[float]) -> Optional[str]:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment)) if moment else None
+
+
+def stack_status(spec: StackSpec, store: StatusStore, next_run_in: Optional[float] = None) -> dict[str, Any]:
+    state = store.stack_state(spec.name)
+    runs = store.runs(spec.name, limit=1)
+    last = runs[0] if runs else None
+    next_run_at = time.time() + next_run_in if next_run_in is not None else state.next_run_at
+    return {
+        "stack": spec.name,
+        "pulumi_stack": spec.stack,
+        "repo": spec.repo_display,
+        "tracks": spec.tracks,
+        "observed_commit": state.observed_commit,
+        "last_attempted_commit": state.last_attempted_commit,
+        "last_applied_commit": state.last_applied_commit,
+        "last_applied_at": _iso(state.last_applied_at),
+        "result": state.last_result,
+        "error_class": state.last_error_class,
+        "error": last["error"] if last else None,
+        "last_run": None if last is None else {
+            "id": last["id"],
+            "commit": last["commit"],
+            "trigger": last["trigger"],
+            "kind": last["kind"],
+            "result": last["result"],
+            "started_at": _iso(last["started_at"]),
+            "finished_at": _iso(last["finished_at"]),
+            "duration_s": last["duration_s"],
+            "changes": last["changes"],
+            "resources": last["resources"],
+            "attempts": last["attempts"],
+        },
+        "failures": state.failures,
+        "retry_at": _iso(state.retry_at),
+        "next_run_at": _iso(next_run_at),
+        "last_drift_check_at": _iso(state.last_drift_check_at),
+        "drifted_resources": state.drifted,
+    }
+
+
+def service_status(config: ServiceConfig, store: StatusStore, redactor: Redactor, next_run_in: Any = None) -> dict[str, Any]:
+    stacks = [stack_status(spec, store, next_run_in(spec.name) if next_run_in else None) for spec in config.stacks]
+    return redactor.redact_data({"stacks": stacks})
+
+
+def status_line(entry: dict[str, Any]) -> str:
+    applied = (entry["last_applied_commit"] or "-")[:12]
+    head = (entry["observed_commit"] or "-")[:12]
+    line = f"{entry['stack']:<20} {entry['result'] or 'never run':<11} applied {applied:<12} head {head:<12} next {entry['next_run_at'] or '-'}"
+    if entry["error"] and entry["result"] not in ("applied", "skipped", "remediated"):
+        line += "\n    " + entry["error"].strip().splitlines()[-1][:300]
+    return line

@@ -1,0 +1,213 @@
+"""The status store: every run, and each stack's position, in one SQLite file under the state directory.
+
+A run row is written when the run starts and completed when it ends, so a row
+left without an end after a crash tells the next start which stacks were
+interrupted mid-update. A failure that repeats the previous one exactly (same
+commit, class and message) bumps that row's `attempts` instead of adding rows.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+import time
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+from .model import Changes, RunOutcome, StackState
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    stack TEXT NOT NULL,
+    commit_sha TEXT,
+    trigger TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    finished_at REAL,
+    result TEXT,
+    changes_create INTEGER NOT NULL DEFAULT 0,
+    changes_update INTEGER NOT NULL DEFAULT 0,
+    changes_replace INTEGER NOT NULL DEFAULT 0,
+    changes_delete INTEGER NOT NULL DEFAULT 0,
+    changes_same INTEGER NOT NULL DEFAULT 0,
+    error_class TEXT,
+    error_message TEXT,
+    resources TEXT NOT NULL DEFAULT '[]',
+    attempts INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX IF NOT EXISTS runs_by_stack ON runs (stack, id);
+CREATE TABLE IF NOT EXISTS stacks (
+    name TEXT PRIMARY KEY,
+    observed_commit TEXT,
+    observed_at REAL,
+    last_attempted_commit TEXT,
+    last_attempted_at REAL,
+    last_applied_commit TEXT,
+    last_applied_at REAL,
+    settled_commit TEXT,
+    settled_result TEXT,
+    last_result TEXT,
+    last_error_class TEXT,
+    last_run_id INTEGER,
+    last_duration_s REAL,
+    failures INTEGER NOT NULL DEFAULT 0,
+    retry_at REAL,
+    next_run_at REAL,
+    last_drift_check_at REAL,
+    drifted INTEGER NOT NULL DEFAULT 0,
+    encryption_salt TEXT
+);
+"""
+_STATE_COLUMNS = [f.name for f in fields(StackState)]
+
+
+class StatusStore:
+    def __init__(self, path: Path, read_only: bool = False) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        if read_only:
+            self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False, timeout=10)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, check_same_thread=False, timeout=10)
+            # WAL lets `python -m reconciler status` read while the service writes.
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(SCHEMA)
+            self._add_missing_columns()
+        self._db.row_factory = sqlite3.Row
+
+    def _add_missing_columns(self) -> None:
+        """A store written by an older version gets the columns added since (they start empty)."""
+        for table, create in re.findall(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*?)\n\);", SCHEMA, re.S):
+            present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            for line in create.strip().splitlines():
+                column = line.strip().rstrip(",")
+                if column.split()[0] not in present:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+        self._db.commit()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _write(self, sql: str, params: tuple | dict = ()) -> sqlite3.Cursor:
+        with self._lock, self._db:
+            return self._db.execute(sql, params)
+
+    def _read(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    # Stack positions
+
+    def stack_state(self, name: str) -> StackState:
+        rows = self._read("SELECT * FROM stacks WHERE name = ?", (name,))
+        if not rows:
+            return StackState(name=name)
+        return StackState(**{column: rows[0][column] for column in _STATE_COLUMNS})
+
+    def save_state(self, state: StackState) -> None:
+        values = {column: getattr(state, column) for column in _STATE_COLUMNS}
+        columns = ", ".join(_STATE_COLUMNS)
+        placeholders = ", ".join(f":{column}" for column in _STATE_COLUMNS)
+        updates = ", ".join(f"{column} = excluded.{column}" for column in _STATE_COLUMNS if column != "name")
+        self._write(
+            f"INSERT INTO stacks ({columns}) VALUES ({placeholders}) ON CONFLICT (name) DO UPDATE SET {updates}", values
+        )
+
+    def update_state(self, name: str, **changes: Any) -> None:
+        unknown = set(changes) - set(_STATE_COLUMNS)
+        if unknown:
+            raise KeyError(f"not stack state columns: {sorted(unknown)}")
+        state = self.stack_state(name)
+        for column, value in changes.items():
+            setattr(state, column, value)
+        self.save_state(state)
+
+    # Runs
+
+    def start_run(self, stack: str, commit: Optional[str], trigger: str, kind: str, started_at: Optional[float] = None) -> int:
+        cursor = self._write(
+            "INSERT INTO runs (stack, commit_sha, trigger, kind, started_at) VALUES (?, ?, ?, ?, ?)",
+            (stack, commit, trigger, kind, started_at or time.time()),
+        )
+        return int(cursor.lastrowid)
+
+    def finish_run(self, run_id: int, outcome: RunOutcome) -> int:
+        """Completes the run row; returns the id of the row that now holds it (an earlier one when it repeats)."""
+        with self._lock, self._db:
+            previous = self._db.execute(
+                "SELECT id, commit_sha, result, error_class, error_message FROM runs "
+                "WHERE stack = ? AND id < ? AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1",
+                (outcome.stack, run_id),
+            ).fetchone()
+            repeats = (
+                outcome.result == "failed"
+                and previous is not None
+                and (previous["commit_sha"], previous["result"], previous["error_class"], previous["error_message"])
+                == (outcome.commit, outcome.result, outcome.error_class, outcome.error_message)
+            )
+            if repeats:
+                self._db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+                self._db.execute(
+                    "UPDATE runs SET attempts = attempts + 1, finished_at = ? WHERE id = ?",
+                    (outcome.finished_at, previous["id"]),
+                )
+                return int(previous["id"])
+            changes = outcome.changes
+            self._db.execute(
+                "UPDATE runs SET commit_sha = ?, finished_at = ?, result = ?, changes_create = ?, changes_update = ?, "
+                "changes_replace = ?, changes_delete = ?, changes_same = ?, error_class = ?, error_message = ?, "
+                "resources = ? WHERE id = ?",
+                (
+                    outcome.commit, outcome.finished_at, outcome.result, changes.create, changes.update,
+                    changes.replace, changes.delete, changes.same, outcome.error_class, outcome.error_message,
+                    json.dumps(outcome.resources), run_id,
+                ),
+            )
+            return run_id
+
+    def unfinished_runs(self) -> list[sqlite3.Row]:
+        """Runs that started and never ended: the service died during them."""
+        return self._read("SELECT * FROM runs WHERE finished_at IS NULL ORDER BY id")
+
+    def runs(self, stack: Optional[str] = None, limit: int = 50) -> list[dict[str, Any]]:
+        where, params = ("WHERE stack = ?", (stack, limit)) if stack else ("", (limit,))
+        rows = self._read(f"SELECT * FROM runs {where} ORDER BY id DESC LIMIT ?", params)
+        return [run_row_dict(row) for row in rows]
+
+    def iter_all_text(self) -> Iterator[str]:
+        """Every text value stored, for checks that no secret was ever written."""
+        for table in ("runs", "stacks"):
+            for row in self._read(f"SELECT * FROM {table}"):
+                for value in tuple(row):
+                    if isinstance(value, str):
+                        yield value
+
+
+def run_row_dict(row: sqlite3.Row) -> dict[str, Any]:
+    changes = Changes(
+        create=row["changes_create"], update=row["changes_update"], replace=row["changes_replace"],
+        delete=row["changes_delete"], same=row["changes_same"],
+    )
+    finished = row["finished_at"]
+    return {
+        "id": row["id"],
+        "stack": row["stack"],
+        "commit": row["commit_sha"],
+        "trigger": row["trigger"],
+        "kind": row["kind"],
+        "started_at": row["started_at"],
+        "finished_at": finished,
+        "duration_s": round(finished - row["started_at"], 3) if finished else None,
+        "result": row["result"],
+        "changes": changes.as_dict(),
+        "error_class": row["error_class"],
+        "error": row["error_message"],
+        "resources": json.loads(row["resources"] or "[]"),
+        "attempts": row["attempts"],
+    }

@@ -1,0 +1,64 @@
+"""Prometheus metrics of the reconciler, on a registry of its own (no process-wide globals)."""
+
+from __future__ import annotations
+
+import threading
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from reconciler.status.model import RESULTS, RunOutcome
+
+# Runs span from a no-op poll (under a second) to a full rollout (many minutes).
+DURATION_BUCKETS = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.runs = Counter("reconciler_runs", "Reconcile runs, by stack and result.", ["stack", "result"], registry=self.registry)
+        self.duration = Histogram(
+            "reconciler_run_duration_seconds", "Wall time of a reconcile run.", ["stack", "kind"],
+            buckets=DURATION_BUCKETS, registry=self.registry,
+        )
+        self.last_success = Gauge(
+            "reconciler_last_success_timestamp_seconds", "Unix time the stack last ended in sync (applied, skipped or remediated).",
+            ["stack"], registry=self.registry,
+        )
+        self.drifted = Gauge(
+            "reconciler_drifted_resources", "Resources that differed from the stack's state at the last drift check.",
+            ["stack"], registry=self.registry,
+        )
+        self.commit_info = Gauge(
+            "reconciler_commit_info", "The commit last applied to the stack (value 1).", ["stack", "commit"], registry=self.registry,
+        )
+        self.polls = Counter("reconciler_polls", "Head checks of a stack's branch.", ["stack"], registry=self.registry)
+        self._commits: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def declare(self, stack: str) -> None:
+        """Zero series for a configured stack, so dashboards see it before its first run."""
+        for result in RESULTS:
+            self.runs.labels(stack, result)
+        self.drifted.labels(stack)
+        self.polls.labels(stack)
+
+    def record(self, outcome: RunOutcome) -> None:
+        self.runs.labels(outcome.stack, outcome.result).inc()
+        self.duration.labels(outcome.stack, outcome.kind).observe(outcome.duration_s)
+        if outcome.result in ("applied", "skipped", "remediated"):
+            self.last_success.labels(outcome.stack).set(outcome.finished_at)
+        if outcome.kind == "drift":
+            self.drifted.labels(outcome.stack).set(len(outcome.resources) if outcome.result == "drifted" else 0)
+
+    def set_commit(self, stack: str, commit: str) -> None:
+        with self._lock:
+            previous = self._commits.get(stack)
+            if previous == commit:
+                return
+            if previous is not None:
+                self.commit_info.remove(stack, previous)
+            self.commit_info.labels(stack, commit).set(1)
+            self._commits[stack] = commit
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
