@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pulumi
 import pulumi_docker_build as docker_build
 
@@ -18,6 +20,9 @@ APP_IMAGE = "app"
 
 
 def gitops_program() -> None:
+    # The ConfigGroup answers with a reference to every object it applied, and the SDK
+    # looks each one up again (5 s at 1,000 objects); nothing here reads them.
+    os.environ.setdefault("PULUMI_DISABLE_RESOURCE_REFERENCES", "true")
     settings = read_stack_settings()
     # Everything that can be wrong in Git is checked before the first resource,
     # so a bad commit fails the run with nothing applied.

@@ -133,3 +133,10 @@ def test_local_cluster_is_a_provider_on_the_given_kubeconfig_with_no_aws_resourc
     assert yaml.safe_load(reveal(provider.inputs["kubeconfig"])) == yaml.safe_load(LOCAL_KUBECONFIG)
     assert provider.inputs["context"] == "gitops-local"
     assert seen == {"endpoint": "https://127.0.0.1:16443", "secret": True}
+
+
+def test_the_provider_client_allows_the_request_rate_a_thousand_objects_need(eks):
+    mocks, _ = eks
+    provider = mocks.one("pulumi:providers:kubernetes")
+
+    assert json.loads(provider.inputs["kubeClientSettings"]) == {"qps": 200, "burst": 400}

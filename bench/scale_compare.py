@@ -1,0 +1,310 @@
+"""Our `pulumi up` against `kubectl apply --server-side --prune` on the same manifest sets of 10, 100 and 1,000 objects.
+
+For each size, on the local API server, alternating the two tools step by step:
+first apply; a run with no change; 10% of the objects changed; 10% deleted.
+Pulumi runs as users run it: the CLI in a project folder (a copy of this
+project in its own Git repository, file backend), `pulumi up --yes
+--skip-preview` after each commit. kubectl applies the same files (the image
+placeholder filled in) with an ApplySet; the no-change step is `kubectl diff
+--server-side`, and, for reference, a no-op apply and `pulumi up --refresh`.
+Both sides are checked after each step: the API server holds exactly the
+set's objects. Everything is created under names of its own and removed at
+the end (`pulumi destroy`, then kubectl deletes its namespaces and CRDs).
+
+Run (the local environment must be up: `make cluster-up`):
+    source tools/env.sh
+    .venv/bin/python bench/scale_compare.py                      # 10, 100, 1,000 objects, once each
+    .venv/bin/python bench/scale_compare.py --sizes 100 --repeat 3
+    .venv/bin/python bench/scale_compare.py --sizes 1000 --pulumi-env PULUMI_PARALLEL=8   # a variant
+It prints a Markdown table and writes every figure to --out (JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import secrets
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Optional
+
+BENCH_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = BENCH_DIR.parent
+sys.path[:0] = [str(BENCH_DIR), str(PROJECT_DIR), str(PROJECT_DIR / "tests")]
+
+from local_project import LocalProject  # noqa: E402
+from manifest_loader import MANAGED_BY_LABEL, MANAGER_NAME  # noqa: E402
+from scale_cluster import BenchNode, Kubectl, KubectlApplySet, live_objects  # noqa: E402
+from scale_manifests import SET_LABEL, ManifestSet  # noqa: E402
+from scale_measure import Measurement, load_average, run_measured  # noqa: E402
+
+FRACTION = 0.10
+# kwok never pulls images: any digest reference will do for kubectl's copy of the files.
+KUBECTL_IMAGE = "127.0.0.1:5050/demo@sha256:" + "0" * 64
+PULUMI_UP = ["pulumi", "--non-interactive", "--color", "never", "up", "--stack", "local", "--yes", "--skip-preview"]
+
+
+@dataclass
+class Row:
+    size: int
+    repeat: int
+    step: str
+    tool: str
+    command: str
+    seconds: float
+    cpu_seconds: float
+    peak_rss_mb: float
+    load_before: float
+    returncode: int
+    exact: Optional[bool]  # the API server held exactly the expected objects afterwards (None: not checked)
+
+
+def local_environment() -> dict[str, str]:
+    """The exports of `python -m localenv env`, after `up` (idempotent: instant when it runs already)."""
+    env = dict(os.environ)
+    env.setdefault("GITOPS_STATE_DIR", str(PROJECT_DIR / ".state"))
+    python = str(PROJECT_DIR / ".venv" / "bin" / "python")
+    up = subprocess.run([python, "-m", "localenv", "up"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
+    if up.returncode != 0:
+        sys.exit(f"the local environment did not start (`make cluster-up` says why):\n{up.stdout}{up.stderr}")
+    printed = subprocess.run([python, "-m", "localenv", "env"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
+    exports = dict(line.removeprefix("export ").split("=", 1) for line in printed.stdout.splitlines())
+    exports = {name: shlex.split(value)[0] for name, value in exports.items()}
+    exports["GITOPS_STATE_DIR"] = env["GITOPS_STATE_DIR"]
+    return exports
+
+
+class PulumiSide:
+    def __init__(self, root: Path, env: dict[str, str], extra_env: dict[str, str], extra_args: list[str], logs: Path,
+                 event_logs: bool = False) -> None:
+        self.project = LocalProject.create(root, env)
+        self.event_logs = event_logs
+        self.env = {**self.project.env(), **extra_env}
+        self.extra_args = extra_args
+        self.logs = logs
+
+    def commit(self, manifest_set: ManifestSet, message: str) -> None:
+        manifest_set.write(self.project.root / "manifests")
+        self.project.commit(message)
+
+    def up(self, name: str, *more: str) -> Measurement:
+        argv = [*PULUMI_UP, *self.extra_args, *more]
+        env = self.env
+        if self.event_logs:
+            # The engine's events with their times, to see where a run spends them (a debug flag of the CLI).
+            argv += ["--event-log", str(self.logs / f"{name}.events.jsonl")]
+            env = {**env, "PULUMI_DEBUG_COMMANDS": "true"}
+        return run_measured(argv, env, cwd=self.project.root, log=self.logs / f"{name}.log")
+
+    def destroy(self, name: str) -> Measurement:
+        argv = ["pulumi", "--non-interactive", "--color", "never", "destroy", "--stack", "local", "--yes",
+                "--skip-preview", *self.extra_args]
+        return run_measured(argv, self.env, cwd=self.project.root, log=self.logs / f"{name}.log")
+
+    def command(self, *more: str) -> str:
+        return " ".join([*PULUMI_UP, *self.extra_args, *more])
+
+
+class KubectlSide:
+    def __init__(self, kubectl: Kubectl, manifest_set: ManifestSet, folder: Path, env: dict[str, str], logs: Path) -> None:
+        self.kubectl = kubectl
+        self.applyset = KubectlApplySet(kubectl, manifest_set)
+        self.folder = folder
+        self.diff_folder = folder.with_name(folder.name + "-diff")
+        self.env = {**os.environ, **env, "KUBECTL_APPLYSET": "true", "KUBECONFIG": kubectl.kubeconfig}
+        self.logs = logs
+        self.applyset.create_parent()
+
+    def write(self, manifest_set: ManifestSet) -> None:
+        manifest_set.write(self.folder, image=KUBECTL_IMAGE)
+        # kubectl adds the ApplySet label when it applies and refuses files that carry it; `kubectl diff`
+        # knows no ApplySet, so its copy carries the label (else every object would show it removed).
+        manifest_set.write(self.diff_folder, image=KUBECTL_IMAGE, extra_labels=self.applyset.labels)
+
+    def run(self, name: str, *args: str) -> Measurement:
+        return run_measured(["kubectl", *args], self.env, log=self.logs / f"{name}.log")
+
+    def first_apply(self, name: str, manifest_set: ManifestSet) -> tuple[Measurement, str]:
+        # kubectl cannot map a custom object whose CRD it applies in the same run:
+        # the CRD goes first and must be Established (Flux does the same).
+        crd = self.run(f"{name}-crd", "apply", "--server-side", "--filename", str(self.folder / "00-cluster"))
+        established = self.run(f"{name}-wait", "wait", "--for=condition=Established", f"crd/widgets.{manifest_set.group}")
+        rest = self.run(name, *self.applyset.apply_args(str(self.folder)))
+        command = (f"kubectl apply --server-side -f <dir>/00-cluster && kubectl wait --for=condition=Established crd/... && "
+                   f"{self.command('apply')}")
+        return crd.merged(established).merged(rest), command
+
+    def apply(self, name: str) -> Measurement:
+        return self.run(name, *self.applyset.apply_args(str(self.folder)))
+
+    def diff(self, name: str) -> Measurement:
+        return self.run(name, "diff", "--server-side", "--recursive", "--filename", str(self.diff_folder))
+
+    def command(self, kind: str) -> str:
+        if kind == "diff":
+            return "kubectl diff --server-side -R -f <dir>"
+        return f"KUBECTL_APPLYSET=true kubectl apply --server-side --prune --applyset={self.applyset.parent} -R -f <dir>"
+
+
+def exact(kubectl: Kubectl, manifest_set: ManifestSet, selector: str) -> bool:
+    live = live_objects(kubectl, manifest_set, selector)
+    expected = manifest_set.expected()
+    if live == expected:
+        return True
+    for resource in sorted(set(live) | set(expected)):
+        extra, missing = live.get(resource, set()) - expected.get(resource, set()), expected.get(resource, set()) - live.get(resource, set())
+        if extra or missing:
+            print(f"  {resource}: {len(extra)} unexpected {sorted(extra)[:5]}, {len(missing)} missing {sorted(missing)[:5]}", flush=True)
+    return False
+
+
+def bench_size(size: int, repeat: int, args: argparse.Namespace, env: dict[str, str], kubectl: Kubectl, node: str,
+               workdir: Path, run_id: str) -> list[Row]:
+    rows: list[Row] = []
+    logs = workdir / "logs" / f"{size}-{repeat}"
+    logs.mkdir(parents=True)
+    ours = ManifestSet.generate(size, f"p{size}-{run_id}{repeat}", node=node)
+    theirs = ManifestSet.generate(size, f"k{size}-{run_id}{repeat}", node=node)
+    steps = [("first", lambda s: s), ("no change", lambda s: s), ("change 10%", lambda s: s.with_changes(FRACTION)),
+             ("delete 10%", lambda s: s.with_changes(FRACTION).without(FRACTION))]
+    pulumi_selector = f"{SET_LABEL}={ours.prefix},{MANAGED_BY_LABEL}={MANAGER_NAME}"
+    kubectl_selector = f"{SET_LABEL}={theirs.prefix}"
+
+    def record(step: str, tool: str, command: str, measured: Measurement, exact_after: Optional[bool]) -> None:
+        row = Row(size, repeat, step, tool, command, round(measured.seconds, 2), round(measured.cpu_seconds, 1),
+                  round(measured.peak_rss_mb, 1), measured.load_before, measured.returncode, exact_after)
+        rows.append(row)
+        status = "" if row.returncode == 0 else f"  EXIT {row.returncode}"
+        status += "" if exact_after in (None, True) else "  NOT EXACT"
+        print(f"{size:5d} #{repeat} {step:11s} {tool:22s} {row.seconds:8.2f} s {row.cpu_seconds:7.1f} cpu-s {row.peak_rss_mb:7.1f} MB"
+              f"  load {row.load_before:4.2f}{status}", flush=True)
+
+    pulumi = PulumiSide(workdir / f"pulumi-{size}-{repeat}" / "service", env, args.pulumi_env, args.pulumi_arg, logs,
+                        event_logs=args.event_logs)
+    them = None if args.skip_kubectl else KubectlSide(kubectl, theirs, workdir / f"kubectl-{size}-{repeat}", env, logs)
+    try:
+        for step, make in steps:
+            ours_now, theirs_now = make(ours), make(theirs)
+            slug = step.split()[0]
+            pulumi.commit(ours_now, step)
+            measured = pulumi.up(f"pulumi-{slug}")
+            record(step, "pulumi up", pulumi.command(), measured, exact(kubectl, ours_now, pulumi_selector))
+            if step == "no change" and not args.skip_refresh:
+                measured = pulumi.up("pulumi-refresh", "--refresh")
+                record(step, "pulumi up --refresh", pulumi.command("--refresh"), measured, None)
+            if them is None:
+                continue
+            them.write(theirs_now)
+            if step == "first":
+                measured, command = them.first_apply(f"kubectl-{slug}", theirs_now)
+            elif step == "no change":
+                measured, command = them.diff(f"kubectl-{slug}"), them.command("diff")
+                record(step, "kubectl diff", command, measured, None)
+                measured, command = them.apply(f"kubectl-{slug}-apply"), them.command("apply")
+                step_tool = "kubectl apply (no-op)"
+                record(step, step_tool, command, measured, exact(kubectl, theirs_now, kubectl_selector))
+                continue
+            else:
+                measured, command = them.apply(f"kubectl-{slug}"), them.command("apply")
+            record(step, "kubectl apply", command, measured, exact(kubectl, theirs_now, kubectl_selector))
+    finally:
+        try:
+            destroyed = pulumi.destroy("pulumi-destroy")
+            record("destroy", "pulumi destroy", "pulumi destroy --yes --skip-preview", destroyed,
+                   not any(live_objects(kubectl, ours, pulumi_selector).values()))
+        finally:
+            if them is not None:
+                them.applyset.delete_all(theirs)
+    return rows
+
+
+def summarize(rows: list[Row]) -> str:
+    """Median over repeats; the ratio is ours over kubectl's reference for the step."""
+    reference = {"first": "kubectl apply", "no change": "kubectl diff", "change 10%": "kubectl apply",
+                 "delete 10%": "kubectl apply", "destroy": None}
+    groups: dict[tuple[int, str, str], list[Row]] = {}
+    for row in rows:
+        groups.setdefault((row.size, row.step, row.tool), []).append(row)
+
+    def median(key: tuple[int, str, str], field: str) -> Optional[float]:
+        found = groups.get(key)
+        return statistics.median(getattr(r, field) for r in found) if found else None
+
+    lines = ["| objects | step | tool | wall s (median) | runs | ratio to kubectl | CPU s | peak RSS MB (tree) | load at start | exact |",
+             "|---:|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    for (size, step, tool), found in groups.items():
+        seconds = median((size, step, tool), "seconds")
+        ref_tool = reference.get(step)
+        ref = median((size, step, ref_tool), "seconds") if ref_tool and tool.startswith("pulumi") else None
+        ratio = f"{seconds / ref:.1f}x" if ref else ""
+        checks = {r.exact for r in found}
+        exact_text = "yes" if checks == {True} else ("" if checks == {None} else "NO")
+        loads = "-".join(f"{x:.1f}" for x in sorted({r.load_before for r in found})[:: max(1, len(found) - 1)])
+        lines.append(f"| {size} | {step} | {tool} | {seconds:.1f} | {len(found)} | {ratio} | "
+                     f"{median((size, step, tool), 'cpu_seconds'):.1f} | {median((size, step, tool), 'peak_rss_mb'):.0f} | "
+                     f"{loads} | {exact_text} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10,100,1000", help="comma-separated object counts (default 10,100,1000)")
+    parser.add_argument("--repeat", type=int, default=1, help="full cycles per size (default 1)")
+    parser.add_argument("--pulumi-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra environment for pulumi (to try a variant)")
+    parser.add_argument("--pulumi-arg", action="append", default=[], help="extra argument to pulumi up/destroy")
+    parser.add_argument("--skip-kubectl", action="store_true", help="time only pulumi (for trying variants)")
+    parser.add_argument("--skip-refresh", action="store_true", help="leave out the `pulumi up --refresh` run")
+    parser.add_argument("--event-logs", action="store_true", help="keep the engine's event log of each pulumi run")
+    parser.add_argument("--out", type=Path, default=Path("scale-compare.json"), help="where the figures go (JSON)")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (projects, logs)")
+    args = parser.parse_args()
+    args.pulumi_env = dict(item.split("=", 1) for item in args.pulumi_env)
+    sizes = [int(size) for size in args.sizes.split(",")]
+
+    env = local_environment()
+    kubectl = Kubectl(env["KUBECONFIG"])
+    run_id = secrets.token_hex(2)
+    workdir = Path(tempfile.mkdtemp(prefix="scale-compare-"))
+    node = BenchNode(kubectl, f"bench-scale-{run_id}")
+    started, load_start = time.time(), load_average()
+    print(f"run {run_id}: {os.cpu_count()} cores, load {Path('/proc/loadavg').read_text().strip()}, work folder {workdir}",
+          flush=True)
+    rows: list[Row] = []
+    node.create()
+    try:
+        for size in sizes:
+            for repeat in range(args.repeat):
+                rows += bench_size(size, repeat, args, env, kubectl, node.name, workdir, run_id)
+    finally:
+        node.delete()
+        report = {
+            "run": run_id,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+            "minutes": round((time.time() - started) / 60, 1),
+            "machine": {"cores": os.cpu_count(), "kernel": platform.release(), "load_at_start": load_start,
+                        "load_at_end": load_average()},
+            "pulumi_env": args.pulumi_env,
+            "pulumi_args": args.pulumi_arg,
+            "rows": [asdict(row) for row in rows],
+        }
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print()
+    print(summarize(rows))
+    print(f"\n{report['minutes']} min; load {load_start:.2f} at start, {report['machine']['load_at_end']:.2f} at end;"
+          f" figures in {args.out}")
+
+
+if __name__ == "__main__":
+    main()
