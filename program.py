@@ -45,7 +45,7 @@ def gitops_program() -> None:
     image = Image(
         APP_IMAGE,
         ImageArgs(
-            context_dir=str(settings.app_dir),
+            context_dir=_relative_to_project(settings.app_dir),
             repository_url=registry.repository_url,
             registry_host=registry.registry_host,
             tag=app_revision.tag,
@@ -64,6 +64,7 @@ def gitops_program() -> None:
         WorkloadsArgs(
             objects=manifests.objects,
             images={APP_IMAGE: image.ref},
+            preview_images={APP_IMAGE: image.tagged_ref},
         ),
         opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
     )
@@ -78,3 +79,10 @@ def gitops_program() -> None:
     pulumi.export("clusterEndpoint", cluster.endpoint)
     pulumi.export("kubeconfig", cluster.kubeconfig)
     pulumi.export("objects", workloads.object_ids)
+
+
+def _relative_to_project(path: os.PathLike) -> str:
+    """Relative to the project folder when inside it: the state then holds the same build context from every
+    checkout (the reconciler's, a preview's, a laptop's) and a move of the checkout is no image change."""
+    relative = os.path.relpath(path)
+    return str(path) if relative.startswith("..") else relative

@@ -7,6 +7,7 @@ from typing import Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
+from pulumi.output import Unknown
 
 from manifest_loader import ManifestObject, render_objects
 
@@ -15,6 +16,8 @@ from manifest_loader import ManifestObject, render_objects
 class WorkloadsArgs:
     objects: list[ManifestObject]
     images: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    # What a preview shows while an image's digest is not known yet (it is being rebuilt): its tag.
+    preview_images: dict[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
 def object_id(obj: ManifestObject) -> str:
@@ -30,9 +33,24 @@ class Workloads(pulumi.ComponentResource):
         self.object_ids = [object_id(obj) for obj in args.objects]
 
         image_names = sorted(args.images)
-        refs = pulumi.Output.all(*[args.images[n] for n in image_names])
+        refs = pulumi.Output.all(*[_known_in_preview(args.images[n], args.preview_images.get(n)) for n in image_names])
         rendered = refs.apply(
             lambda values: render_objects(args.objects, images=dict(zip(image_names, values)))
         )
         k8s.yaml.v2.ConfigGroup(f"{name}-manifests", objs=rendered, opts=pulumi.ResourceOptions(parent=self))
         self.register_outputs({"object_ids": self.object_ids})
+
+
+def _known_in_preview(ref: pulumi.Input[str], stand_in: Optional[pulumi.Input[str]]) -> pulumi.Output[str]:
+    """`ref`, or `stand_in` while `ref` is unknown.
+
+    The ConfigGroup plans none of its objects when any input is unknown, so a
+    preview of an image rebuild would show every object deleted. Only a preview
+    ever sees an unknown digest: `up` waits for the build, so what is applied
+    is always the digest. The result keeps `ref`'s dependency on the build.
+    """
+    if stand_in is None:
+        return pulumi.Output.from_input(ref)
+    return pulumi.Output.from_input(ref).apply(
+        lambda value: stand_in if value is None or isinstance(value, Unknown) else value, run_with_unknowns=True
+    )
