@@ -23,6 +23,7 @@ def preview_report(summary: PreviewSummary, secrets: Iterable[str] = ()) -> dict
     return {
         "stack": summary.stack,
         "commit": clean(summary.commit),
+        "base": clean(summary.base) if summary.base else None,
         "result": "failed" if summary.failed else "previewed",
         "changes": summary.counts.as_dict(),
         "resources": [

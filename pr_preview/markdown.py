@@ -120,7 +120,10 @@ def _failure_comment(summary: PreviewSummary, clean: Clean, limit: int) -> str:
 
 
 def _heading(title: str, summary: PreviewSummary, clean: Clean) -> str:
-    return f"### {title} · stack `{summary.stack}` · commit {_code(_short_commit(clean(summary.commit)))}"
+    heading = f"### {title} · stack `{summary.stack}` · commit {_code(_short_commit(clean(summary.commit)))}"
+    if summary.base:
+        heading += f" (base {_code(_short_commit(clean(summary.base)))})"
+    return heading
 
 
 def _short_commit(commit: str) -> str:

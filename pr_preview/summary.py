@@ -77,6 +77,8 @@ class PreviewSummary:
     diff_text: str = ""
     # Set only when the preview failed; then counts and resources are empty.
     error: Optional[str] = None
+    # The commit the pull request is based on, when known (shown next to the commit).
+    base: Optional[str] = None
 
     @property
     def failed(self) -> bool:

@@ -1,4 +1,4 @@
-"""python -m reconciler run|once|status --config FILE (see reconciler/__init__.py)."""
+"""python -m reconciler run|once|status|preview --config FILE (see reconciler/__init__.py)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,18 @@ def parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="what the status store holds")
     status.add_argument("--config", required=True, metavar="FILE")
     status.add_argument("--json", action="store_true", help="one JSON object per line per stack")
+    preview = sub.add_parser(
+        "preview", help="one stack's preview at a ref, as Markdown or JSON; with --post, kept as one comment on the pull request",
+    )
+    preview.add_argument("--config", required=True, metavar="FILE")
+    preview.add_argument("--stack", required=True, metavar="NAME", help="the stack's name in the config")
+    preview.add_argument("--ref", required=True, help="a full commit, a branch, or a fetched ref such as refs/pull/7/head")
+    preview.add_argument("--base", metavar="REF", help="the commit the pull request is based on (shown with the commit)")
+    preview.add_argument("--format", choices=("markdown", "json"), default="markdown", dest="output_format")
+    preview.add_argument("--post", action="store_true", help="create or edit this stack's comment on the pull request")
+    preview.add_argument(
+        "--pull-request", metavar="OWNER/REPO#N", help="where --post comments (default: the pull request of the Actions run)",
+    )
     return top
 
 
@@ -45,6 +57,10 @@ def main(argv: list[str]) -> int:
             return commands.run(config)
         if args.command == "once":
             return commands.once(config, args.stack, args.json)
+        if args.command == "preview":
+            from reconciler.preview.command import preview
+
+            return preview(config, args.stack, args.ref, args.base, args.output_format, args.post, args.pull_request)
         return commands.status(config, args.json)
     except ConfigError as error:
         print(error, file=sys.stderr)

@@ -56,6 +56,7 @@ class StackSession:
         redactor: Redactor,
         remembered_salt: Callable[[], Optional[str]],
         remember_salt: Callable[[str], None],
+        create: bool = True,
     ) -> None:
         self.spec = spec
         self.project_path = project_path
@@ -63,6 +64,8 @@ class StackSession:
         self._redactor = redactor
         self._remembered_salt = remembered_salt
         self._remember_salt = remember_salt
+        # A preview only reads: it selects the stack and never creates one in the backend.
+        self._create = create
         self._stack: Optional[auto.Stack] = None
         self._salt: Optional[str] = None
         self._learned_config: Optional[str] = None
@@ -76,7 +79,10 @@ class StackSession:
             workspace = auto.LocalWorkspace(
                 work_dir=str(self.project_path), env_vars=workspace_env(self.spec), pulumi_command=self._command
             )
-            self._stack = auto.Stack.create_or_select(self.spec.stack, workspace)
+            if self._create:
+                self._stack = auto.Stack.create_or_select(self.spec.stack, workspace)
+            else:
+                self._stack = auto.Stack.select(self.spec.stack, workspace)
         return self._stack
 
     def backend_reachable(self) -> bool:

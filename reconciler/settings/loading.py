@@ -7,17 +7,19 @@ problem makes the whole file unusable (exit code 2).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Optional
 
 import yaml
 
 from .errors import ConfigError
-from .model import RetryPolicy, ServiceConfig, StackSpec, WebhookSettings
+from .model import GitHubSettings, RetryPolicy, ServiceConfig, StackSpec, WebhookSettings
 from .problems import Problems, duration, integer, secret
 from .stack_entry import check_unique, stack_entry
 
-TOP_KEYS = ("state_dir", "listen", "workers", "log_format", "log_level", "pulumi", "webhook", "retry", "stacks")
+TOP_KEYS = ("state_dir", "listen", "workers", "log_format", "log_level", "pulumi", "webhook", "github", "retry", "stacks")
+GITHUB_KEYS = ("api_url", "token_env")
 WEBHOOK_KEYS = ("secret", "max_body_bytes")
 RETRY_KEYS = ("unreachable_delay", "concurrent_delay", "backoff_base", "backoff_cap")
 
@@ -79,6 +81,7 @@ def _service(doc: dict, config_path: Path, problems: Problems) -> Optional[Servi
         retry=_retry(doc.get("retry") or {}, problems),
         stacks=tuple(stacks),
         pulumi_command=pulumi_command,
+        github=_github(doc.get("github") or {}, problems),
     )
 
 
@@ -99,6 +102,23 @@ def _webhook(doc: Any, base: Path, problems: Problems) -> WebhookSettings:
     hook_secret = secret(doc["secret"], "webhook.secret", base, problems) if "secret" in doc else None
     max_body = integer(doc.get("max_body_bytes", 1_048_576), "webhook.max_body_bytes", problems, minimum=1)
     return WebhookSettings(secret=hook_secret, max_body_bytes=max_body)
+
+
+def _github(doc: Any, problems: Problems) -> GitHubSettings:
+    defaults = GitHubSettings(api_url=os.environ.get("GITHUB_API_URL") or GitHubSettings.api_url)
+    if not isinstance(doc, dict):
+        problems.add("github", f"must be a mapping of {', '.join(GITHUB_KEYS)}")
+        return defaults
+    problems.unknown_keys("github", doc, GITHUB_KEYS)
+    api_url = doc.get("api_url", defaults.api_url)
+    if not isinstance(api_url, str) or not re.match(r"^https?://[^/\s]+", api_url):
+        problems.add("github.api_url", f"must be an http(s) URL like https://api.github.com, got {api_url!r}")
+        api_url = defaults.api_url
+    token_env = doc.get("token_env", defaults.token_env)
+    if not isinstance(token_env, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", token_env):
+        problems.add("github.token_env", f"must name an environment variable (the token is never written in this file), got {token_env!r}")
+        token_env = defaults.token_env
+    return GitHubSettings(api_url=api_url.rstrip("/"), token_env=token_env)
 
 
 def _retry(doc: Any, problems: Problems) -> RetryPolicy:

@@ -77,6 +77,14 @@ class WebhookSettings:
 
 
 @dataclass(frozen=True)
+class GitHubSettings:
+    """Where pull request preview comments go; the token is read from `token_env` when a comment is posted."""
+
+    api_url: str = "https://api.github.com"
+    token_env: str = "GITHUB_TOKEN"
+
+
+@dataclass(frozen=True)
 class ServiceConfig:
     path: Path
     state_dir: Path
@@ -89,6 +97,7 @@ class ServiceConfig:
     retry: RetryPolicy
     stacks: tuple[StackSpec, ...]
     pulumi_command: Optional[Path] = None
+    github: GitHubSettings = field(default_factory=GitHubSettings)
 
     def stack(self, name: str) -> StackSpec:
         for spec in self.stacks:

@@ -1,0 +1,87 @@
+"""One preview of one stack at one commit, against the stack's real state, reduced to a PreviewSummary.
+
+Nothing here writes to the backend: the stack is selected, never created; the
+diy backend takes no lock for a preview; the checkout is thrown away.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from pulumi import automation as auto
+from pulumi.automation.events import EngineEvent
+
+from pr_preview import PreviewSummary, from_failure, secret_config_values, summarize_preview
+from reconciler.engine.event_log import EventLog
+from reconciler.engine.stack_session import StackSession
+from reconciler.settings import StackSpec
+from reconciler.telemetry.redaction import Redactor
+
+from .workspace import PreviewWorkspace
+
+log = logging.getLogger("reconciler.preview")
+
+
+@dataclass
+class PreviewRun:
+    summary: PreviewSummary
+    secrets: list[str]  # every value the comment must mask
+    duration_s: float
+
+
+def run_preview(
+    spec: StackSpec,
+    state_dir: Path,
+    pulumi_command: auto.PulumiCommand,
+    redactor: Redactor,
+    commit: str,
+    base: Optional[str] = None,
+) -> PreviewRun:
+    """`pulumi preview --diff` of `commit` (resolved already) in a throwaway checkout; failures become a failed summary."""
+    started = time.monotonic()
+    fields = {"stack": spec.name, "commit": commit, "operation": "preview"}
+    events: list[EngineEvent] = []
+    event_log = EventLog("pr-preview", spec.name, commit, redactor)
+    secrets = _configured_secrets(spec)
+
+    def on_event(event: EngineEvent) -> None:
+        events.append(event)
+        event_log.on_event(event)
+
+    log.info("previewing %s", commit[:12], extra=fields)
+    workspace = PreviewWorkspace(spec, state_dir)
+    try:
+        with workspace.checkout(commit) as checkout:
+            session = StackSession(
+                spec, checkout.project_path, pulumi_command, redactor,
+                remembered_salt=lambda: None, remember_salt=lambda salt: None, create=False,
+            )
+            session.prepare()
+            secrets += secret_config_values(session.stack.get_all_config())
+            result = session.stack.preview(diff=True, color="never", on_event=on_event)
+            summary = summarize_preview(spec.name, commit, events, diff_text=result.stdout, change_summary=result.change_summary)
+    except auto.StackNotFoundError:
+        problem = (f"stack {spec.stack} does not exist in {spec.backend_url} yet: there is no state to compare with; "
+                   "the reconciler creates it on its first run")
+        summary = from_failure(spec.name, commit, problem)
+    except Exception as error:  # noqa: BLE001 - any failure is reported in the comment, not raised
+        summary = from_failure(spec.name, commit, error, events=events)
+    summary = dataclasses.replace(summary, base=base)
+    duration = time.monotonic() - started
+    if summary.failed:
+        log.warning("preview failed in %.1fs", duration, extra=fields)
+    else:
+        log.info("preview done in %.1fs: %s", duration, summary.counts.as_dict(), extra=fields)
+    return PreviewRun(summary, secrets, duration)
+
+
+def _configured_secrets(spec: StackSpec) -> list[str]:
+    values = [override.value for override in spec.config if override.secret and isinstance(override.value, str)]
+    if spec.passphrase is not None:
+        values.append(spec.passphrase.value)
+    return [value for value in values if value]
