@@ -1,4 +1,4 @@
-"""The HTTP endpoints: /healthz, /readyz, /status, /metrics and POST /hooks/github."""
+"""The HTTP endpoints: /healthz, /readyz, /status, /metrics and POST /hooks/github (push and pull_request)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ class ServiceView(Protocol):
     def metrics(self) -> bytes: ...
 
     def trigger(self, stacks: list[str], reason: str) -> None: ...
+
+    def preview_pull_request(self, payload: Any) -> dict[str, Any]: ...
 
 
 def _handler(service: ServiceView) -> type[BaseHTTPRequestHandler]:
@@ -77,9 +79,9 @@ def _handler(service: ServiceView) -> type[BaseHTTPRequestHandler]:
             if self.path.split("?", 1)[0] != "/hooks/github":
                 self._json(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint {self.path}; webhooks go to /hooks/github"}, close=True)
                 return
-            self._github_push()
+            self._github_event()
 
-        def _github_push(self) -> None:
+        def _github_event(self) -> None:
             settings = service.config.webhook
             if settings.secret is None:
                 self._json(HTTPStatus.NOT_FOUND, {"error": "webhooks are off: set webhook.secret in the reconciler config"}, close=True)
@@ -100,13 +102,19 @@ def _handler(service: ServiceView) -> type[BaseHTTPRequestHandler]:
             if event == "ping":
                 self._json(HTTPStatus.OK, {"pong": True})
                 return
-            if event != "push":
-                self._json(HTTPStatus.ACCEPTED, {"triggered": [], "ignored": f"event {event!r} is not a push"})
+            if event not in ("push", "pull_request"):
+                self._json(HTTPStatus.ACCEPTED, {"triggered": [], "ignored": f"event {event!r} is neither push nor pull_request"})
                 return
             try:
                 payload = json.loads(body)
             except ValueError:
                 self._json(HTTPStatus.BAD_REQUEST, {"error": "the body is not JSON"})
+                return
+            if event == "pull_request":
+                answer = service.preview_pull_request(payload)
+                log.info("webhook pull_request: previewing %s%s", answer["previewing"] or "nothing",
+                         f" ({answer['ignored']})" if answer.get("ignored") else "")
+                self._json(HTTPStatus.ACCEPTED, answer)
                 return
             stacks = pushed_stacks(payload, service.config.stacks)
             if stacks:

@@ -9,6 +9,7 @@ import threading
 from typing import Any
 
 from reconciler.service.http_api import HttpApi
+from reconciler.service.pull_request_previews import PullRequestPreviews
 from reconciler.service.scheduler import Scheduler
 from reconciler.settings import ConfigError
 from reconciler.stack_set import StackSet
@@ -27,6 +28,7 @@ class ReconcilerService:
             self.config.workers,
             on_scheduled=lambda name, at: stacks.store.update_state(name, next_run_at=at),
         )
+        self.previews = PullRequestPreviews(stacks, self.config.workers)
         self._stop = threading.Event()
 
     # What the HTTP endpoints ask
@@ -51,6 +53,9 @@ class ReconcilerService:
     def trigger(self, stacks: list[str], reason: str) -> None:
         self.scheduler.trigger(stacks, reason)
 
+    def preview_pull_request(self, payload: Any) -> dict[str, Any]:
+        return self.previews.accept(payload)
+
     # Running
 
     def serve(self) -> int:
@@ -72,6 +77,7 @@ class ReconcilerService:
             self.scheduler.stop()
         finally:
             http.close()
+            self.previews.close()
             self.stacks.store.close()
         return 0
 

@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from reconciler.status.model import RESULTS, RunOutcome
 
 # Runs span from a no-op poll (under a second) to a full rollout (many minutes).
+PREVIEW_RESULTS = ("previewed", "failed", "post_failed")
 DURATION_BUCKETS = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600)
 
 
@@ -32,6 +33,14 @@ class Metrics:
             "reconciler_commit_info", "The commit last applied to the stack (value 1).", ["stack", "commit"], registry=self.registry,
         )
         self.polls = Counter("reconciler_polls", "Head checks of a stack's branch.", ["stack"], registry=self.registry)
+        self.previews = Counter(
+            "reconciler_pull_request_previews", "Pull request previews, by stack and result (previewed, failed, post_failed).",
+            ["stack", "result"], registry=self.registry,
+        )
+        self.preview_duration = Histogram(
+            "reconciler_pull_request_preview_duration_seconds", "Wall time of a pull request preview.", ["stack"],
+            buckets=DURATION_BUCKETS, registry=self.registry,
+        )
         self._commits: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -41,6 +50,8 @@ class Metrics:
             self.runs.labels(stack, result)
         self.drifted.labels(stack)
         self.polls.labels(stack)
+        for result in PREVIEW_RESULTS:
+            self.previews.labels(stack, result)
 
     def record(self, outcome: RunOutcome) -> None:
         self.runs.labels(outcome.stack, outcome.result).inc()

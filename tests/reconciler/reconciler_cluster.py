@@ -91,6 +91,9 @@ class ClusterRepo:
         self.local_env = local_env
         self.remote = GitRemote(root)
         self.backend = root / "backend"
+        # A run just before this one may still be deleting the namespace: objects cannot be created in it until it is gone.
+        subprocess.run(["kubectl", "--kubeconfig", local_env["KUBECONFIG"], "delete", "namespace", name, "--ignore-not-found",
+                        "--wait=true", "--timeout=180s"], capture_output=True, timeout=200)
         for entry in PROGRAM_FILES:
             source = PROJECT_DIR / entry
             target = self.remote.clone / entry

@@ -174,3 +174,26 @@ def test_the_sample_local_config_is_valid():
     assert spec.repo_url == str(PROJECT_DIR)
     assert spec.stack == "local" and spec.branch == "main"
     assert spec.virtualenv == PROJECT_DIR / ".venv"
+
+
+def test_the_github_section_is_checked_and_defaults_to_github_com(remote, tmp_path, monkeypatch):
+    monkeypatch.delenv("GITHUB_API_URL", raising=False)
+    bad = write_config(tmp_path / "bad.yaml", [stack_entry(remote, tmp_path)],
+                       github={"api_url": "ftp://example.com", "token_env": "ghp_literal-token", "token": "x"})
+
+    message = problems_of(bad)
+
+    assert "github: unknown key 'token'" in message
+    assert "github.api_url: must be an http(s) URL" in message
+    assert "github.token_env: must name an environment variable" in message
+    default = load_config(write_config(tmp_path / "ok.yaml", [stack_entry(remote, tmp_path)]))
+    assert (default.github.api_url, default.github.token_env) == ("https://api.github.com", "GITHUB_TOKEN")
+
+
+def test_the_sample_aws_config_used_by_the_preview_workflow_is_valid(monkeypatch):
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "any")
+    loaded = load_config(PROJECT_DIR / "reconciler.aws.yaml")
+
+    assert [(spec.name, spec.stack, spec.branch) for spec in loaded.stacks] == [("dev", "dev", "main"), ("prod", "prod", "main")]
+    assert loaded.stack("prod").deletion_guard == 0 and not loaded.stack("prod").auto_remediate
+    assert loaded.stack("dev").repo_url == str(PROJECT_DIR), "the workflow's own clone"

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.service.github_webhook import pushed_stacks, repository_key
+from reconciler.service.github_webhook import pull_request_stacks, pushed_stacks, repository_key
 from reconciler.service.http_api import HttpApi
 from reconciler.settings import load_config
 from reconciler_testing import PROJECT_DIR, write_config
@@ -25,6 +25,7 @@ class RecordingService:
     def __init__(self, config: Any) -> None:
         self.config = config
         self.triggered: list[tuple[list[str], str]] = []
+        self.pull_requests: list[Any] = []
 
     def healthy(self) -> bool:
         return True
@@ -40,6 +41,11 @@ class RecordingService:
 
     def trigger(self, stacks: list[str], reason: str) -> None:
         self.triggered.append((stacks, reason))
+
+    def preview_pull_request(self, payload: Any) -> dict[str, Any]:
+        self.pull_requests.append(payload)
+        names, ignored = pull_request_stacks(payload, self.config.stacks)
+        return {"previewing": names, **({"ignored": ignored} if ignored else {})}
 
 
 @pytest.fixture
@@ -65,6 +71,19 @@ def push_payload(remote, ref: str = "refs/heads/main") -> bytes:
         "after": "0" * 40,
         "repository": {"full_name": "example/web", "clone_url": str(remote.bare), "html_url": "https://example.com/x"},
     }).encode()
+
+
+def pull_request_payload(remote, action: str = "synchronize", base: str = "main", head_repo: str = "example/web") -> dict:
+    return {
+        "action": action,
+        "number": 7,
+        "pull_request": {
+            "number": 7,
+            "head": {"sha": "a" * 40, "ref": "feature", "repo": {"full_name": head_repo}},
+            "base": {"sha": "b" * 40, "ref": base, "repo": {"full_name": "example/web"}},
+        },
+        "repository": {"full_name": "example/web", "clone_url": str(remote.bare)},
+    }
 
 
 def sign(body: bytes, secret: str = SECRET) -> str:
@@ -146,6 +165,34 @@ def test_other_events_are_accepted_and_ignored_and_ping_answers(api):
 
     assert ping[0] == 200 and issue[0] == 202
     assert service.triggered == []
+
+
+def test_a_signed_pull_request_event_asks_for_previews_of_the_stacks_tracking_its_base_branch(api):
+    server, service, remote = api
+    body = json.dumps(pull_request_payload(remote)).encode()
+
+    forged = request(server.port, "POST", "/hooks/github", body, {"X-Hub-Signature-256": sign(body, "wrong"), "X-GitHub-Event": "pull_request"})
+    assert forged[0] == 401 and service.pull_requests == []
+
+    status, answer = request(server.port, "POST", "/hooks/github", body, {"X-Hub-Signature-256": sign(body), "X-GitHub-Event": "pull_request"})
+
+    assert status == 202 and json.loads(answer) == {"previewing": ["web"]}
+    assert service.pull_requests == [json.loads(body)] and service.triggered == [], "a pull request never triggers a reconcile"
+
+
+def test_pull_request_events_preview_only_new_commits_from_this_repository(api):
+    _, service, remote = api
+    stacks = service.config.stacks
+
+    assert pull_request_stacks(pull_request_payload(remote, "opened"), stacks) == (["web"], None)
+    assert pull_request_stacks(pull_request_payload(remote, "reopened", base="release"), stacks) == (["web-release"], None)
+    assert pull_request_stacks(pull_request_payload(remote, base="develop"), stacks) == ([], None)
+    closed, why_closed = pull_request_stacks(pull_request_payload(remote, "closed"), stacks)
+    assert closed == [] and "closed" in why_closed
+    fork, why_fork = pull_request_stacks(pull_request_payload(remote, head_repo="stranger/web"), stacks)
+    assert fork == [] and "fork" in why_fork and "credentials" in why_fork
+    elsewhere = {**pull_request_payload(remote), "repository": {"full_name": "example/web", "clone_url": "https://example.com/other.git"}}
+    assert pull_request_stacks(elsewhere, stacks) == ([], None)
 
 
 def test_probes_status_and_metrics_answer(api):

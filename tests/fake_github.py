@@ -1,0 +1,137 @@
+"""A small GitHub: the issue-comment endpoints of the REST API, served on 127.0.0.1, recording every request."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import re
+import threading
+import urllib.parse
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Optional
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-case names
+    body: Optional[Any]
+
+
+@dataclass
+class FakeGitHub:
+    """The issue-comment endpoints of the GitHub REST API, with real pagination and auth checks."""
+
+    url: str = ""
+    token: str = "ghs_FAKEtoken0123456789abcdefABCDEF"
+    pulls: set[tuple[str, str, int]] = field(default_factory=set)
+    comments: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[RecordedRequest] = field(default_factory=list)
+    # (status, JSON body, extra headers) answered to every request when set.
+    failure: Optional[tuple[int, dict[str, Any], dict[str, str]]] = None
+    next_link_host: Optional[str] = None
+    _next_id: int = 1000
+
+    def add_pull(self, owner: str, repo: str, number: int) -> None:
+        self.pulls.add((owner, repo, number))
+
+    def add_comment(self, owner: str, repo: str, number: int, body: str) -> int:
+        self._next_id += 1
+        self.comments.append(
+            {"id": self._next_id, "owner": owner, "repo": repo, "number": number, "body": body,
+             "html_url": f"https://github.example/{owner}/{repo}/pull/{number}#issuecomment-{self._next_id}"}
+        )
+        return self._next_id
+
+    def comments_on(self, owner: str, repo: str, number: int) -> list[dict[str, Any]]:
+        return [c for c in self.comments if (c["owner"], c["repo"], c["number"]) == (owner, repo, number)]
+
+    def calls(self) -> list[tuple[str, str]]:
+        return [(r.method, r.path) for r in self.requests]
+
+    def handle(self, method: str, raw_path: str, headers: dict[str, str], raw_body: bytes) -> tuple[int, Any, dict[str, str]]:
+        parsed = urllib.parse.urlsplit(raw_path)
+        query = dict(urllib.parse.parse_qsl(parsed.query))
+        body = json.loads(raw_body) if raw_body else None
+        self.requests.append(RecordedRequest(method, parsed.path, query, headers, body))
+        if self.failure is not None:
+            return self.failure
+        if headers.get("authorization") != f"Bearer {self.token}":
+            return 401, {"message": "Bad credentials"}, {}
+
+        listing = re.fullmatch(r"/repos/([^/]+)/([^/]+)/issues/(\d+)/comments", parsed.path)
+        if listing:
+            owner, repo, number = listing.group(1), listing.group(2), int(listing.group(3))
+            if (owner, repo, number) not in self.pulls:
+                return 404, {"message": "Not Found"}, {}
+            if method == "GET":
+                return self._page(parsed.path, query, self.comments_on(owner, repo, number))
+            if method == "POST":
+                if not isinstance(body, dict) or not isinstance(body.get("body"), str) or len(body["body"]) > 65536:
+                    return 422, {"message": "Validation Failed", "errors": [{"message": "body is too long"}]}, {}
+                comment_id = self.add_comment(owner, repo, number, body["body"])
+                return 201, self._public(self._by_id(comment_id)), {}
+        editing = re.fullmatch(r"/repos/([^/]+)/([^/]+)/issues/comments/(\d+)", parsed.path)
+        if editing and method == "PATCH":
+            comment = self._by_id(int(editing.group(3)))
+            if comment is None or (comment["owner"], comment["repo"]) != (editing.group(1), editing.group(2)):
+                return 404, {"message": "Not Found"}, {}
+            comment["body"] = body["body"]
+            return 200, self._public(comment), {}
+        return 404, {"message": "Not Found"}, {}
+
+    def _page(self, path: str, query: dict[str, str], comments: list[dict[str, Any]]) -> tuple[int, Any, dict[str, str]]:
+        per_page = min(int(query.get("per_page", 30)), 100)
+        page = int(query.get("page", 1))
+        items = comments[(page - 1) * per_page : page * per_page]
+        headers = {}
+        if page * per_page < len(comments):
+            host = self.next_link_host or self.url
+            headers["Link"] = f'<{host}{path}?per_page={per_page}&page={page + 1}>; rel="next"'
+        return 200, [self._public(c) for c in items], headers
+
+    def _by_id(self, comment_id: int) -> Optional[dict[str, Any]]:
+        return next((c for c in self.comments if c["id"] == comment_id), None)
+
+    @staticmethod
+    def _public(comment: dict[str, Any]) -> dict[str, Any]:
+        return {"id": comment["id"], "body": comment["body"], "html_url": comment["html_url"], "user": {"login": "github-actions[bot]"}}
+
+
+@contextmanager
+def serve_fake_github() -> Iterator[FakeGitHub]:
+    """A FakeGitHub served in a thread until the block ends; its `url` is the API root."""
+    github = FakeGitHub()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw_body = self.rfile.read(length) if length else b""
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            status, payload, extra = github.handle(self.command, self.path, headers, raw_body)
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in extra.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PATCH = _serve
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    github.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield github
+    finally:
+        server.shutdown()
+        server.server_close()
