@@ -11,7 +11,7 @@ from reconciler.engine.operations import EngineReport, OperationFailed, PreviewR
 from reconciler.engine.stack_session import StackSession
 from reconciler.policy.deletion_guard import GuardVerdict, judge
 from reconciler.source.checkout import StackCheckout
-from reconciler.status.model import Changes
+from pr_preview.summary import ChangeCounts
 from reconciler.telemetry.redaction import Redactor
 
 log = logging.getLogger("reconciler")
@@ -20,7 +20,7 @@ log = logging.getLogger("reconciler")
 @dataclass
 class Guarded:
     verdict: GuardVerdict
-    changes: Changes  # what was applied to judge, then what the judged preview shows
+    changes: ChangeCounts  # what was applied to judge, then what the judged preview shows
     settled: EngineReport  # applied before judging (nothing, unless the first preview could not plan its deletes)
     doomed: list[dict[str, str]]  # deleted or replaced in the judged preview
 
@@ -31,7 +31,7 @@ def guard(
     threshold = session.spec.deletion_guard
     trailer = checkout.allowed_deletes(last_applied, head)
     report = operations.preview(session, head, redactor, refresh=refresh)
-    settled = EngineReport(Changes())
+    settled = EngineReport(ChangeCounts())
     verdict = judge(report.changes.delete, report.changes.replace, threshold, trailer)
     if not verdict.allowed and report.unseen:
         settled, report = _settle_unknowns(session, redactor, report, head, refresh)
@@ -48,12 +48,12 @@ def _settle_unknowns(
     fields = {"stack": session.spec.name, "commit": head}
     settle = [entry["urn"] for entry in report.resources if entry["op"] in ("create", "update")]
     if not settle:
-        return EngineReport(Changes()), report
+        return EngineReport(ChangeCounts()), report
     log.warning(
         "the preview cannot plan %d of its %d delete(s)/replace(s) (unknown inputs); applying its %d create(s)/"
         "update(s) first, then previewing again", len(report.unseen), len(report.doomed), len(settle), extra=fields,
     )
-    settled = EngineReport(Changes())
+    settled = EngineReport(ChangeCounts())
     try:
         settled = operations.up(session, head, redactor, refresh=refresh, targets=settle)
     except OperationFailed as error:

@@ -26,7 +26,8 @@ from reconciler.settings import RetryPolicy, StackSpec
 from reconciler.source.checkout import StackCheckout
 from reconciler.source.git_command import GitError
 from reconciler.source.remote_head import BranchMissingError, find_head
-from reconciler.status.model import Changes, RunOutcome, StackState
+from pr_preview.summary import ChangeCounts
+from reconciler.status.model import RunOutcome, StackState
 from reconciler.status.position import advance
 from reconciler.status.store import StatusStore
 from reconciler.telemetry.metrics import Metrics
@@ -145,7 +146,7 @@ class StackReconciler:
             log.info("nothing under %s changed since %s: skipped", ", ".join(self.spec.paths), last[:12], extra=self._fields(head))
             return
         self.session.prepare()
-        settled = EngineReport(Changes())
+        settled = EngineReport(ChangeCounts())
         # A stack without a guard goes straight to `up` (as `pulumi up --skip-preview`):
         # its preview would only run the program once more for nobody to read.
         if self.spec.deletion_guard is not None:

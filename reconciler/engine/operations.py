@@ -8,7 +8,7 @@ from typing import Callable, Optional, TypeVar
 
 from pulumi import automation as auto
 
-from reconciler.status.model import Changes
+from pr_preview.summary import ChangeCounts
 from reconciler.telemetry.redaction import Redactor
 
 from .event_log import EventLog
@@ -31,7 +31,7 @@ class OperationFailed(Exception):
 
 @dataclass
 class EngineReport:
-    changes: Changes
+    changes: ChangeCounts
     resources: list[dict[str, str]] = field(default_factory=list)
 
 
@@ -59,7 +59,7 @@ def preview(session: StackSession, commit: str, redactor: Redactor, refresh: boo
         session, "preview", commit, redactor,
         lambda ev: session.stack.preview(on_output=ev.on_output, on_event=ev.on_event, color="never", refresh=refresh),
     )
-    return PreviewReport(Changes.from_summary(result.change_summary), events.changed(), events.doomed(), events.unseen())
+    return PreviewReport(ChangeCounts.from_op_map(result.change_summary), events.changed(), events.doomed(), events.unseen())
 
 
 def up(
@@ -75,7 +75,7 @@ def up(
         ),
     )
     summary = events.resource_changes or (result.summary.resource_changes if result.summary else None)
-    return EngineReport(Changes.from_summary(summary), events.changed())
+    return EngineReport(ChangeCounts.from_op_map(summary), events.changed())
 
 
 def drift(session: StackSession, commit: str, redactor: Redactor) -> EngineReport:
@@ -87,4 +87,4 @@ def drift(session: StackSession, commit: str, redactor: Redactor) -> EngineRepor
     # A refresh announces every step as "refresh" and tells what it found when the step ends.
     drifted = [{"urn": urn, "op": op} for urn, op in events.completed.items() if op in DRIFT_OPS]
     # The refresh's own summary counts refresh steps; count what was found instead.
-    return EngineReport(Changes.from_summary(Counter(entry["op"] for entry in drifted)), drifted)
+    return EngineReport(ChangeCounts.from_op_map(Counter(entry["op"] for entry in drifted)), drifted)

@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping, Optional
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from pr_preview.summary import ChangeCounts
 
 RESULTS = ("applied", "skipped", "failed", "blocked", "drifted", "remediated")
 # What `once` counts as "the stack is where Git says": a remediated stack was
 # put back at its commit, so it ends in sync like an applied one.
 IN_SYNC_RESULTS = ("applied", "skipped", "remediated")
-CHANGE_KINDS = ("create", "update", "replace", "delete", "same")
-
-
-@dataclass
-class Changes:
-    create: int = 0
-    update: int = 0
-    replace: int = 0
-    delete: int = 0
-    same: int = 0
-
-    @classmethod
-    def from_summary(cls, summary: Optional[Mapping[Any, int]]) -> "Changes":
-        counts = {str(getattr(op, "value", op)): n for op, n in (summary or {}).items()}
-        return cls(**{kind: int(counts.get(kind, 0)) for kind in CHANGE_KINDS})
-
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
-
-    def then(self, later: "Changes") -> "Changes":
-        """Two operations in a row: their changes add up; `same` is what the later one left alone."""
-        return Changes(self.create + later.create, self.update + later.update, self.replace + later.replace,
-                       self.delete + later.delete, later.same)
 
 
 @dataclass
@@ -43,7 +22,7 @@ class RunOutcome:
     result: str
     started_at: float
     finished_at: float
-    changes: Changes = field(default_factory=Changes)
+    changes: ChangeCounts = field(default_factory=ChangeCounts)
     error_class: Optional[str] = None
     error_message: Optional[str] = None
     resources: list[dict[str, str]] = field(default_factory=list)  # {"urn", "op"}: changed, drifted or blocked

@@ -17,7 +17,9 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
-from .model import Changes, RunOutcome, StackState
+from pr_preview.summary import ChangeCounts
+
+from .model import RunOutcome, StackState
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -190,7 +192,7 @@ class StatusStore:
 
 
 def run_row_dict(row: sqlite3.Row) -> dict[str, Any]:
-    changes = Changes(
+    changes = ChangeCounts(
         create=row["changes_create"], update=row["changes_update"], replace=row["changes_replace"],
         delete=row["changes_delete"], same=row["changes_same"],
     )

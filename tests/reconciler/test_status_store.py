@@ -6,7 +6,8 @@ import sqlite3
 
 import pytest
 
-from reconciler.status.model import Changes, RunOutcome, StackState
+from pr_preview.summary import ChangeCounts
+from reconciler.status.model import RunOutcome, StackState
 from reconciler.status.store import StatusStore
 
 
@@ -19,7 +20,7 @@ def store(tmp_path):
 
 def finished(store: StatusStore, result: str, commit: str = "a" * 40, error_class=None, message=None) -> int:
     run_id = store.start_run("web", commit, "poll", "apply", 100.0)
-    outcome = RunOutcome("web", commit, "poll", "apply", result, 100.0, 103.5, Changes(create=2, same=1),
+    outcome = RunOutcome("web", commit, "poll", "apply", result, 100.0, 103.5, ChangeCounts(create=2, same=1),
                          error_class=error_class, error_message=message, resources=[{"urn": "urn:x", "op": "create"}])
     return store.finish_run(run_id, outcome)
 
