@@ -16,6 +16,7 @@ Run (the local environment must be up: `make cluster-up`):
     .venv/bin/python bench/scale_compare.py                      # 10, 100, 1,000 objects, once each
     .venv/bin/python bench/scale_compare.py --sizes 100 --repeat 3
     .venv/bin/python bench/scale_compare.py --sizes 1000 --pulumi-env PULUMI_PARALLEL=8   # a variant
+    .venv/bin/python bench/scale_compare.py --sizes 1000 --steps first --skip-kubectl --event-logs --keep
 It prints a Markdown table and writes every figure to --out (JSON).
 """
 
@@ -28,6 +29,7 @@ import platform
 import secrets
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -35,7 +37,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BENCH_DIR.parent
@@ -168,21 +170,21 @@ def exact(kubectl: Kubectl, manifest_set: ManifestSet, selector: str) -> bool:
 
 
 def bench_size(size: int, repeat: int, args: argparse.Namespace, env: dict[str, str], kubectl: Kubectl, node: str,
-               workdir: Path, run_id: str) -> list[Row]:
-    rows: list[Row] = []
+               workdir: Path, run_id: str, on_row: Callable[[Row], None]) -> None:
     logs = workdir / "logs" / f"{size}-{repeat}"
     logs.mkdir(parents=True)
     ours = ManifestSet.generate(size, f"p{size}-{run_id}{repeat}", node=node)
     theirs = ManifestSet.generate(size, f"k{size}-{run_id}{repeat}", node=node)
     steps = [("first", lambda s: s), ("no change", lambda s: s), ("change 10%", lambda s: s.with_changes(FRACTION)),
              ("delete 10%", lambda s: s.with_changes(FRACTION).without(FRACTION))]
+    steps = [(step, make) for step, make in steps if step.split()[0] in args.steps]
     pulumi_selector = f"{SET_LABEL}={ours.prefix},{MANAGED_BY_LABEL}={MANAGER_NAME}"
     kubectl_selector = f"{SET_LABEL}={theirs.prefix}"
 
     def record(step: str, tool: str, command: str, measured: Measurement, exact_after: Optional[bool]) -> None:
         row = Row(size, repeat, step, tool, command, round(measured.seconds, 2), round(measured.cpu_seconds, 1),
                   round(measured.peak_rss_mb, 1), measured.load_before, measured.returncode, exact_after)
-        rows.append(row)
+        on_row(row)
         status = "" if row.returncode == 0 else f"  EXIT {row.returncode}"
         status += "" if exact_after in (None, True) else "  NOT EXACT"
         print(f"{size:5d} #{repeat} {step:11s} {tool:22s} {row.seconds:8.2f} s {row.cpu_seconds:7.1f} cpu-s {row.peak_rss_mb:7.1f} MB"
@@ -210,8 +212,7 @@ def bench_size(size: int, repeat: int, args: argparse.Namespace, env: dict[str, 
                 measured, command = them.diff(f"kubectl-{slug}"), them.command("diff")
                 record(step, "kubectl diff", command, measured, None)
                 measured, command = them.apply(f"kubectl-{slug}-apply"), them.command("apply")
-                step_tool = "kubectl apply (no-op)"
-                record(step, step_tool, command, measured, exact(kubectl, theirs_now, kubectl_selector))
+                record(step, "kubectl apply (no-op)", command, measured, exact(kubectl, theirs_now, kubectl_selector))
                 continue
             else:
                 measured, command = them.apply(f"kubectl-{slug}"), them.command("apply")
@@ -224,7 +225,6 @@ def bench_size(size: int, repeat: int, args: argparse.Namespace, env: dict[str, 
         finally:
             if them is not None:
                 them.applyset.delete_all(theirs)
-    return rows
 
 
 def summarize(rows: list[Row]) -> str:
@@ -239,8 +239,8 @@ def summarize(rows: list[Row]) -> str:
         found = groups.get(key)
         return statistics.median(getattr(r, field) for r in found) if found else None
 
-    lines = ["| objects | step | tool | wall s (median) | runs | ratio to kubectl | CPU s | peak RSS MB (tree) | load at start | exact |",
-             "|---:|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    lines = ["| objects | step | tool | wall s (median) | runs | ratio to kubectl | peak RSS MB (tree) | load at start | exact |",
+             "|---:|---|---|---:|---:|---:|---:|---:|---|"]
     for (size, step, tool), found in groups.items():
         seconds = median((size, step, tool), "seconds")
         ref_tool = reference.get(step)
@@ -250,7 +250,7 @@ def summarize(rows: list[Row]) -> str:
         exact_text = "yes" if checks == {True} else ("" if checks == {None} else "NO")
         loads = "-".join(f"{x:.1f}" for x in sorted({r.load_before for r in found})[:: max(1, len(found) - 1)])
         lines.append(f"| {size} | {step} | {tool} | {seconds:.1f} | {len(found)} | {ratio} | "
-                     f"{median((size, step, tool), 'cpu_seconds'):.1f} | {median((size, step, tool), 'peak_rss_mb'):.0f} | "
+                     f"{median((size, step, tool), 'peak_rss_mb'):.0f} | "
                      f"{loads} | {exact_text} |")
     return "\n".join(lines)
 
@@ -262,6 +262,8 @@ def main() -> None:
     parser.add_argument("--pulumi-env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra environment for pulumi (to try a variant)")
     parser.add_argument("--pulumi-arg", action="append", default=[], help="extra argument to pulumi up/destroy")
+    parser.add_argument("--steps", default="first,no,change,delete",
+                        help="steps to run, by first word (default first,no,change,delete); the stack is destroyed after the last")
     parser.add_argument("--skip-kubectl", action="store_true", help="time only pulumi (for trying variants)")
     parser.add_argument("--skip-refresh", action="store_true", help="leave out the `pulumi up --refresh` run")
     parser.add_argument("--event-logs", action="store_true", help="keep the engine's event log of each pulumi run")
@@ -269,6 +271,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the work folder (projects, logs)")
     args = parser.parse_args()
     args.pulumi_env = dict(item.split("=", 1) for item in args.pulumi_env)
+    args.steps = set(args.steps.split(","))
     sizes = [int(size) for size in args.sizes.split(",")]
 
     env = local_environment()
@@ -280,13 +283,11 @@ def main() -> None:
     print(f"run {run_id}: {os.cpu_count()} cores, load {Path('/proc/loadavg').read_text().strip()}, work folder {workdir}",
           flush=True)
     rows: list[Row] = []
-    node.create()
-    try:
-        for size in sizes:
-            for repeat in range(args.repeat):
-                rows += bench_size(size, repeat, args, env, kubectl, node.name, workdir, run_id)
-    finally:
-        node.delete()
+
+    def save(row: Optional[Row] = None) -> dict:
+        """Writes every figure so far, so an interrupted run keeps what it measured."""
+        if row is not None:
+            rows.append(row)
         report = {
             "run": run_id,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
@@ -295,9 +296,21 @@ def main() -> None:
                         "load_at_end": load_average()},
             "pulumi_env": args.pulumi_env,
             "pulumi_args": args.pulumi_arg,
-            "rows": [asdict(row) for row in rows],
+            "rows": [asdict(r) for r in rows],
         }
         args.out.write_text(json.dumps(report, indent=2) + "\n")
+        return report
+
+    # A plain `kill` still tears down what the run made (the finally blocks run).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    node.create()
+    try:
+        for size in sizes:
+            for repeat in range(args.repeat):
+                bench_size(size, repeat, args, env, kubectl, node.name, workdir, run_id, save)
+    finally:
+        node.delete()
+        report = save()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     print()

@@ -18,6 +18,8 @@ from .settings import Settings
 
 SERVICE_CIDR = "10.96.0.0/16"
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
+CONTROLLER_MANAGER_QPS = 200
+CONTROLLER_MANAGER_BURST = 400
 
 
 def component_kubeconfig(settings: Settings, name: str) -> Path:
@@ -106,6 +108,12 @@ def controller_manager(settings: Settings, pki: Pki) -> Service:
             "--use-service-account-credentials=true",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
             "--leader-elect=false",
+            # Each controller's client allows 20 requests/s by default: the
+            # deployment controller then makes ~5 ReplicaSets a second, so 148
+            # Deployments applied at once took 38.6 s to be Available; 9.4 s
+            # at 200/s (README "Scale").
+            f"--kube-api-qps={CONTROLLER_MANAGER_QPS}",
+            f"--kube-api-burst={CONTROLLER_MANAGER_BURST}",
         ]
 
     return Service("kube-controller-manager", argv, _healthz(port.number), port=port)

@@ -12,7 +12,8 @@ export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK="${PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK:-false}"
 # Resource operations in flight at once (the CLI's default is 4 per core, 8 here).
 # Each Service waits ~10 s for its endpoints to settle, so 1,000 objects at 8
-# took 357 s; at 64, 190-235 s (bench/scale_compare.py, README "Scale").
+# took 357 s; at 64, 190-235 s, where the file backend's checkpoints set the
+# pace (32: 232 s, 128: 268 s; bench/scale_compare.py, README "Scale").
 export PULUMI_PARALLEL="${PULUMI_PARALLEL:-64}"
 
 export PATH="$GITOPS_TOOLS_CACHE/pulumi-$PULUMI_VERSION/bin:$GITOPS_TOOLS_CACHE/actionlint-$ACTIONLINT_VERSION/bin:$GITOPS_TOOLS_CACHE/buildkit-$BUILDKIT_VERSION/bin:$GITOPS_TOOLS_CACHE/kubernetes-$KUBERNETES_VERSION/bin:$GITOPS_TOOLS_CACHE/kwok-$KWOK_VERSION/bin:$GITOPS_TOOLS_CACHE/kine-$KINE_VERSION/bin:$PATH"
