@@ -13,6 +13,7 @@ import fcntl
 import re
 import shutil
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -21,6 +22,8 @@ from reconciler.settings import GitCredentials, StackSpec
 from reconciler.source.checkout import StackCheckout
 from reconciler.source.git_command import GitError, run_git
 
+CHECKOUT_PREFIX = "run-"
+ABANDONED_AFTER_S = 6 * 3600
 _FULL_COMMIT = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
 
@@ -54,7 +57,8 @@ class PreviewWorkspace:
     def checkout(self, commit: str) -> Iterator[StackCheckout]:
         """A clean clone at `commit` with the stack's virtualenv linked in, removed afterwards."""
         self.root.mkdir(parents=True, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(prefix="run-", dir=self.root))
+        self._remove_abandoned_checkouts()
+        folder = Path(tempfile.mkdtemp(prefix=CHECKOUT_PREFIX, dir=self.root))
         try:
             checkout = StackCheckout(self.spec, folder)
             checkout.repo_dir.mkdir()
@@ -65,6 +69,16 @@ class PreviewWorkspace:
             yield checkout
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+    def _remove_abandoned_checkouts(self) -> None:
+        # A killed process leaves its clone behind; no preview runs anywhere near this long.
+        cutoff = time.time() - ABANDONED_AFTER_S
+        for folder in self.root.glob(f"{CHECKOUT_PREFIX}*"):
+            try:
+                if folder.is_dir() and folder.stat().st_mtime < cutoff:
+                    shutil.rmtree(folder, ignore_errors=True)
+            except OSError:
+                pass  # another process removed it first
 
     # The cache
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,22 @@ def test_a_checkout_holds_exactly_the_commit_with_its_history_and_is_removed_aft
 
     assert not folder.exists()
     assert not (tmp_path / "state" / "workspaces").exists(), "the stack's live workspace is never touched"
+
+
+def test_a_clone_left_by_a_killed_preview_is_removed_by_a_later_one_and_a_recent_one_is_kept(tiny_spec, tmp_path, remote_with_pull):
+    _, main, _ = remote_with_pull
+    workspace = PreviewWorkspace(tiny_spec, tmp_path / "state")
+    commit = workspace.resolve(main)
+    abandoned, recent = workspace.root / "run-abandoned", workspace.root / "run-recent"
+    for folder in (abandoned, recent):
+        (folder / "checkout").mkdir(parents=True)
+    old = time.time() - 7 * 3600
+    os.utime(abandoned, (old, old))
+
+    with workspace.checkout(commit):
+        pass
+
+    assert not abandoned.exists() and recent.exists()
 
 
 def preview_cli(config: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
