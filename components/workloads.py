@@ -52,5 +52,5 @@ def _known_in_preview(ref: pulumi.Input[str], stand_in: Optional[pulumi.Input[st
     if stand_in is None:
         return pulumi.Output.from_input(ref)
     return pulumi.Output.from_input(ref).apply(
-        lambda value: stand_in if value is None or isinstance(value, Unknown) else value, run_with_unknowns=True
+        lambda value: stand_in if isinstance(value, Unknown) else value, run_with_unknowns=True
     )

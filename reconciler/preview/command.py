@@ -12,10 +12,11 @@ import os
 import sys
 from typing import Optional, TextIO
 
-from pr_preview import GitHubCommentError, PullRequest, publish_comment, pull_request_from_actions_env, render_json, render_markdown
+from pr_preview import GitHubCommentError, PullRequest, pull_request_from_actions_env, render_json, render_markdown
 from reconciler.settings import ServiceConfig
 from reconciler.stack_set import pulumi_command, redactor_for
 
+from .comment import post_preview
 from .run import run_preview
 from .workspace import PreviewWorkspace, RefNotFound
 
@@ -68,14 +69,12 @@ def preview(
         print(redactor.redact(str(error)), file=sys.stderr)
         return EXIT_BAD_ARGUMENTS
 
-    run = run_preview(spec, config.state_dir, pulumi_command(config), redactor, commit, base_commit)
-    secrets = [*run.secrets, *config.secrets(), token]
-    out.write(render_json(run.summary, secrets) if output_format == "json" else render_markdown(run.summary, secrets) + "\n")
+    run = run_preview(config, workspace, pulumi_command(config), redactor, commit, base_commit)
+    out.write(render_json(run.summary, run.secrets) if output_format == "json" else render_markdown(run.summary, run.secrets) + "\n")
     out.flush()
     if pull is not None:
         try:
-            published = publish_comment(pull, spec.name, render_markdown(run.summary, secrets),
-                                        token_env=config.github.token_env, api_url=config.github.api_url)
+            published = post_preview(config, pull, run)
         except GitHubCommentError as error:
             print(f"posting the preview of {spec.name} to {pull.full_name}#{pull.number} failed: {redactor.redact(str(error))}",
                   file=sys.stderr)

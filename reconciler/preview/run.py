@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional
 
 from pulumi import automation as auto
@@ -19,7 +19,7 @@ from pulumi.automation.events import EngineEvent
 from pr_preview import PreviewSummary, from_failure, secret_config_values, summarize_preview
 from reconciler.engine.event_log import EventLog
 from reconciler.engine.stack_session import StackSession
-from reconciler.settings import StackSpec
+from reconciler.settings import ServiceConfig
 from reconciler.telemetry.redaction import Redactor
 
 from .workspace import PreviewWorkspace
@@ -35,8 +35,8 @@ class PreviewRun:
 
 
 def run_preview(
-    spec: StackSpec,
-    state_dir: Path,
+    config: ServiceConfig,
+    workspace: PreviewWorkspace,
     pulumi_command: auto.PulumiCommand,
     redactor: Redactor,
     commit: str,
@@ -44,17 +44,18 @@ def run_preview(
 ) -> PreviewRun:
     """`pulumi preview --diff` of `commit` (resolved already) in a throwaway checkout; failures become a failed summary."""
     started = time.monotonic()
+    spec = workspace.spec
     fields = {"stack": spec.name, "commit": commit, "operation": "preview"}
     events: list[EngineEvent] = []
     event_log = EventLog("pr-preview", spec.name, commit, redactor)
-    secrets = _configured_secrets(spec)
+    # The config file's secrets (passphrases, overrides, the webhook's) and the GitHub token, then the stack's own.
+    secrets = [*config.secrets(), os.environ.get(config.github.token_env, "")]
 
     def on_event(event: EngineEvent) -> None:
         events.append(event)
         event_log.on_event(event)
 
     log.info("previewing %s", commit[:12], extra=fields)
-    workspace = PreviewWorkspace(spec, state_dir)
     try:
         with workspace.checkout(commit) as checkout:
             session = StackSession(
@@ -79,9 +80,3 @@ def run_preview(
         log.info("preview done in %.1fs: %s", duration, summary.counts.as_dict(), extra=fields)
     return PreviewRun(summary, secrets, duration)
 
-
-def _configured_secrets(spec: StackSpec) -> list[str]:
-    values = [override.value for override in spec.config if override.secret and isinstance(override.value, str)]
-    if spec.passphrase is not None:
-        values.append(spec.passphrase.value)
-    return [value for value in values if value]

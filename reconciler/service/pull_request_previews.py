@@ -16,7 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from pr_preview import GitHubCommentError, PullRequest, publish_comment, pull_request_from_webhook, render_markdown
+from pr_preview import GitHubCommentError, PullRequest, pull_request_from_webhook
+from reconciler.preview.comment import post_preview
 from reconciler.preview.run import run_preview
 from reconciler.preview.workspace import PreviewWorkspace, RefNotFound
 from reconciler.stack_set import StackSet, pulumi_command
@@ -101,15 +102,10 @@ class PullRequestPreviews:
             log.error("cannot preview %s#%d: %s", request.pull.full_name, request.pull.number, error, extra=fields)
             self._stacks.metrics.previews.labels(spec.name, "failed").inc()
             return
-        run = run_preview(spec, self._config.state_dir, self._command, self._stacks.redactor, commit, request.base)
+        run = run_preview(self._config, workspace, self._command, self._stacks.redactor, commit, request.base)
         self._stacks.metrics.preview_duration.labels(spec.name).observe(run.duration_s)
-        token = os.environ.get(self._config.github.token_env, "")
-        secrets = [*run.secrets, *self._config.secrets(), token]
         try:
-            published = publish_comment(
-                request.pull, spec.name, render_markdown(run.summary, secrets),
-                token_env=self._config.github.token_env, api_url=self._config.github.api_url,
-            )
+            published = post_preview(self._config, request.pull, run)
         except GitHubCommentError as error:
             log.error("posting the preview to %s#%d failed: %s", request.pull.full_name, request.pull.number,
                       self._stacks.redactor.redact(str(error)), extra=fields)
