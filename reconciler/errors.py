@@ -44,9 +44,10 @@ class Stalled(ReconcileError):
 class EngineInterrupted(auto.CommandError):
     """The CLI did not end by itself: killed by a signal (the OOM killer, an operator) or stopped at its deadline."""
 
-    def __init__(self, result: auto.CommandResult, why: str) -> None:
+    def __init__(self, result: auto.CommandResult, why: str, description: str) -> None:
         super().__init__(result)
-        self.why = why
+        self.why = why  # "deadline" or "signal"
+        self.description = description
 
 
 # Reasons, one vocabulary for status, metrics and logs.
@@ -76,7 +77,8 @@ def from_engine(
     """The adapter from the SDK's error classes (and the CLI's exit) to the three kinds."""
     if isinstance(error, EngineInterrupted):
         reason = DEADLINE_EXCEEDED if error.why == "deadline" else INTERRUPTED
-        return Temporary(reason, message)
+        return Temporary(reason, f"{error.description}; the next pass releases its lock and clears what it left pending. "
+                                 f"Engine output: {message}")
     if isinstance(error, auto.ConcurrentUpdateError):
         return Waiting(LOCK_HELD, message, delay=retry.concurrent_delay)
     if isinstance(error, _PROGRAM_FAILURES):

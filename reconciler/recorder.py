@@ -71,6 +71,7 @@ class Recorder:
             self.store.save_state(state)
             self.metrics.set_state(state)
             return state
+        run.finished_at = now
         run.error_message = self.redactor.redact(run.error_message)
         run.resources = self.redactor.redact_data(run.resources)
         advance(state, run, error, self.spec.program_retries, self.retry)

@@ -62,11 +62,14 @@ class SupervisedCommand(auto.PulumiCommand):
             for reader in readers:
                 reader.join()
         result = auto.CommandResult(stdout="\n".join(stdout), stderr="\n".join(stderr), code=process.returncode)
-        if why is None and process.returncode < 0:
-            why = f"signal {signal.Signals(-process.returncode).name}"
-        if why is not None:
+        if why is not None or process.returncode < 0:
             _kill_group(process.pid)  # plugins and the language host left behind by a killed CLI
-            raise EngineInterrupted(result, why)
+        if why is not None:
+            raise EngineInterrupted(result, "deadline", f"pulumi {_verb(args)} passed its deadline of {self.deadline_s:.0f}s "
+                                                        "and was stopped")
+        if process.returncode < 0:
+            name = signal.Signals(-process.returncode).name
+            raise EngineInterrupted(result, "signal", f"pulumi {_verb(args)} was killed by {name} (out of memory, or an operator)")
         if process.returncode != 0:
             raise create_command_error(result)
         return result

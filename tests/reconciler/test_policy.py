@@ -29,13 +29,13 @@ D1, D2 = "digest-one", "digest-two"
     (auto.errors.RuntimeError(RESULT), Temporary, "ProgramError", True),
     (auto.errors.CompilationError(RESULT), Temporary, "ProgramError", True),
     (auto.CommandError(RESULT), Temporary, "EngineError", False),
-    (EngineInterrupted(RESULT, "signal SIGKILL"), Temporary, "Interrupted", False),
-    (EngineInterrupted(RESULT, "deadline"), Temporary, "DeadlineExceeded", False),
+    (EngineInterrupted(RESULT, "signal", "killed"), Temporary, "Interrupted", False),
+    (EngineInterrupted(RESULT, "deadline", "too slow"), Temporary, "DeadlineExceeded", False),
 ])
 def test_engine_errors_are_typed_by_the_sdk_class(error, kind, reason, bounded):
     typed = from_engine(error, "the engine's words", backend_reachable=lambda: True, retry=POLICY)
 
-    assert type(typed) is kind and typed.reason == reason and typed.message == "the engine's words"
+    assert type(typed) is kind and typed.reason == reason and "the engine's words" in typed.message
     assert getattr(typed, "bounded", False) is bounded
 
 

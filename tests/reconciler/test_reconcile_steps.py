@@ -70,6 +70,7 @@ def test_a_first_pass_runs_every_step_in_order_and_records_one_applied_run(harne
     assert harness.reconciler.steps and [name for name, _ in harness.reconciler.steps] == FULL_PASS
     assert harness.workspace.names() == ["find_head", "check_out", "prepare", "up"]
     assert done.outcome.result.value == "applied" and done.outcome.commit == A
+    assert done.outcome.finished_at >= done.outcome.started_at > 0
     state = harness.state()
     assert (state.observed_commit, state.last_attempted_commit, state.last_applied_commit, state.settled_commit) == (A, A, A, A)
     assert harness.conditions() == {"Ready": (True, "ReconciliationSucceeded"), "Reconciling": (False, "Settled"),
