@@ -6,13 +6,17 @@
     python -m reconciler preview --config FILE --stack NAME --ref REF [--base REF] [--format markdown|json] [--post]
                                  a pull request's preview; exit 0 it ran, 1 it failed, 2 bad arguments
 
-Per stack, a pass is: find the branch head (`git ls-remote`), decide, check
-out that exact commit into the stack's own clean work tree, then preview,
-deletion guard and `up` through the Automation API on that checkout (the
-same program `pulumi up` runs), and record the result in SQLite.
+Per stack, a pass is an ordered list of steps (reconcile.py): recover, observe
+the branch head, decide, check out that exact commit into the stack's own clean
+work tree, filter, prepare, guard, apply (or check drift) through the
+Automation API on that checkout (the same program `pulumi up` runs); one
+recorder (recorder.py) writes the result to SQLite.
 
-Packages: settings/ (the config file), source/ (git), engine/ (Automation
-API), policy/ (error classes, backoff, deletion guard), status/ (SQLite),
-telemetry/ (logs, redaction, metrics), service/ (scheduler, HTTP, webhooks),
-preview/ (pull request previews in throwaway checkouts).
+Modules: reconcile.py (the steps), recorder.py (the one writer), workspace.py
+(the executor: git and the engine), errors.py (Temporary, Waiting, Stalled),
+decision.py, guard.py, desired_state.py. Packages: settings/ (the config
+file), source/ (git), engine/ (Automation API, locks, deadlines), policy/
+(the deletion guard's rule), status/ (model, transitions, SQLite), telemetry/
+(logs, redaction, metrics), service/ (scheduler, HTTP, webhooks), preview/
+(pull request previews in throwaway checkouts).
 """
