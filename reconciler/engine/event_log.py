@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any, Optional
 
 from pulumi.automation import EngineEvent, OpType
 
+from pr_preview.terminal_text import strip_ansi
 from reconciler.telemetry.redaction import Redactor
 
 log = logging.getLogger("reconciler.engine")
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|<\{%[a-z]*%\}>")
 DOOMED_OPS = {OpType.DELETE, OpType.REPLACE, OpType.DELETE_REPLACED, OpType.CREATE_REPLACEMENT}
 _REPLACE_OPS = {OpType.REPLACE.value, OpType.CREATE_REPLACEMENT.value, OpType.DELETE_REPLACED.value}
 MAX_ERROR_CHARS = 6000
-
-
-def plain_text(text: str) -> str:
-    """Engine text without terminal colours or Pulumi's colour tags."""
-    return _ANSI.sub("", text)
 
 
 class EventLog:
@@ -36,7 +30,7 @@ class EventLog:
 
     def on_output(self, line: str) -> None:
         if line.strip():
-            log.info("%s", plain_text(line), extra={**self._fields, "source": "engine-output"})
+            log.info("%s", strip_ansi(line), extra={**self._fields, "source": "engine-output"})
 
     def on_event(self, event: EngineEvent) -> None:
         if event.resource_pre_event is not None:
@@ -64,7 +58,7 @@ class EventLog:
             self.resource_changes = {_op_name(op): count for op, count in event.summary_event.resource_changes.items()}
 
     def _diagnostic(self, diagnostic: Any) -> None:
-        message = plain_text(diagnostic.message or "").strip()
+        message = strip_ansi(diagnostic.message or "").strip()
         if not message:
             return
         if diagnostic.severity == "error":
@@ -86,7 +80,7 @@ class EventLog:
 
     def error_text(self, fallback: BaseException) -> str:
         """The engine's own error diagnostics (they name the file and object), else the exception; redacted, capped."""
-        text = "\n".join(self.errors) if self.errors else plain_text(str(fallback))
+        text = "\n".join(self.errors) if self.errors else strip_ansi(str(fallback))
         text = self._redactor.redact(text.strip())
         if len(text) > MAX_ERROR_CHARS:
             cut = len(text) - MAX_ERROR_CHARS
