@@ -6,7 +6,7 @@ import hashlib
 import json
 import logging
 from http import HTTPStatus
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Optional, Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -94,17 +94,17 @@ class Endpoints:
             log.warning("webhook refused: missing or bad X-Hub-Signature-256", extra={"remote": request.peer})
             return error_response(HTTPStatus.UNAUTHORIZED, "missing or bad X-Hub-Signature-256")
         event, delivery = github_event(request), github_delivery(request)
-        keys = (f"delivery:{delivery}", f"body:{hashlib.sha256(request.body).hexdigest()}")
+        keys = (f"body:{hashlib.sha256(request.body).hexdigest()}", *([f"delivery:{delivery}"] if delivery else []))
         if not self._deliveries.first_time(*keys):
-            log.info("webhook %s %s already seen: nothing triggered", event, delivery)
-            return json_response(HTTPStatus.OK, {"already_seen": delivery, "triggered": []})
+            log.info("webhook %s %s already seen: nothing triggered", event, delivery or "(no delivery id)")
+            return json_response(HTTPStatus.OK, {"already_seen": True, "triggered": []})
         try:
             return self._act_on(event, delivery, request.body)
         except Exception:
             self._deliveries.forget(*keys)
             raise
 
-    def _act_on(self, event: str, delivery: str, body: bytes) -> HttpResponse:
+    def _act_on(self, event: str, delivery: Optional[str], body: bytes) -> HttpResponse:
         if event == "ping":
             return json_response(HTTPStatus.OK, {"pong": True})
         if event != "push" and event not in PREVIEW_EVENTS:

@@ -35,10 +35,13 @@ def github_event(request: HttpRequest) -> str:
     return header.strip().decode("ascii")
 
 
-def github_delivery(request: HttpRequest) -> str:
+def github_delivery(request: HttpRequest) -> Optional[str]:
+    """The delivery's id, None when absent (the body's digest still tells a replay); 400 when malformed."""
     header = request.header("x-github-delivery")
-    if header is None or not _DELIVERY.fullmatch(header.strip()):
-        raise BadRequest("missing or malformed X-GitHub-Delivery: expected the delivery's GUID")
+    if header is None:
+        return None
+    if not _DELIVERY.fullmatch(header.strip()):
+        raise BadRequest("malformed X-GitHub-Delivery: expected the delivery's GUID")
     return header.strip().decode("ascii")
 
 

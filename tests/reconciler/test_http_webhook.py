@@ -264,16 +264,21 @@ def test_a_replayed_delivery_is_answered_already_seen_and_triggers_nothing_even_
     assert deliveries.stat().st_mode & 0o777 == 0o600
 
 
-def test_a_delivery_without_its_id_or_event_is_400(api):
+def test_a_delivery_without_its_id_is_still_refused_when_replayed_and_a_bad_event_name_is_400(api):
     server, service, remote = api
     body = push_payload(remote)
+    unnamed = {"X-Hub-Signature-256": sign(body), "X-GitHub-Event": "push"}
 
-    no_id = request(server.port, "POST", "/hooks/github", body, {"X-Hub-Signature-256": sign(body), "X-GitHub-Event": "push"})
-    bad_event = request(server.port, "POST", "/hooks/github", body, github_headers(body, "Push Event"))
+    first = request(server.port, "POST", "/hooks/github", body, unnamed)
+    replayed = request(server.port, "POST", "/hooks/github", body, unnamed)
+    bad_id = request(server.port, "POST", "/hooks/github", body, {**unnamed, "X-GitHub-Delivery": "not a guid"})
+    other = push_payload(remote, "refs/heads/release")
+    bad_event = request(server.port, "POST", "/hooks/github", other, github_headers(other, "Push Event"))
 
-    assert no_id[0] == 400 and b"X-GitHub-Delivery" in no_id[1]
+    assert first[0] == 202 and replayed[0] == 200 and "already_seen" in json.loads(replayed[1])
+    assert bad_id[0] == 400 and b"X-GitHub-Delivery" in bad_id[1]
     assert bad_event[0] == 400 and b"X-GitHub-Event" in bad_event[1]
-    assert service.triggered == []
+    assert service.triggered == [(["web"], "webhook")]
 
 
 @pytest.mark.parametrize("head, status", [
