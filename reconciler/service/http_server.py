@@ -12,6 +12,7 @@ body and one log line (which the logging filter redacts), never a traceback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import threading
@@ -29,6 +30,8 @@ log = logging.getLogger("reconciler.http")
 # Request line and headers together; GitHub's are about 1 KiB.
 MAX_HEAD_BYTES = 16_384
 _READ_CHUNK = 65_536
+# How long a refused client may go on sending the body it was refused for.
+LINGER_S = 2.0
 _BUSY_BODY = b'{"error": "too many open connections; try again later"}\n'
 _BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
          b"Content-Length: %d\r\n\r\n%s" % (len(_BUSY_BODY), _BUSY_BODY))
@@ -141,7 +144,10 @@ class BoundedHttpServer:
             refusal = error_response(status, f"malformed request: {error}", close=True)
         except _Refused as refused:
             refusal = refused.response
+        body_unread = connection.their_state is h11.SEND_BODY
         await self._send(connection, writer, refusal, "")
+        if body_unread:
+            await _discard_unread(reader, writer)
         return None
 
     async def _receive(
@@ -172,6 +178,11 @@ class BoundedHttpServer:
                 return None
 
     def _check_framing(self, head: h11.Request) -> None:
+        # h11 caps a head that arrives in pieces; one that arrives whole is measured here.
+        if len(head.target) + sum(len(name) + len(value) + 4 for name, value in head.headers) > MAX_HEAD_BYTES:
+            raise _Refused(error_response(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, f"request head over {MAX_HEAD_BYTES} bytes", close=True))
+        if head.http_version not in (b"1.0", b"1.1"):
+            raise _Refused(error_response(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED, "HTTP/1.1 only", close=True))
         names = {name.lower() for name, _ in head.headers}
         if b"transfer-encoding" in names:
             raise _Refused(error_response(HTTPStatus.BAD_REQUEST, "Transfer-Encoding is not accepted: send the body with Content-Length", close=True))
@@ -209,6 +220,16 @@ class BoundedHttpServer:
         # A client that does not read its answer gets as long as a request may take.
         async with asyncio.timeout(self._limits.request_timeout):
             await writer.drain()
+
+
+async def _discard_unread(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Reads what the client is still sending, for a moment: closing on unread data resets the
+    connection, and the client would lose the answer (413) it has not read yet."""
+    writer.write_eof()
+    with contextlib.suppress(TimeoutError, ConnectionError):
+        async with asyncio.timeout(LINGER_S):
+            while await reader.read(_READ_CHUNK):
+                pass
 
 
 def _peer(writer: asyncio.StreamWriter) -> str:
