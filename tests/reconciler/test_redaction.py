@@ -7,6 +7,8 @@ import io
 import json
 import logging
 import re
+import sys
+import threading
 from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 import pytest
@@ -188,3 +190,23 @@ def test_each_long_line_of_a_multi_line_secret_is_masked_and_short_lines_are_not
 
 def test_the_marker_is_chosen_by_the_caller():
     assert Redactor(["hunter2-password"], marker="[secret]").redact("pw=hunter2-password") == "pw=[secret]"
+
+
+def test_an_uncaught_exception_in_a_thread_is_one_redacted_json_entry(logs):
+    stream, redactor = logs
+    configure_logging(redactor, "json", "INFO", stream)
+
+    def fail() -> None:
+        raise ValueError(f"worker saw {SECRET}")
+
+    try:
+        worker = threading.Thread(target=fail, name="worker-1")
+        worker.start()
+        worker.join()
+    finally:
+        threading.excepthook = threading.__excepthook__
+        sys.excepthook = sys.__excepthook__
+
+    (entry,) = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert entry["level"] == "critical" and "worker-1" in entry["msg"] and "ValueError" in entry["exc"]
+    assert SECRET not in stream.getvalue() and MARKER in entry["exc"]
