@@ -10,7 +10,7 @@ from typing import Optional, TextIO
 
 from reconciler.settings import ServiceConfig
 from reconciler.stack_set import STORE_FILE, StackSet
-from reconciler.status.model import IN_SYNC_RESULTS, RunOutcome
+from reconciler.status.model import Result, RunKind, RunOutcome
 from reconciler.status.report import service_status, status_line
 from reconciler.status.store import StatusStore
 from reconciler.telemetry.redaction import Redactor
@@ -31,14 +31,13 @@ def once(config: ServiceConfig, stack: Optional[str], as_json: bool, out: TextIO
     stacks = StackSet(config, only=stack)
 
     def one_pass(name: str) -> RunOutcome:
-        reconciler = stacks.reconcilers[name]
-        outcome = reconciler.reconcile("once", force=True).outcome
-        if outcome is None:
-            # Nothing was due: the head is settled and in sync.
-            now = time.time()
-            state = stacks.store.stack_state(name)
-            outcome = RunOutcome(name, state.observed_commit, "once", "apply", "skipped", now, now)
-        return outcome
+        done = stacks.reconcilers[name].reconcile("once", force=True)
+        if done.outcome is not None:
+            return done.outcome
+        # Nothing was due: a forced pass runs everything but a desired state settled in sync.
+        now = time.time()
+        state = done.state
+        return RunOutcome(name, state.observed_commit if state else None, "once", RunKind.APPLY, Result.SKIPPED, now, now)
 
     results: list[RunOutcome] = []
     with ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="stack") as pool:
@@ -46,7 +45,7 @@ def once(config: ServiceConfig, stack: Optional[str], as_json: bool, out: TextIO
             results.append(outcome)
             _print_outcome(outcome, as_json, stacks.redactor, out)
     stacks.store.close()
-    return EXIT_IN_SYNC if all(o.result in IN_SYNC_RESULTS for o in results) else EXIT_OUT_OF_SYNC
+    return EXIT_IN_SYNC if all(outcome.result.in_sync for outcome in results) else EXIT_OUT_OF_SYNC
 
 
 def _print_outcome(outcome: RunOutcome, as_json: bool, redactor: Redactor, out: TextIO) -> None:
@@ -54,7 +53,9 @@ def _print_outcome(outcome: RunOutcome, as_json: bool, redactor: Redactor, out: 
         out.write(json.dumps(redactor.redact_data(outcome.json_line())) + "\n")
     else:
         changes = " ".join(f"{kind}={count}" for kind, count in outcome.changes.as_dict().items() if count)
-        line = f"{outcome.stack}: {outcome.result} {(outcome.commit or '-')[:12]} in {outcome.duration_s:.1f}s {changes}".rstrip()
+        reason = f" ({outcome.reason})" if outcome.reason else ""
+        line = (f"{outcome.stack}: {outcome.result.value}{reason} {(outcome.commit or '-')[:12]} "
+                f"in {outcome.duration_s:.1f}s {changes}").rstrip()
         if outcome.error_message:
             line += "\n  " + redactor.redact(outcome.error_message).replace("\n", "\n  ")
         out.write(line + "\n")

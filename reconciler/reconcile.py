@@ -1,6 +1,10 @@
-"""One reconcile of one stack, as a short list of named steps: fetch source, decide, apply (or check drift), record.
+"""One reconcile of one stack: an ordered list of named steps, and one recorder that writes what happened.
 
-The record step always runs, whatever happened before it.
+    recover -> observe -> decide -> check_out -> filter -> prepare -> guard -> apply (or drift check)
+
+Each step either lets the pass go on, ends it (nothing due, nothing changed, blocked), or raises a typed
+error (reconciler.errors). Whatever happens, the `finally` of `reconcile` hands the pass to the Recorder,
+the only writer of the stack's state. The workspace executes (git, the engine); the steps only decide.
 """
 
 from __future__ import annotations
@@ -8,30 +12,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Optional
+from dataclasses import dataclass, field, replace
+from typing import Callable, Optional
 
-from pulumi import automation as auto
-
-from reconciler.decision import Action, decide, drift_due_at
-from reconciler.deletion_guard_step import guard
-from reconciler.engine import operations
-from reconciler.engine.operations import EngineReport, OperationFailed
-from reconciler.engine.recovery import release_and_clear
-from reconciler.engine.stack_session import StackSession
-from reconciler.policy.backoff import retry_delay
-from reconciler.policy.classification import INTERRUPTED, Classification, classify
-from reconciler.settings import RetryPolicy, StackSpec
-from reconciler.source.checkout import StackCheckout
-from reconciler.source.git_command import GitError
-from reconciler.source.remote_head import BranchMissingError, find_head
 from pr_preview.summary import ChangeCounts
-from reconciler.status.model import RunOutcome, StackState
-from reconciler.status.position import advance
-from reconciler.status.store import StatusStore
-from reconciler.telemetry.metrics import Metrics
+from reconciler.decision import Action, decide, drift_due_at
+from reconciler.desired_state import config_digest
+from reconciler.errors import DELETION_GUARD, INTERNAL_ERROR, LOCK_HELD, ReconcileError, Temporary
+from reconciler.guard import why_preview
+from reconciler.policy.deletion_guard import judge
+from reconciler.recorder import Recorder
+from reconciler.settings import StackSpec
+from reconciler.status.model import Result, RunKind, RunOutcome, StackState
 from reconciler.telemetry.redaction import Redactor
+from reconciler.workspace import Workspace
 
 log = logging.getLogger("reconciler")
 MAX_LISTED_RESOURCES = 20
@@ -43,225 +37,218 @@ class Pass:
 
     outcome: Optional[RunOutcome]
     next_in: float
+    state: Optional[StackState] = None
+
+
+@dataclass
+class PassContext:
+    trigger: str
+    force: bool
+    state: StackState  # the position the pass started from
+    digest: str
+    head: Optional[str] = None
+    action: Optional[Action] = None
+    run: Optional[RunOutcome] = None
+    run_id: Optional[int] = None
+    error: Optional[ReconcileError] = None
+    interrupted: list[dict] = field(default_factory=list)
+    recovered: Optional[str] = None
+    steps_run: list[str] = field(default_factory=list)
+
+
+Step = Callable[[PassContext], bool]  # True: go on; False: the pass is done
 
 
 class StackReconciler:
     def __init__(
-        self,
-        spec: StackSpec,
-        state_dir: Path,
-        store: StatusStore,
-        redactor: Redactor,
-        metrics: Metrics,
-        retry: RetryPolicy,
-        pulumi_command: auto.PulumiCommand,
+        self, spec: StackSpec, workspace: Workspace, recorder: Recorder, redactor: Redactor, digest_key: bytes,
     ) -> None:
         self.spec = spec
-        self.store = store
+        self.workspace = workspace
+        self.recorder = recorder
         self.redactor = redactor
-        self.metrics = metrics
-        self.retry = retry
-        self.checkout = StackCheckout(spec, state_dir / "workspaces" / spec.name)
-        self._pulumi_command = pulumi_command
-        self._session: Optional[StackSession] = None
-        # Never two runs of one stack at once, whoever asks (poll, webhook, once).
+        self._digest_key = digest_key
+        # Never two passes of one stack at once, whoever asks (poll, webhook, once).
         self._lock = threading.Lock()
-
-    @property
-    def session(self) -> StackSession:
-        if self._session is None:
-            self._session = StackSession(
-                self.spec, self.checkout.project_path, self._pulumi_command, self.redactor,
-                remembered_salt=lambda: self.store.stack_state(self.spec.name).encryption_salt,
-                remember_salt=lambda salt: self.store.update_state(self.spec.name, encryption_salt=salt),
-            )
-        return self._session
-
-    def _fields(self, commit: Optional[str] = None) -> dict:
-        return {"stack": self.spec.name, "commit": commit}
-
-    # The pass
+        self.steps: list[tuple[str, Step]] = [
+            ("recover", self.recover),
+            ("observe", self.observe),
+            ("decide", self.decide),
+            ("check_out", self.check_out),
+            ("filter", self.filter),
+            ("prepare", self.prepare),
+            ("guard", self.guard),
+            ("apply", self.apply),
+        ]
 
     def reconcile(self, trigger: str, force: bool = False) -> Pass:
         with self._lock:
-            return self._reconcile(trigger, force)
+            spec = self._current_spec()
+            ctx = PassContext(trigger, force, self.recorder.state(), config_digest(spec, self._digest_key))
+            state: Optional[StackState] = None
+            try:
+                for name, step in self.steps:
+                    ctx.steps_run.append(name)
+                    if not step(ctx):
+                        break
+            except ReconcileError as error:
+                self._failed(ctx, error)
+            except Exception as error:  # noqa: BLE001 - a bug must still be recorded, never lost
+                log.exception("unexpected error in %s", ctx.steps_run[-1], extra={"stack": self.spec.name})
+                self._failed(ctx, Temporary(INTERNAL_ERROR, f"{type(error).__name__}: {error}"))
+            finally:
+                state = self.recorder.record(
+                    ctx.head, ctx.digest, ctx.run, ctx.run_id, ctx.error, ctx.interrupted, ctx.recovered,
+                )
+            return Pass(ctx.run, self._next_in(state, time.time()), state)
 
-    def _reconcile(self, trigger: str, force: bool) -> Pass:
-        if not self._recover_if_interrupted():
-            return Pass(None, self.retry.unreachable_delay)
-        started = time.time()
-        state = self.store.stack_state(self.spec.name)
-        self.metrics.polls.labels(self.spec.name).inc()
+    def _current_spec(self) -> StackSpec:
+        """The spec with secret files read again, so a rotated secret is what this pass applies."""
+        return replace(self.spec, config=tuple(override.current() for override in self.spec.config))
+
+    # The steps
+
+    def recover(self, ctx: PassContext) -> bool:
+        """A run this stack's engine did not finish (a crash, a killed CLI, a deadline, a lock found held)
+        leaves a lock and pending operations: deal with them first, against the branch's current head."""
+        ctx.interrupted = self.recorder.interrupted_runs()
+        if not ctx.interrupted and not ctx.state.needs_recovery:
+            return True
+        log.warning("the last run did not finish; recovering", extra={"stack": self.spec.name})
+        self._start(ctx, RunKind.RECOVER, commit=None)
         try:
-            head = find_head(self.spec)
-        except (GitError, BranchMissingError) as error:
-            return self._source_failed(trigger, error, started)
-        self.store.update_state(self.spec.name, observed_commit=head, observed_at=started)
+            self.observe(ctx)
+            self.workspace.check_out(ctx.head)
+            self.workspace.prepare(self._current_spec())
+            recovered = self.workspace.recover()
+        except ReconcileError as error:
+            if error.reason != LOCK_HELD:
+                error.message = f"recovery failed: {error.message}"
+            raise
+        ctx.recovered = recovered.describe()
+        log.warning("recovered: %s", ctx.recovered, extra={"stack": self.spec.name})
+        ctx.run = ctx.run_id = None  # recovery done; the pass goes on as a normal one
+        return True
 
-        action = decide(self.spec, state, head, started, force=force)
-        if action is None:
-            return Pass(None, self._next_in(self.store.stack_state(self.spec.name), started, None))
-        outcome = self._run(action, head, trigger, state)
-        new_state = self.store.stack_state(self.spec.name)
-        return Pass(outcome, self._next_in(new_state, time.time(), new_state.retry_at))
+    def observe(self, ctx: PassContext) -> bool:
+        if ctx.head is None:
+            ctx.head = self.workspace.find_head()
+        return True
 
-    def _next_in(self, state: StackState, now: float, retry_at: Optional[float]) -> float:
+    def decide(self, ctx: PassContext) -> bool:
+        state = ctx.state
+        state.observed_commit, state.desired_digest = ctx.head, ctx.digest
+        if ctx.recovered is not None:
+            # The interrupted run may have changed part of the stack: the head is applied again, whatever was settled.
+            state.needs_recovery, state.retry_at, state.settled_commit = False, None, None
+        ctx.action = decide(self.spec, state, ctx.head, ctx.digest, time.time(), force=ctx.force)
+        if ctx.action is None:
+            return False
+        kind = RunKind.APPLY if ctx.action is Action.APPLY else RunKind.DRIFT
+        self._start(ctx, kind, ctx.head)
+        log.info("%s %s (%s)", ctx.action.value, ctx.head[:12], ctx.trigger, extra={"stack": self.spec.name, "commit": ctx.head})
+        return True
+
+    def check_out(self, ctx: PassContext) -> bool:
+        self.workspace.check_out(ctx.head)
+        return True
+
+    def filter(self, ctx: PassContext) -> bool:
+        """A commit that changes nothing under the stack's `paths` (and no config change) is skipped."""
+        last = ctx.state.last_applied_commit
+        if ctx.action is not Action.APPLY or not self.spec.paths or last is None:
+            return True
+        if ctx.state.last_applied_digest != ctx.digest:
+            return True
+        changed = self.workspace.changed_files(last, ctx.head)
+        if changed is None or any(_under(path, self.spec.paths) for path in changed):
+            return True
+        ctx.run.result = Result.SKIPPED
+        log.info("nothing under %s changed since %s: skipped", ", ".join(self.spec.paths), last[:12],
+                 extra={"stack": self.spec.name, "commit": ctx.head})
+        return False
+
+    def prepare(self, ctx: PassContext) -> bool:
+        self.workspace.prepare(self._current_spec())
+        return True
+
+    def guard(self, ctx: PassContext) -> bool:
+        if self.spec.deletion_guard is None or ctx.action is not Action.APPLY:
+            return True
+        state = ctx.state
+        reason = why_preview(self.workspace, self.spec, state.last_applied_commit, ctx.head,
+                             config_changed=state.last_applied_digest not in (None, ctx.digest))
+        if reason is None:
+            log.info("deletion guard: nothing can be deleted (object sets of the two commits)", extra={"stack": self.spec.name})
+            return True
+        report = self.workspace.preview(ctx.head, refresh=False)
+        trailer = self.workspace.allowed_deletes(state.last_applied_commit, ctx.head)
+        verdict = judge(report.changes.delete, report.changes.replace, self.spec.deletion_guard, trailer)
+        if verdict.allowed:
+            return True
+        run = ctx.run
+        run.result, run.reason, run.changes, run.resources = Result.BLOCKED, DELETION_GUARD, report.changes, report.doomed
+        run.error_message = verdict.reason + _listing(report.doomed)
+        return False
+
+    def apply(self, ctx: PassContext) -> bool:
+        run = ctx.run
+        if ctx.action is Action.APPLY:
+            report = self.workspace.up(ctx.head, refresh=False)
+            run.changes, run.resources, run.result = report.changes, report.resources, Result.APPLIED
+            return True
+        drift = self.workspace.drift(ctx.head)
+        run.changes = drift.changes
+        if not drift.resources:
+            run.result = Result.SKIPPED
+            return True
+        log.warning("%d resource(s) drifted", len(drift.resources), extra={"stack": self.spec.name, "commit": ctx.head})
+        if not self.spec.auto_remediate:
+            run.result, run.reason, run.resources = Result.DRIFTED, "Drifted", drift.resources
+            run.error_message = (f"{len(drift.resources)} resource(s) differ from the stack's state; turn on "
+                                 "auto_remediate or push a commit to restore them" + _listing(drift.resources))
+            return True
+        report = self.workspace.up(ctx.head, refresh=True)
+        run.changes, run.resources, run.result = drift.changes.then(report.changes), drift.resources, Result.REMEDIATED
+        return True
+
+    # Helpers
+
+    def _start(self, ctx: PassContext, kind: RunKind, commit: Optional[str]) -> None:
+        ctx.run = self._outcome(ctx, kind, commit)
+        if kind is not RunKind.RECOVER:
+            ctx.run_id = self.recorder.run_started(ctx.run, ctx.head, ctx.digest)
+
+    def _outcome(self, ctx: PassContext, kind: RunKind, commit: Optional[str]) -> RunOutcome:
+        now = time.time()
+        return RunOutcome(self.spec.name, commit, ctx.trigger, kind, Result.FAILED, now, now, ChangeCounts(),
+                          config_digest=ctx.digest)
+
+    def _failed(self, ctx: PassContext, error: ReconcileError) -> None:
+        ctx.error = error
+        if ctx.run is None:  # the source failed before a run started
+            ctx.run = self._outcome(ctx, RunKind.APPLY, commit=None)
+        ctx.run.result, ctx.run.reason = Result.FAILED, error.reason
+        ctx.run.error_message = self.redactor.redact(error.message)
+
+    def _next_in(self, state: StackState, now: float) -> float:
         moments = [now + self.spec.resync_interval]
-        if retry_at is not None:
-            moments.append(retry_at)
+        if state.retry_at is not None:
+            moments.append(state.retry_at)
         due = drift_due_at(self.spec, state)
         if due is not None:
             moments.append(due)
         return max(min(moments) - now, 0.0)
 
-    def _run(self, action: Action, head: str, trigger: str, state: StackState) -> RunOutcome:
-        started = time.time()
-        run_id = self.store.start_run(self.spec.name, head, trigger, action.value, started)
-        outcome = RunOutcome(self.spec.name, head, trigger, action.value, "failed", started, started)
-        classification: Optional[Classification] = None
-        log.info("%s %s (%s)", action.value, head[:12], trigger, extra=self._fields(head))
-        try:
-            self._check_out(head)
-            if action is Action.APPLY:
-                self._apply(outcome, state, head)
-            else:
-                self._check_drift(outcome, state, head)
-        except Exception as error:  # noqa: BLE001 - every failure is classified and recorded
-            classification = self._failed(outcome, error)
-        finally:
-            outcome.finished_at = time.time()
-            self._record(run_id, outcome, classification)
-        return outcome
 
-    # Steps
-
-    def _check_out(self, head: str) -> None:
-        self.checkout.fetch(head)
-        self.checkout.check_out(head)
-
-    def _apply(self, outcome: RunOutcome, state: StackState, head: str, refresh: bool = False) -> None:
-        last = state.last_applied_commit
-        if self.spec.paths and last and not refresh and not self.checkout.touches(last, head, self.spec.paths):
-            outcome.result = "skipped"
-            log.info("nothing under %s changed since %s: skipped", ", ".join(self.spec.paths), last[:12], extra=self._fields(head))
-            return
-        self.session.prepare()
-        settled = EngineReport(ChangeCounts())
-        # A stack without a guard goes straight to `up` (as `pulumi up --skip-preview`):
-        # its preview would only run the program once more for nobody to read.
-        if self.spec.deletion_guard is not None:
-            guarded = guard(self.session, self.checkout, self.redactor, state.last_applied_commit, head, refresh)
-            outcome.changes, settled = guarded.changes, guarded.settled
-            if not guarded.verdict.allowed:
-                outcome.result = "blocked"
-                outcome.error_class = "deletion_guard"
-                outcome.resources = guarded.doomed
-                outcome.error_message = guarded.verdict.reason + _listing(guarded.doomed)
-                log.warning("blocked: %s", outcome.error_message, extra=self._fields(head))
-                return
-        applied = operations.up(self.session, head, self.redactor, refresh=refresh)
-        outcome.changes = settled.changes.then(applied.changes)
-        outcome.resources = settled.resources + applied.resources
-        outcome.result = "remediated" if refresh else "applied"
-
-    def _check_drift(self, outcome: RunOutcome, state: StackState, head: str) -> None:
-        self.session.prepare()
-        report = operations.drift(self.session, head, self.redactor)
-        outcome.changes = report.changes
-        drifted = report.resources
-        if not drifted:
-            outcome.result = "skipped"
-            return
-        log.warning("%d resource(s) drifted", len(drifted), extra=self._fields(head))
-        if self.spec.auto_remediate:
-            self._apply(outcome, state, head, refresh=True)
-            if outcome.result == "remediated":
-                outcome.resources = drifted
-            return
-        outcome.result = "drifted"
-        outcome.resources = drifted
-        outcome.error_message = (
-            f"{len(drifted)} resource(s) differ from the stack's state; turn on auto_remediate "
-            "or push a commit to restore them" + _listing(drifted)
-        )
-
-    def _failed(self, outcome: RunOutcome, error: BaseException) -> Classification:
-        cause = error.cause if isinstance(error, OperationFailed) else error
-        classification = classify(cause, backend_reachable=self.session.backend_reachable)
-        outcome.result = "failed"
-        outcome.error_class = classification.error_class
-        message = error.message if isinstance(error, OperationFailed) else f"{type(error).__name__}: {error}"
-        outcome.error_message = self.redactor.redact(message)
-        log.error("%s: %s", classification.error_class, outcome.error_message, extra=self._fields(outcome.commit),
-                  exc_info=classification.error_class == "internal_error")
-        return classification
-
-    def _source_failed(self, trigger: str, error: Exception, started: float) -> Pass:
-        classification = classify(error)
-        outcome = RunOutcome(
-            self.spec.name, None, trigger, Action.APPLY.value, "failed", started, time.time(),
-            error_class=classification.error_class, error_message=self.redactor.redact(str(error)),
-        )
-        run_id = self.store.start_run(self.spec.name, None, trigger, Action.APPLY.value, started)
-        self._finish(run_id, outcome)
-        self.store.update_state(self.spec.name, last_result="failed", last_error_class=classification.error_class)
-        log.warning("%s: %s", classification.error_class, outcome.error_message, extra=self._fields())
-        delay = retry_delay(classification, 1, self.retry, self.spec.resync_interval) or self.spec.resync_interval
-        return Pass(outcome, delay)
-
-    # Record
-
-    def _finish(self, run_id: int, outcome: RunOutcome) -> int:
-        outcome.error_message = self.redactor.redact(outcome.error_message)
-        outcome.resources = self.redactor.redact_data(outcome.resources)
-        self.metrics.record(outcome)
-        return self.store.finish_run(run_id, outcome)
-
-    def _record(self, run_id: int, outcome: RunOutcome, classification: Optional[Classification]) -> None:
-        row_id = self._finish(run_id, outcome)
-        state = advance(self.store.stack_state(self.spec.name), outcome, classification, self.retry, self.spec.resync_interval)
-        state.last_run_id = row_id
-        self.store.save_state(state)
-        if outcome.result in ("applied", "remediated"):
-            self.metrics.set_commit(self.spec.name, outcome.commit)
-        log.info(
-            "%s %s: %s in %.1fs", outcome.kind, (outcome.commit or "")[:12], outcome.result, outcome.duration_s,
-            extra={**self._fields(outcome.commit), "result": outcome.result, "changes": outcome.changes.as_dict()},
-        )
-
-    # Crash recovery
-
-    def _recover_if_interrupted(self) -> bool:
-        """Runs left unfinished can only be a dead process's (this one holds the stack and the state directory):
-        release the lock they left and clear their pending operations, then close them. False if that failed."""
-        interrupted = [dict(row) for row in self.store.unfinished_runs() if row["stack"] == self.spec.name]
-        if not interrupted:
-            return True
-        commit = interrupted[-1]["commit_sha"] or self.store.stack_state(self.spec.name).observed_commit
-        log.warning("%d run(s) were interrupted by a crash; recovering", len(interrupted), extra=self._fields(commit))
-        try:
-            self._check_out(commit or find_head(self.spec))
-            self.session.prepare()
-            cleared = release_and_clear(self.session, self.redactor)
-        except Exception as error:  # noqa: BLE001 - logged; the next pass tries again
-            log.error("recovery failed, trying again at the next pass: %s", self.redactor.redact(str(error)), extra=self._fields(commit))
-            return False
-        now = time.time()
-        for row in interrupted:
-            outcome = RunOutcome(
-                self.spec.name, row["commit_sha"], row["trigger"], row["kind"], "failed", row["started_at"], now,
-                error_class=INTERRUPTED.error_class,
-                error_message="the reconciler stopped during this run (killed or crashed); at the next start its lock "
-                f"was released and {cleared} pending operation(s) cleared",
-            )
-            self._finish(row["id"], outcome)
-        self.store.update_state(self.spec.name, retry_at=None, last_result="failed", last_error_class=INTERRUPTED.error_class)
-        return True
+def _under(path: str, prefixes: tuple[str, ...]) -> bool:
+    return any(path == prefix.rstrip("/") or path.startswith(prefix.rstrip("/") + "/") for prefix in prefixes)
 
 
 def _listing(resources: list[dict[str, str]]) -> str:
     shown = resources[:MAX_LISTED_RESOURCES]
-    lines = [f"\n  {entry['op']} {entry['urn']}" for entry in shown]
+    lines = [f"\n  {entry['op']} {entry['urn']}" + (f" (replaced: {entry['fields']} cannot change in place)" if entry.get("fields") else "")
+             for entry in shown]
     if len(resources) > len(shown):
         lines.append(f"\n  ... and {len(resources) - len(shown)} more")
     return "".join(lines)

@@ -10,11 +10,14 @@ from typing import IO, Optional
 
 from pulumi import automation as auto
 
+from reconciler.desired_state import digest_key
 from reconciler.reconcile import StackReconciler
-from reconciler.settings import ConfigError, ServiceConfig
+from reconciler.recorder import Recorder
+from reconciler.settings import ConfigError, ServiceConfig, StackSpec
 from reconciler.status.store import StatusStore
 from reconciler.telemetry.metrics import Metrics
 from reconciler.telemetry.redaction import Redactor
+from reconciler.workspace import StackWorkspace
 
 log = logging.getLogger("reconciler")
 STORE_FILE = "status.sqlite"
@@ -33,11 +36,14 @@ def redactor_for(config: ServiceConfig) -> Redactor:
     return redactor
 
 
+def pulumi_root(config: ServiceConfig) -> Optional[str]:
+    return str(config.pulumi_command.parent.parent) if config.pulumi_command else None
+
+
 def pulumi_command(config: ServiceConfig) -> auto.PulumiCommand:
     """The pulumi CLI named in the config, else the one on PATH; a missing CLI is a config problem (exit 2)."""
-    root = str(config.pulumi_command.parent.parent) if config.pulumi_command else None
     try:
-        return auto.PulumiCommand(root=root)
+        return auto.PulumiCommand(root=pulumi_root(config))
     except (OSError, auto.errors.InvalidVersionError) as error:
         raise ConfigError(
             str(config.path),
@@ -53,10 +59,12 @@ class StackSet:
         config.state_dir.mkdir(parents=True, exist_ok=True)
         self._lock_file = _lock_state_dir(config.state_dir)
         self.store = StatusStore(config.state_dir / STORE_FILE)
-        command = pulumi_command(config)
+        pulumi_command(config)  # a missing or unusable CLI is a config problem, found before any pass
+        key = digest_key(config.state_dir)
         specs = [spec for spec in config.stacks if only is None or spec.name == only]
+        self.recorders = {spec.name: Recorder(spec, self.store, self.metrics, self.redactor, config.retry) for spec in specs}
         self.reconcilers = {
-            spec.name: StackReconciler(spec, config.state_dir, self.store, self.redactor, self.metrics, config.retry, command)
+            spec.name: StackReconciler(spec, self._workspace(spec), self.recorders[spec.name], self.redactor, key)
             for spec in specs
         }
         for name in self.reconcilers:
@@ -64,6 +72,13 @@ class StackSet:
             applied = self.store.stack_state(name).last_applied_commit
             if applied:
                 self.metrics.set_commit(name, applied)
+
+    def _workspace(self, spec: StackSpec) -> StackWorkspace:
+        recorder = self.recorders[spec.name]
+        return StackWorkspace(
+            spec, self.config.state_dir, pulumi_root(self.config), self.redactor, self.config.retry,
+            remembered_salt=lambda: recorder.state().encryption_salt, remember_salt=recorder.remember_salt,
+        )
 
 
 def _lock_state_dir(state_dir: Path) -> IO[str]:

@@ -13,7 +13,7 @@ from reconciler.telemetry.redaction import Redactor
 log = logging.getLogger("reconciler.engine")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|<\{%[a-z]*%\}>")
 DOOMED_OPS = {OpType.DELETE, OpType.REPLACE, OpType.DELETE_REPLACED, OpType.CREATE_REPLACEMENT}
-_DELETE_OPS = {OpType.DELETE.value, OpType.DELETE_REPLACED.value, OpType.DISCARD.value}
+_REPLACE_OPS = {OpType.REPLACE.value, OpType.CREATE_REPLACEMENT.value, OpType.DELETE_REPLACED.value}
 MAX_ERROR_CHARS = 6000
 
 
@@ -29,8 +29,7 @@ class EventLog:
         self._redactor = redactor
         self.planned: dict[str, str] = {}  # urn -> op, as the engine announced the steps
         self.completed: dict[str, str] = {}  # urn -> op, as the steps ended (a refresh says here what it found)
-        self.parents: dict[str, str] = {}  # urn -> parent urn, for every resource a step names
-        self.kept: set[str] = set()  # resources the program registered again (any op but a delete)
+        self.replaced_by: dict[str, list[str]] = {}  # urn -> the properties whose change forces its replacement
         self.failed: list[str] = []
         self.errors: list[str] = []
         self.resource_changes: Optional[dict[str, int]] = None
@@ -43,14 +42,11 @@ class EventLog:
         if event.resource_pre_event is not None:
             meta = event.resource_pre_event.metadata
             op = _op_name(meta.op)
-            state = meta.old if op in _DELETE_OPS else (meta.new or meta.old)
-            if state is not None and state.parent:
-                self.parents[meta.urn] = state.parent
-            if op not in _DELETE_OPS:
-                self.kept.add(meta.urn)
             if op != OpType.SAME.value:
                 # A replacement announces several steps; the first (replace) names it best.
                 self.planned.setdefault(meta.urn, op)
+                if meta.keys and op in _REPLACE_OPS:
+                    self.replaced_by.setdefault(meta.urn, sorted(key for key in meta.keys if not key.startswith("__")))
                 log.debug("%s %s", op, meta.urn, extra={**self._fields, "event": "resource-pre", "op": op, "urn": meta.urn, "type": meta.type})
         elif event.res_outputs_event is not None:
             meta = event.res_outputs_event.metadata
@@ -78,20 +74,12 @@ class EventLog:
             log.warning("%s", message, extra={**self._fields, "event": "diagnostic", "urn": diagnostic.urn})
 
     def doomed(self) -> list[dict[str, str]]:
-        """Resources the operation deletes or replaces, one entry per resource."""
-        return [{"urn": urn, "op": op} for urn, op in self.planned.items() if op in {o.value for o in DOOMED_OPS}]
-
-    def unseen(self) -> list[dict[str, str]]:
-        """Deletes the preview cannot vouch for: children of a resource the program still has but that
-        registered none of its children this time - its inputs were unknown (a ConfigGroup whose objects
-        wait for an image digest), so it could not say what they become."""
-        doomed = self.doomed()
-        blind = {
-            parent for entry in doomed
-            if (parent := self.parents.get(entry["urn"])) in self.kept
-            and not any(self.parents.get(child) == parent for child in self.kept)
-        }
-        return [entry for entry in doomed if self.parents.get(entry["urn"]) in blind]
+        """Resources the operation deletes or replaces, one entry per resource (with the fields forcing a replacement)."""
+        doomed = [{"urn": urn, "op": op} for urn, op in self.planned.items() if op in {o.value for o in DOOMED_OPS}]
+        for entry in doomed:
+            if self.replaced_by.get(entry["urn"]):
+                entry["fields"] = ", ".join(self.replaced_by[entry["urn"]])
+        return doomed
 
     def changed(self) -> list[dict[str, str]]:
         return [{"urn": urn, "op": op} for urn, op in self.planned.items()]

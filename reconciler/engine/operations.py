@@ -38,7 +38,6 @@ class EngineReport:
 @dataclass
 class PreviewReport(EngineReport):
     doomed: list[dict[str, str]] = field(default_factory=list)  # deleted or replaced
-    unseen: list[dict[str, str]] = field(default_factory=list)  # of those, the ones the preview could not plan
 
 
 def _run(
@@ -59,16 +58,14 @@ def preview(session: StackSession, commit: str, redactor: Redactor, refresh: boo
         session, "preview", commit, redactor,
         lambda ev: session.stack.preview(on_output=ev.on_output, on_event=ev.on_event, color="never", refresh=refresh),
     )
-    return PreviewReport(ChangeCounts.from_op_map(result.change_summary), events.changed(), events.doomed(), events.unseen())
+    return PreviewReport(ChangeCounts.from_op_map(result.change_summary), events.changed(), events.doomed())
 
 
-def up(
-    session: StackSession, commit: str, redactor: Redactor, refresh: bool = False, targets: Optional[list[str]] = None
-) -> EngineReport:
+def up(session: StackSession, commit: str, redactor: Redactor, refresh: bool = False) -> EngineReport:
     result, events = _run(
         session, "up", commit, redactor,
         lambda ev: session.stack.up(
-            on_output=ev.on_output, on_event=ev.on_event, color="never", refresh=refresh, target=targets,
+            on_output=ev.on_output, on_event=ev.on_event, color="never", refresh=refresh,
             message=f"reconciler: {commit[:12]}",
             # The update's summary is read back without decrypting secrets: nothing here needs them.
             show_secrets=False,

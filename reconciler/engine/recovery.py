@@ -1,38 +1,53 @@
-"""Crash recovery through the CLI's supported commands: `cancel` releases the dead run's lock, and
-`refresh --clear-pending-creates` drops the operations it left pending, so the next `up` converges."""
+"""Recovery after a run that did not finish: release its lock only when its owner is gone, clear what it left pending.
+
+Runs against whatever commit the stack's branch is at now: neither releasing a lock nor clearing pending
+operations needs the interrupted run's commit (which a force-push may have taken away for good).
+"""
 
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import dataclass
 
-from pulumi import automation as auto
-
+from reconciler.errors import LOCK_HELD, Waiting
 from reconciler.telemetry.redaction import Redactor
 
 from .event_log import EventLog
+from .stack_locks import owner_is_gone, stack_locks
 from .stack_session import StackSession
 
 log = logging.getLogger("reconciler.recovery")
 
 
-def release_and_clear(session: StackSession, redactor: Redactor) -> int:
-    """Returns how many pending operations were found and cleared."""
-    stack = session.stack
+@dataclass(frozen=True)
+class Recovered:
+    released_locks: int
+    cleared_operations: int
+
+    def describe(self) -> str:
+        return f"{self.released_locks} dead lock(s) released and {self.cleared_operations} pending operation(s) cleared"
+
+
+def recover(session: StackSession, project: str, redactor: Redactor, stale_after: float, retry_in: float) -> Recovered:
+    """Raises Waiting (LockHeld, naming the holder) while a live process holds the stack."""
     fields = {"stack": session.spec.name}
-    try:
-        # The file backend removes the lock file; Pulumi Cloud marks the update cancelled.
-        stack.cancel()
-        log.warning("released the lock the interrupted run left", extra=fields)
-    except auto.CommandError as error:
-        log.info("no lock to release (%s)", str(error).splitlines()[0] if str(error) else "cancel refused", extra=fields)
-    deployment = stack.export_stack().deployment or {}
+    now = time.time()
+    released = 0
+    for lock in stack_locks(session.spec.backend_url, project, session.spec.stack):
+        if not owner_is_gone(lock, now, stale_after):
+            raise Waiting(LOCK_HELD, f"the stack is locked by {lock.holder}, a live process: waiting for it to end "
+                          f"(a lock older than {stale_after:.0f}s counts as abandoned)", delay=retry_in)
+        lock.path.unlink(missing_ok=True)
+        released += 1
+        log.warning("released the lock of %s, whose process is gone", lock.holder, extra=fields)
+    deployment = session.stack.export_stack().deployment or {}
     pending = deployment.get("pending_operations") or []
-    if not pending:
-        return 0
-    kinds = sorted({str(operation.get("type")) for operation in pending})
-    log.warning("%d pending operation(s) (%s) left by the interrupted run; refreshing to clear them",
-                len(pending), ", ".join(kinds), extra=fields)
-    events = EventLog("recovery-refresh", session.spec.name, None, redactor)
-    stack.refresh(clear_pending_creates=True, on_output=events.on_output, on_event=events.on_event, color="never")
-    session.after_run()
-    return len(pending)
+    if pending:
+        kinds = sorted({str(operation.get("type")) for operation in pending})
+        log.warning("%d pending operation(s) (%s) left by the interrupted run; refreshing to clear them",
+                    len(pending), ", ".join(kinds), extra=fields)
+        events = EventLog("recovery-refresh", session.spec.name, None, redactor)
+        session.stack.refresh(clear_pending_creates=True, on_output=events.on_output, on_event=events.on_event, color="never")
+        session.after_run()
+    return Recovered(released, len(pending))

@@ -26,7 +26,7 @@ class ReconcilerService:
             [spec.name for spec in self.config.stacks],
             lambda name, reason: stacks.reconcilers[name].reconcile(reason),
             self.config.workers,
-            on_scheduled=lambda name, at: stacks.store.update_state(name, next_run_at=at),
+            on_scheduled=lambda name, at: stacks.recorders[name].scheduled(at),
         )
         self.previews = PullRequestPreviews(stacks, self.config.workers)
         self._stop = threading.Event()

@@ -34,6 +34,17 @@ class ConfigOverride:
     key: str  # namespaced: "pulumi-gitops:kubeconfig"
     value: Any = field(repr=False)  # a string, or a map/list for structured config
     secret: bool = False
+    source: Optional[Path] = None  # a secret read from a file: read again before each pass (rotation)
+
+    def current(self) -> "ConfigOverride":
+        """The override with its file read again; itself when it has no file or the file cannot be read now."""
+        if self.source is None:
+            return self
+        try:
+            value = self.source.read_text(encoding="utf-8").strip()
+        except OSError:
+            return self
+        return self if not value or value == self.value else ConfigOverride(self.key, value, self.secret, self.source)
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,12 @@ class StackSpec:
     virtualenv: Path
     config: tuple[ConfigOverride, ...]
     env: tuple[tuple[str, str], ...] = ()
+    operation_timeout: float = 3600.0  # each engine operation's deadline
+    program_retries: int = 3  # a failing program is tried this many more times, then the stack stalls
+    lock_stale_after: float = 7200.0  # a stack lock this old counts as abandoned, whoever holds it
+    # Folders of Kubernetes manifests: a commit that changes nothing else is judged by the deletion guard
+    # from the object sets of the two commits, without a separate engine preview.
+    guard_manifests: tuple[str, ...] = ()
 
     @property
     def tracks(self) -> str:

@@ -10,12 +10,12 @@ from typing import Any, Callable, Optional
 
 from .git_names import GitNameError, check_branch, check_commit, repository_kind
 from .model import ConfigOverride, GitCredentials, StackSpec
-from .problems import Problems, duration, secret
+from .problems import Problems, duration, integer, secret
 
 STACK_KEYS = (
     "name", "repo", "branch", "commit", "project_dir", "stack", "backend_url", "secrets_passphrase",
     "resync_interval", "drift_interval", "auto_remediate", "paths", "deletion_guard", "virtualenv",
-    "config", "env",
+    "config", "env", "operation_timeout", "program_retries", "lock_stale_after", "guard_manifests",
 )
 REPO_KEYS = ("url", "credentials")
 CREDENTIAL_KEYS = ("username", "password", "ssh_key_file", "known_hosts_file")
@@ -57,6 +57,10 @@ def stack_entry(entry: Any, index: int, base: Path, problems: Problems) -> Optio
     if not isinstance(auto_remediate, bool):
         problems.add(at("auto_remediate"), f"must be true or false, got {auto_remediate!r}")
     guard_default = 0 if pulumi_stack in GUARDED_BY_DEFAULT else "off"
+    timeout = duration(entry.get("operation_timeout", "60m"), at("operation_timeout"), problems) or 3600.0
+    stale_after = duration(entry.get("lock_stale_after", "2h"), at("lock_stale_after"), problems) or 7200.0
+    if stale_after <= timeout:
+        problems.add(at("lock_stale_after"), "must be longer than operation_timeout (a live run's lock is never that old)")
     return StackSpec(
         name=name,
         repo_url=repo_url,
@@ -76,6 +80,10 @@ def stack_entry(entry: Any, index: int, base: Path, problems: Problems) -> Optio
         virtualenv=_virtualenv(entry.get("virtualenv"), at, base, problems),
         config=_overrides(entry.get("config") or {}, at, base, problems),
         env=_env(entry.get("env") or {}, at, problems),
+        operation_timeout=timeout,
+        program_retries=integer(entry.get("program_retries", 3), at("program_retries"), problems, minimum=0),
+        lock_stale_after=stale_after,
+        guard_manifests=_paths(entry.get("guard_manifests", []), at, problems, key="guard_manifests"),
     )
 
 
@@ -161,13 +169,13 @@ def _backend(value: Any, at: Callable[[str], str], base: Path, problems: Problem
     return f"file://{path}"
 
 
-def _paths(value: Any, at: Callable[[str], str], problems: Problems) -> tuple[str, ...]:
+def _paths(value: Any, at: Callable[[str], str], problems: Problems, key: str = "paths") -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
-        problems.add(at("paths"), "must be a list of folders or files, relative to the repository root")
+        problems.add(at(key), "must be a list of folders or files, relative to the repository root")
         return ()
     for item in value:
         if item.startswith(("-", ":", "/")) or ".." in Path(item).parts:
-            problems.add(at("paths"), f"{item!r} must be relative to the repository root, without '..', ':' or '-' at its start")
+            problems.add(at(key), f"{item!r} must be relative to the repository root, without '..', ':' or '-' at its start")
     return tuple(value)
 
 
@@ -216,7 +224,7 @@ def _override_form(key: str, value: dict, where: str, base: Path, problems: Prob
         return [ConfigOverride(key, str((base / os.path.expanduser(str(inner))).resolve()))]
     if form in ("secret_env", "secret_file"):
         found = secret({form.removeprefix("secret_"): inner}, where, base, problems)
-        return [ConfigOverride(key, found.value, secret=True)] if found else []
+        return [ConfigOverride(key, found.value, secret=True, source=found.path)] if found else []
     return [ConfigOverride(key, inner)]
 
 

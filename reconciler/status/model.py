@@ -1,16 +1,40 @@
-"""A run's outcome and a stack's position, as plain data."""
+"""A run's outcome and a stack's status, as plain data in the platform's words.
+
+Results (the `once --json` contract) say what a run ended with; conditions (Ready, Reconciling, Stalled, as
+Flux and the Pulumi Kubernetes Operator write them) say where the stack stands now, each with a reason.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Optional
 
 from pr_preview.summary import ChangeCounts
 
-RESULTS = ("applied", "skipped", "failed", "blocked", "drifted", "remediated")
-# What `once` counts as "the stack is where Git says": a remediated stack was
-# put back at its commit, so it ends in sync like an applied one.
-IN_SYNC_RESULTS = ("applied", "skipped", "remediated")
+
+class Result(str, Enum):
+    APPLIED = "applied"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    DRIFTED = "drifted"
+    REMEDIATED = "remediated"
+
+    @property
+    def in_sync(self) -> bool:
+        """The stack is where Git says: a remediated stack was put back at its commit, like an applied one."""
+        return self in (Result.APPLIED, Result.SKIPPED, Result.REMEDIATED)
+
+
+# The same set as stored text (the status store and conditions hold result values).
+IN_SYNC_VALUES = frozenset(result.value for result in Result if result.in_sync)
+
+
+class RunKind(str, Enum):
+    APPLY = "apply"
+    DRIFT = "drift"
+    RECOVER = "recover"  # releasing a dead run's lock and clearing its pending operations
 
 
 @dataclass
@@ -18,29 +42,47 @@ class RunOutcome:
     stack: str
     commit: Optional[str]
     trigger: str
-    kind: str  # "apply" or "drift"
-    result: str
+    kind: RunKind
+    result: Result
     started_at: float
     finished_at: float
     changes: ChangeCounts = field(default_factory=ChangeCounts)
-    error_class: Optional[str] = None
+    reason: Optional[str] = None  # why it did not apply: an errors.* reason
     error_message: Optional[str] = None
     resources: list[dict[str, str]] = field(default_factory=list)  # {"urn", "op"}: changed, drifted or blocked
+    config_digest: Optional[str] = None
 
     @property
     def duration_s(self) -> float:
         return round(max(self.finished_at - self.started_at, 0.0), 3)
 
     def json_line(self) -> dict[str, Any]:
-        """The `once --json` contract: exactly these keys."""
+        """The `once --json` contract: these keys, `result` one of the Result values; `reason` added."""
         return {
             "stack": self.stack,
             "commit": self.commit,
-            "result": self.result,
+            "result": self.result.value,
+            "reason": self.reason,
             "changes": self.changes.as_dict(),
             "duration_s": self.duration_s,
             "error": self.error_message,
         }
+
+
+READY, RECONCILING, STALLED = "Ready", "Reconciling", "Stalled"
+
+
+@dataclass
+class Condition:
+    type: str  # Ready, Reconciling or Stalled
+    status: bool
+    reason: str
+    message: str = ""
+    last_transition_at: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "status": "True" if self.status else "False", "reason": self.reason,
+                "message": self.message, "lastTransitionTime": self.last_transition_at}
 
 
 @dataclass
@@ -48,16 +90,22 @@ class StackState:
     name: str
     observed_commit: Optional[str] = None
     observed_at: Optional[float] = None
+    # Desired state is a commit and the digest of the stack's config overrides: either changing triggers a run.
+    desired_digest: Optional[str] = None
     last_attempted_commit: Optional[str] = None
+    last_attempted_digest: Optional[str] = None
     last_attempted_at: Optional[float] = None
     last_applied_commit: Optional[str] = None
+    last_applied_digest: Optional[str] = None
     last_applied_at: Optional[float] = None
-    # The newest commit nothing more is to be done for: applied, skipped, or
-    # refused for good (blocked, program error) until a newer commit arrives.
+    # The newest desired state nothing more is to be done for: in sync, or refused for good (blocked,
+    # stalled) until the commit or the config changes.
     settled_commit: Optional[str] = None
-    settled_result: Optional[str] = None  # what settled it: applied, skipped, remediated, blocked or failed
+    settled_digest: Optional[str] = None
+    settled_result: Optional[str] = None
     last_result: Optional[str] = None  # of the last run of any kind (a drift check included)
-    last_error_class: Optional[str] = None
+    reason: Optional[str] = None
+    message: Optional[str] = None
     last_run_id: Optional[int] = None
     last_duration_s: Optional[float] = None
     failures: int = 0
@@ -65,4 +113,12 @@ class StackState:
     next_run_at: Optional[float] = None
     last_drift_check_at: Optional[float] = None
     drifted: int = 0
+    # A run of this stack's engine ended without finishing (killed, crashed, past its deadline), or its lock
+    # was found held: the next pass inspects the lock and the pending operations first.
+    needs_recovery: bool = False
+    reconciling: bool = False
+    conditions: list[Condition] = field(default_factory=list)
     encryption_salt: Optional[str] = None
+
+    def condition(self, kind: str) -> Optional[Condition]:
+        return next((c for c in self.conditions if c.type == kind), None)

@@ -8,7 +8,9 @@ from typing import Any, Optional
 from reconciler.settings import ServiceConfig, StackSpec
 from reconciler.telemetry.redaction import Redactor
 
+from .model import IN_SYNC_VALUES, READY
 from .store import StatusStore
+
 
 
 def _iso(moment: Optional[float]) -> Optional[str]:
@@ -17,6 +19,7 @@ def _iso(moment: Optional[float]) -> Optional[str]:
 
 def stack_status(spec: StackSpec, store: StatusStore, next_run_in: Optional[float] = None) -> dict[str, Any]:
     state = store.stack_state(spec.name)
+    ready = state.condition(READY)
     runs = store.runs(spec.name, limit=1)
     last = runs[0] if runs else None
     next_run_at = time.time() + next_run_in if next_run_in is not None else state.next_run_at
@@ -25,13 +28,16 @@ def stack_status(spec: StackSpec, store: StatusStore, next_run_in: Optional[floa
         "pulumi_stack": spec.stack,
         "repo": spec.repo_display,
         "tracks": spec.tracks,
+        "ready": ready.status if ready else False,
+        "conditions": [dict(c.as_dict(), lastTransitionTime=_iso(c.last_transition_at)) for c in state.conditions],
         "observed_commit": state.observed_commit,
         "last_attempted_commit": state.last_attempted_commit,
         "last_applied_commit": state.last_applied_commit,
         "last_applied_at": _iso(state.last_applied_at),
+        "config_digest": state.desired_digest,
         "result": state.last_result,
-        "error_class": state.last_error_class,
-        "error": last["error"] if last else None,
+        "reason": state.reason,
+        "error": state.message if state.last_result not in IN_SYNC_VALUES else None,
         "last_run": None if last is None else {
             "id": last["id"],
             "commit": last["commit"],
@@ -41,11 +47,13 @@ def stack_status(spec: StackSpec, store: StatusStore, next_run_in: Optional[floa
             "started_at": _iso(last["started_at"]),
             "finished_at": _iso(last["finished_at"]),
             "duration_s": last["duration_s"],
+            "reason": last["reason"],
             "changes": last["changes"],
             "resources": last["resources"],
             "attempts": last["attempts"],
         },
         "failures": state.failures,
+        "needs_recovery": state.needs_recovery,
         "retry_at": _iso(state.retry_at),
         "next_run_at": _iso(next_run_at),
         "last_drift_check_at": _iso(state.last_drift_check_at),
@@ -61,7 +69,9 @@ def service_status(config: ServiceConfig, store: StatusStore, redactor: Redactor
 def status_line(entry: dict[str, Any]) -> str:
     applied = (entry["last_applied_commit"] or "-")[:12]
     head = (entry["observed_commit"] or "-")[:12]
-    line = f"{entry['stack']:<20} {entry['result'] or 'never run':<11} applied {applied:<12} head {head:<12} next {entry['next_run_at'] or '-'}"
-    if entry["error"] and entry["result"] not in ("applied", "skipped", "remediated"):
+    ready = "Ready" if entry["ready"] else f"NotReady({entry['reason'] or 'Progressing'})"
+    line = (f"{entry['stack']:<20} {ready:<28} {entry['result'] or 'never run':<11} applied {applied:<12} "
+            f"head {head:<12} next {entry['next_run_at'] or '-'}")
+    if entry["error"]:
         line += "\n    " + entry["error"].strip().splitlines()[-1][:300]
     return line

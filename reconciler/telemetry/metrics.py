@@ -6,7 +6,7 @@ import threading
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from reconciler.status.model import RESULTS, RunOutcome
+from reconciler.status.model import READY, Result, RunKind, RunOutcome, StackState
 
 # Runs span from a no-op poll (under a second) to a full rollout (many minutes).
 PREVIEW_RESULTS = ("previewed", "failed", "post_failed")
@@ -32,6 +32,13 @@ class Metrics:
         self.commit_info = Gauge(
             "reconciler_commit_info", "The commit last applied to the stack (value 1).", ["stack", "commit"], registry=self.registry,
         )
+        self.ready = Gauge(
+            "reconciler_stack_ready", "1 when the stack's Ready condition is True (applied, in sync, not drifted).",
+            ["stack"], registry=self.registry,
+        )
+        self.failures = Gauge(
+            "reconciler_stack_failures", "Failed attempts of the stack's desired state in a row.", ["stack"], registry=self.registry,
+        )
         self.polls = Counter("reconciler_polls", "Head checks of a stack's branch.", ["stack"], registry=self.registry)
         self.previews = Counter(
             "reconciler_pull_request_previews", "Pull request previews, by stack and result (previewed, failed, post_failed).",
@@ -46,20 +53,25 @@ class Metrics:
 
     def declare(self, stack: str) -> None:
         """Zero series for a configured stack, so dashboards see it before its first run."""
-        for result in RESULTS:
-            self.runs.labels(stack, result)
+        for result in Result:
+            self.runs.labels(stack, result.value)
         self.drifted.labels(stack)
         self.polls.labels(stack)
         for result in PREVIEW_RESULTS:
             self.previews.labels(stack, result)
 
     def record(self, outcome: RunOutcome) -> None:
-        self.runs.labels(outcome.stack, outcome.result).inc()
-        self.duration.labels(outcome.stack, outcome.kind).observe(outcome.duration_s)
-        if outcome.result in ("applied", "skipped", "remediated"):
+        self.runs.labels(outcome.stack, outcome.result.value).inc()
+        self.duration.labels(outcome.stack, outcome.kind.value).observe(outcome.duration_s)
+        if outcome.result.in_sync:
             self.last_success.labels(outcome.stack).set(outcome.finished_at)
-        if outcome.kind == "drift":
-            self.drifted.labels(outcome.stack).set(len(outcome.resources) if outcome.result == "drifted" else 0)
+        if outcome.kind is RunKind.DRIFT:
+            self.drifted.labels(outcome.stack).set(len(outcome.resources) if outcome.result is Result.DRIFTED else 0)
+
+    def set_state(self, state: StackState) -> None:
+        ready = state.condition(READY)
+        self.ready.labels(state.name).set(1 if ready is not None and ready.status else 0)
+        self.failures.labels(state.name).set(state.failures)
 
     def set_commit(self, stack: str, commit: str) -> None:
         with self._lock:

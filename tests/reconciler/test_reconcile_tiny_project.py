@@ -55,14 +55,15 @@ def test_once_applies_then_skips_and_prints_the_json_contract(tiny, tmp_path, en
 
     assert first.returncode == 0, first.stderr
     [line] = json_lines(first.stdout)
-    assert set(line) == {"stack", "commit", "result", "changes", "duration_s", "error"}
+    assert set(line) == {"stack", "commit", "result", "reason", "changes", "duration_s", "error"}
     assert set(line["changes"]) == CHANGE_KEYS
-    assert (line["stack"], line["commit"], line["result"], line["error"]) == ("tiny", tiny.head(), "applied", None)
+    assert (line["stack"], line["commit"], line["result"], line["reason"], line["error"]) == ("tiny", tiny.head(), "applied", None, None)
     assert line["changes"]["create"] == 4 and line["duration_s"] > 0
     assert second.returncode == 0 and json_lines(second.stdout)[0]["result"] == "skipped"
     assert human.returncode == 0 and human.stdout.startswith("tiny") and tiny.head()[:12] in human.stdout
     [entry] = json_lines(as_json.stdout)
-    assert entry["last_applied_commit"] == tiny.head() and entry["result"] == "applied"
+    assert entry["last_applied_commit"] == tiny.head() and entry["result"] == "applied" and entry["ready"] is True
+    assert {c["type"]: c["status"] for c in entry["conditions"]} == {"Ready": "True", "Reconciling": "False", "Stalled": "False"}
 
 
 def test_a_program_error_fails_keeps_the_last_state_and_the_next_commit_recovers(tiny, tmp_path, engine_env):
@@ -79,6 +80,7 @@ def test_a_program_error_fails_keeps_the_last_state_and_the_next_commit_recovers
     assert broken.returncode == 1
     [failure] = json_lines(broken.stdout)
     assert failure["result"] == "failed" and "fail.txt: things.txt names a thing twice" in failure["error"]
+    assert failure["reason"] == "ProgramError"
     assert failure["changes"]["create"] == 0, "nothing was applied"
     assert again.returncode == 1 and json_lines(again.stdout)[0]["result"] == "failed", "once re-checks a failed head"
     [recovered] = json_lines(fixed.stdout)
@@ -101,12 +103,12 @@ def test_the_deletion_guard_blocks_until_a_trailer_allows_it(tiny, tmp_path, eng
 
     assert blocked.returncode == 1
     [line] = json_lines(blocked.stdout)
-    assert line["result"] == "blocked" and line["changes"]["delete"] == 2
+    assert line["result"] == "blocked" and line["reason"] == "DeletionGuard" and line["changes"]["delete"] == 2
     assert "Allow-Deletes: 2" in line["error"] and "tiny:index:Thing::b" in line["error"] and "::c" in line["error"]
     assert json_lines(still.stdout)[0]["result"] == "blocked"
     assert allowed.returncode == 0, allowed.stderr
     assert json_lines(allowed.stdout)[0] | {"duration_s": 0} == {
-        "stack": "tiny", "commit": allowed_commit, "result": "applied", "duration_s": 0, "error": None,
+        "stack": "tiny", "commit": allowed_commit, "result": "applied", "reason": None, "duration_s": 0, "error": None,
         "changes": {"create": 0, "update": 0, "replace": 0, "delete": 2, "same": 2},
     }
 
@@ -201,7 +203,8 @@ def test_an_update_held_by_someone_else_is_a_concurrent_update(tiny, tmp_path, e
     assert result.returncode == 1
     state = json_lines(run_cli("status", "--config", str(config), "--json", env=engine_env).stdout)[0]
     assert json_lines(result.stdout)[0]["result"] == "failed"
-    assert state["error_class"] == "concurrent_update" and state["retry_at"] is not None
+    assert state["reason"] == "LockHeld" and state["retry_at"] is not None and state["failures"] == 0
+    assert {c["type"]: (c["status"], c["reason"]) for c in state["conditions"]}["Reconciling"] == ("True", "LockHeld")
 
 
 def test_a_deleted_branch_is_reported_not_crashed_on(tiny, tmp_path, engine_env):
@@ -214,6 +217,7 @@ def test_a_deleted_branch_is_reported_not_crashed_on(tiny, tmp_path, engine_env)
     assert result.returncode == 1
     [line] = json_lines(result.stdout)
     assert line["result"] == "failed" and "branch 'main' does not exist on the remote" in line["error"]
+    assert line["reason"] == "BranchMissing"
     assert "Traceback" not in result.stderr
 
 
@@ -268,13 +272,13 @@ def test_a_service_killed_mid_update_releases_the_lock_at_its_next_start_and_con
     restarted.wait_until(lambda: restarted.stack("tiny")["last_applied_commit"] == fixed, 120, "convergence")
 
     assert not locks()
-    assert "run(s) were interrupted by a crash; recovering" in restarted.log()
-    assert "released the lock the interrupted run left" in restarted.log()
+    assert "the last run did not finish; recovering" in restarted.log()
+    assert "released the lock of" in restarted.log() and "whose process is gone" in restarted.log()
     assert restarted.stop() == 0
     store = StatusStore(tmp_path / "reconciler-state" / "status.sqlite", read_only=True)
-    history = [(run["result"], run["error_class"]) for run in reversed(store.runs("tiny"))]
+    history = [(run["result"], run["reason"]) for run in reversed(store.runs("tiny"))]
     store.close()
-    assert ("failed", "interrupted") in history and history[-1] == ("applied", None)
+    assert ("failed", "Interrupted") in history and history[-1] == ("applied", None)
 
 
 def test_once_with_a_stack_name_runs_that_stack_only(tiny, tmp_path, engine_env):

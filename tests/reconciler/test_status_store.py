@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from pr_preview.summary import ChangeCounts
-from reconciler.status.model import RunOutcome, StackState
+from reconciler.status.model import Condition, Result, RunKind, RunOutcome, StackState
 from reconciler.status.store import StatusStore
 
 
@@ -18,28 +18,29 @@ def store(tmp_path):
     opened.close()
 
 
-def finished(store: StatusStore, result: str, commit: str = "a" * 40, error_class=None, message=None) -> int:
+def finished(store: StatusStore, result: Result, commit: str = "a" * 40, reason=None, message=None, state=None) -> int:
     run_id = store.start_run("web", commit, "poll", "apply", 100.0)
-    outcome = RunOutcome("web", commit, "poll", "apply", result, 100.0, 103.5, ChangeCounts(create=2, same=1),
-                         error_class=error_class, error_message=message, resources=[{"urn": "urn:x", "op": "create"}])
-    return store.finish_run(run_id, outcome)
+    outcome = RunOutcome("web", commit, "poll", RunKind.APPLY, result, 100.0, 103.5, ChangeCounts(create=2, same=1),
+                         reason=reason, error_message=message, resources=[{"urn": "urn:x", "op": "create"}],
+                         config_digest="d1")
+    return store.finish_run(run_id, outcome, state)
 
 
 def test_a_run_is_stored_with_every_field(store):
-    run_id = finished(store, "applied")
+    run_id = finished(store, Result.APPLIED)
 
     [run] = store.runs("web")
 
-    assert run["id"] == run_id and run["result"] == "applied" and run["trigger"] == "poll"
+    assert run["id"] == run_id and run["result"] == "applied" and run["trigger"] == "poll" and run["reason"] is None
     assert run["changes"] == {"create": 2, "update": 0, "replace": 0, "delete": 0, "same": 1}
     assert run["duration_s"] == 3.5 and run["attempts"] == 1
     assert run["resources"] == [{"urn": "urn:x", "op": "create"}]
 
 
 def test_the_same_failure_again_counts_attempts_instead_of_adding_rows(store):
-    first = finished(store, "failed", error_class="source_unreachable", message="cannot read")
-    again = finished(store, "failed", error_class="source_unreachable", message="cannot read")
-    other = finished(store, "failed", error_class="source_unreachable", message="another message")
+    first = finished(store, Result.FAILED, reason="SourceUnreachable", message="cannot read")
+    again = finished(store, Result.FAILED, reason="SourceUnreachable", message="cannot read")
+    other = finished(store, Result.FAILED, reason="SourceUnreachable", message="another message")
 
     runs = store.runs("web")
 
@@ -48,10 +49,21 @@ def test_the_same_failure_again_counts_attempts_instead_of_adding_rows(store):
 
 
 def test_a_run_that_never_finished_is_found_as_interrupted(store):
-    finished(store, "applied")
+    finished(store, Result.APPLIED)
     dangling = store.start_run("web", "b" * 40, "webhook", "apply")
+    store.start_run("other", "b" * 40, "webhook", "apply")
 
-    assert [row["id"] for row in store.unfinished_runs()] == [dangling]
+    assert [row["id"] for row in store.unfinished_runs("web")] == [dangling]
+
+
+def test_a_run_and_the_state_it_leads_to_are_written_together(store):
+    state = StackState("web", last_applied_commit="a" * 40, needs_recovery=True,
+                       conditions=[Condition("Ready", True, "ReconciliationSucceeded", "applied a", 42.0)])
+    run_id = finished(store, Result.APPLIED, state=state)
+
+    saved = store.stack_state("web")
+    assert saved.last_run_id == run_id and saved.needs_recovery is True
+    assert saved.conditions == [Condition("Ready", True, "ReconciliationSucceeded", "applied a", 42.0)]
 
 
 def test_stack_state_round_trips_and_defaults(store):
@@ -67,7 +79,7 @@ def test_stack_state_round_trips_and_defaults(store):
 
 
 def test_a_read_only_store_reads_while_the_writer_has_it_open(store, tmp_path):
-    finished(store, "applied")
+    finished(store, Result.APPLIED)
     reader = StatusStore(tmp_path / "status.sqlite", read_only=True)
     try:
         assert reader.runs("web")[0]["result"] == "applied"

@@ -1,0 +1,116 @@
+"""The Pulumi CLI run under a deadline, and told apart when it did not end by itself.
+
+The SDK's PulumiCommand.run waits for the CLI however long it takes and reports a CLI killed by a signal
+like any failure. This one starts the CLI in its own process group, interrupts it at its deadline (SIGINT:
+the engine cancels, finishes the steps in flight and writes its state; then SIGKILL to the whole group
+after a grace period), and raises EngineInterrupted whenever the CLI ended by a signal, so the reconciler
+knows its lock and pending operations may be left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import threading
+from typing import Mapping, Optional
+
+from pulumi import automation as auto
+from pulumi.automation._cmd import OnOutput, _fixup_path
+from pulumi.automation.errors import create_command_error
+
+from reconciler.errors import EngineInterrupted
+
+log = logging.getLogger("reconciler.engine")
+GRACE_S = 60.0
+
+
+class SupervisedCommand(auto.PulumiCommand):
+    def __init__(self, root: Optional[str], deadline_s: float, grace_s: float = GRACE_S) -> None:
+        super().__init__(root=root)
+        self.deadline_s = deadline_s
+        self.grace_s = grace_s
+
+    def run(
+        self,
+        args: list[str],
+        cwd: str,
+        additional_env: Mapping[str, str],
+        on_output: Optional[OnOutput] = None,
+        on_error: Optional[OnOutput] = None,
+    ) -> auto.CommandResult:
+        separator = args.index("--") if "--" in args else len(args)
+        if "--non-interactive" not in args[:separator]:
+            args.insert(0, "--non-interactive")
+        env = {**os.environ, **additional_env, "PULUMI_AUTOMATION_API": "true"}
+        if os.path.isabs(self.command):
+            env = _fixup_path(env, os.path.dirname(self.command))
+        stdout: list[str] = []
+        stderr: list[str] = []
+        with subprocess.Popen(
+            [self.command, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+            cwd=cwd, env=env, encoding="utf-8", start_new_session=True,
+        ) as process:
+            readers = [
+                threading.Thread(target=_consume, args=(process.stdout, on_output, stdout), daemon=True),
+                threading.Thread(target=_consume, args=(process.stderr, on_error, stderr), daemon=True),
+            ]
+            for reader in readers:
+                reader.start()
+            why = self._wait(process, args)
+            for reader in readers:
+                reader.join()
+        result = auto.CommandResult(stdout="\n".join(stdout), stderr="\n".join(stderr), code=process.returncode)
+        if why is not None or process.returncode < 0:
+            _kill_group(process.pid)  # plugins and the language host left behind by a killed CLI
+        if why is not None:
+            raise EngineInterrupted(result, "deadline", f"pulumi {_verb(args)} passed its deadline of {self.deadline_s:.0f}s "
+                                                        "and was stopped")
+        if process.returncode < 0:
+            name = signal.Signals(-process.returncode).name
+            raise EngineInterrupted(result, "signal", f"pulumi {_verb(args)} was killed by {name} (out of memory, or an operator)")
+        if process.returncode != 0:
+            raise create_command_error(result)
+        return result
+
+    def _wait(self, process: subprocess.Popen, args: list[str]) -> Optional[str]:
+        """None when the CLI ended by itself; "deadline" when it had to be stopped."""
+        try:
+            process.wait(timeout=self.deadline_s)
+            return None
+        except subprocess.TimeoutExpired:
+            pass
+        log.error("pulumi %s passed its deadline of %.0fs: interrupting it", _verb(args), self.deadline_s)
+        _signal_group(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=self.grace_s)
+        except subprocess.TimeoutExpired:
+            log.error("pulumi %s did not stop within %.0fs of SIGINT: killing it", _verb(args), self.grace_s)
+            _kill_group(process.pid)
+            process.wait()
+        return "deadline"
+
+
+def _consume(stream, callback: Optional[OnOutput], chunks: list[str]) -> None:
+    for line in iter(stream.readline, ""):
+        stripped = line.rstrip()
+        if callback:
+            callback(stripped)
+        chunks.append(stripped)
+    stream.close()
+
+
+def _verb(args: list[str]) -> str:
+    return next((arg for arg in args if not arg.startswith("-")), "command")
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    try:
+        os.killpg(pgid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _kill_group(pgid: int) -> None:
+    _signal_group(pgid, signal.SIGKILL)

@@ -1,0 +1,75 @@
+"""The deletion guard: a run that deletes or replaces more than the stack allows needs a commit that says so.
+
+It only reads. Its preview (the program and the engine once more) is paid only when something can go
+away: when a commit changes nothing but Kubernetes manifests under the stack's `guard_manifests` folders,
+the object sets of the two commits tell it without the engine. A replacement forced by an immutable field
+in such a commit is not seen this way (see reconciler/README.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Iterable, Optional
+
+from manifest_loader.yaml_documents import parse_documents
+from reconciler.settings import StackSpec
+from reconciler.workspace import Workspace
+
+Identity = tuple[str, str, str, str]  # apiVersion group, kind, namespace, name
+
+
+def why_preview(workspace: Workspace, spec: StackSpec, last_applied: Optional[str], head: str, config_changed: bool) -> Optional[str]:
+    """Why the guard must preview this run; None when the object sets show nothing can be deleted or replaced."""
+    if last_applied is None:
+        return None  # nothing is applied yet: there is nothing to delete
+    if config_changed:
+        return "the stack's config changed"
+    if not spec.guard_manifests:
+        return "no guard_manifests folders are configured"
+    changed = workspace.changed_files(last_applied, head)
+    if changed is None:
+        return f"the last applied commit {last_applied[:12]} is not in the checkout"
+    outside = [path for path in changed if not _under(path, spec.guard_manifests)]
+    if outside:
+        return f"{outside[0]} changed (not a manifest)"
+    before: set[Identity] = set()
+    after: set[Identity] = set()
+    for path in changed:
+        for commit, found in ((last_applied, before), (head, after)):
+            text = workspace.file_at(commit, path)
+            objects = None if text is None else identities(path, text)
+            if text is not None and objects is None:
+                return f"{path} at {commit[:12]} cannot be read as manifests"
+            found |= objects or set()
+    gone = before - after
+    if gone:
+        return f"{len(gone)} object(s) are no longer in the manifests"
+    return None
+
+
+def identities(path: str, text: str) -> Optional[set[Identity]]:
+    """The objects a manifest file declares (List items expanded); None when it is not plain manifests."""
+    documents, problems = parse_documents(path, text.encode("utf-8"))
+    if problems:
+        return None
+    found: set[Identity] = set()
+    for body in _objects(document.data for document in documents):
+        metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+        group = str(body.get("apiVersion", "")).rpartition("/")[0]
+        found.add((group, str(body.get("kind")), str(metadata.get("namespace") or ""), str(metadata.get("name"))))
+    return found
+
+
+def _objects(data: Iterable[object]) -> Iterable[dict]:
+    for body in data:
+        if not isinstance(body, dict):
+            continue
+        if str(body.get("kind", "")).endswith("List") and isinstance(body.get("items"), list):
+            yield from _objects(body["items"])
+        else:
+            yield body
+
+
+def _under(path: str, folders: tuple[str, ...]) -> bool:
+    parts = PurePosixPath(path).parts
+    return any(parts[: len(PurePosixPath(folder).parts)] == PurePosixPath(folder).parts for folder in folders)

@@ -1,0 +1,182 @@
+"""The executor a StackReconciler is handed: source, checkout, and the engine operations of one stack.
+
+The reconciler decides; the workspace executes and raises only the typed errors of reconciler.errors.
+Tests hand the reconciler a scripted workspace with the same methods, so every step order and state
+transition is checked in milliseconds; StackWorkspace is the real one (git + the Automation API).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Optional, Protocol, TypeVar
+
+import yaml
+from pulumi import automation as auto
+
+from reconciler import errors
+from reconciler.engine import operations
+from reconciler.engine.operations import EngineReport, OperationFailed, PreviewReport
+from reconciler.engine.recovery import Recovered, recover
+from reconciler.engine.stack_session import StackSession
+from reconciler.engine.supervised_command import SupervisedCommand
+from reconciler.errors import ReconcileError, Stalled, Temporary
+from reconciler.settings import RetryPolicy, StackSpec
+from reconciler.source.checkout import CommitMissingError, StackCheckout
+from reconciler.source.git_command import GitError, run_git
+from reconciler.source.remote_head import BranchMissingError, find_head
+from reconciler.telemetry.redaction import Redactor
+
+T = TypeVar("T")
+
+
+class Workspace(Protocol):
+    def find_head(self) -> str: ...
+
+    def check_out(self, commit: str) -> None: ...
+
+    def changed_files(self, old: str, new: str) -> Optional[list[str]]:
+        """Paths that differ between two commits; None when `old` is not known here."""
+        ...
+
+    def file_at(self, commit: str, path: str) -> Optional[str]: ...
+
+    def allowed_deletes(self, old: Optional[str], new: str) -> Optional[int]: ...
+
+    def prepare(self, spec: StackSpec) -> None: ...
+
+    def preview(self, commit: str, refresh: bool) -> PreviewReport: ...
+
+    def up(self, commit: str, refresh: bool) -> EngineReport: ...
+
+    def drift(self, commit: str) -> EngineReport: ...
+
+    def recover(self) -> Recovered: ...
+
+
+class StackWorkspace:
+    def __init__(
+        self,
+        spec: StackSpec,
+        state_dir: Path,
+        pulumi_root: Optional[str],
+        redactor: Redactor,
+        retry: RetryPolicy,
+        remembered_salt: Callable[[], Optional[str]],
+        remember_salt: Callable[[str], None],
+    ) -> None:
+        self.spec = spec
+        self.retry = retry
+        self.redactor = redactor
+        self.checkout = StackCheckout(spec, state_dir / "workspaces" / spec.name)
+        self._command = SupervisedCommand(pulumi_root, deadline_s=spec.operation_timeout)
+        self._salts = (remembered_salt, remember_salt)
+        self._session: Optional[StackSession] = None
+
+    @property
+    def session(self) -> StackSession:
+        if self._session is None:
+            self._session = StackSession(
+                self.spec, self.checkout.project_path, self._command, self.redactor,
+                remembered_salt=self._salts[0], remember_salt=self._salts[1],
+            )
+        return self._session
+
+    # Source
+
+    def find_head(self) -> str:
+        with self._source_errors():
+            return find_head(self.spec)
+
+    def check_out(self, commit: str) -> None:
+        with self._source_errors():
+            self.checkout.fetch(commit)
+            self.checkout.check_out(commit)
+
+    def changed_files(self, old: str, new: str) -> Optional[list[str]]:
+        if not self.checkout.has_commit(old):
+            return None
+        with self._source_errors():
+            output = run_git(["diff", "--no-renames", "--name-only", "-z", old, new, "--"], self.spec.credentials,
+                             cwd=self.checkout.repo_dir).stdout
+        return [path for path in output.split("\0") if path]
+
+    def file_at(self, commit: str, path: str) -> Optional[str]:
+        result = run_git(["cat-file", "blob", f"{commit}:{path}"], self.spec.credentials, cwd=self.checkout.repo_dir,
+                         ok_codes=(0, 128))
+        return result.stdout if result.returncode == 0 else None
+
+    def allowed_deletes(self, old: Optional[str], new: str) -> Optional[int]:
+        with self._source_errors():
+            return self.checkout.allowed_deletes(old, new)
+
+    # Engine
+
+    def prepare(self, spec: StackSpec) -> None:
+        """The stack file of the fresh checkout: salt and overrides (secret files as they are now)."""
+        self.session.spec = spec
+        self.redactor.add(*(override.value for override in spec.config if override.secret and isinstance(override.value, str)))
+        self._engine(self.session.prepare)
+
+    def preview(self, commit: str, refresh: bool) -> PreviewReport:
+        return self._engine(lambda: operations.preview(self.session, commit, self.redactor, refresh=refresh))
+
+    def up(self, commit: str, refresh: bool) -> EngineReport:
+        return self._engine(lambda: operations.up(self.session, commit, self.redactor, refresh=refresh))
+
+    def drift(self, commit: str) -> EngineReport:
+        return self._engine(lambda: operations.drift(self.session, commit, self.redactor))
+
+    def recover(self) -> Recovered:
+        project = _project_name(self.checkout.project_path)
+        return self._engine(lambda: recover(
+            self.session, project, self.redactor, self.spec.lock_stale_after, self.retry.concurrent_delay,
+        ))
+
+    # Errors, typed once here
+
+    def _engine(self, call: Callable[[], T]) -> T:
+        try:
+            return call()
+        except ReconcileError:
+            raise
+        except OperationFailed as failure:
+            raise errors.from_engine(failure.cause, failure.message, self.session.backend_reachable, self.retry) from None
+        except auto.CommandError as error:
+            message = self.redactor.redact(str(error).strip())
+            raise errors.from_engine(error, message, self.session.backend_reachable, self.retry) from None
+
+    def _source_errors(self) -> "_SourceErrors":
+        return _SourceErrors(self.spec, self.retry, self.redactor)
+
+
+class _SourceErrors:
+    """Git's failures as typed errors: unreachable waits a short fixed time, a missing commit stalls."""
+
+    def __init__(self, spec: StackSpec, retry: RetryPolicy, redactor: Redactor) -> None:
+        self.spec, self.retry, self.redactor = spec, retry, redactor
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if error is None or isinstance(error, ReconcileError):
+            return False
+        message = self.redactor.redact(str(error))
+        if isinstance(error, BranchMissingError):
+            raise Temporary(errors.BRANCH_MISSING, message, delay=self.spec.resync_interval) from None
+        if isinstance(error, CommitMissingError):
+            raise Stalled(errors.COMMIT_MISSING, message) from None
+        if isinstance(error, GitError):
+            if error.unreachable:
+                raise Temporary(errors.SOURCE_UNREACHABLE, message, delay=self.retry.unreachable_delay) from None
+            raise Temporary(errors.SOURCE_ERROR, message) from None
+        return False
+
+
+def _project_name(project_path: Path) -> str:
+    for name in ("Pulumi.yaml", "Pulumi.yml"):
+        path = project_path / name
+        if path.is_file():
+            document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            return str(document.get("name", ""))
+    return ""
