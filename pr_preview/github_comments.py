@@ -1,6 +1,13 @@
 """One comment per stack on a pull request, created once and edited in place (GitHub REST API).
 
-Only the standard library: three endpoints do not justify an HTTP client dependency.
+Only comments the token's own account wrote are edited: anyone who can
+comment can paste the marker, and their comment is left alone (a new one is
+created). The account is `GET /user`'s login; a GitHub App installation
+token cannot read that, so its bot login (`<app-slug>[bot]`) is given by the
+caller, or, in GitHub Actions, is `github-actions[bot]` (the login behind
+the workflow's GITHUB_TOKEN).
+
+Only the standard library: four endpoints do not justify an HTTP client dependency.
 """
 
 from __future__ import annotations
@@ -23,14 +30,16 @@ GITHUB_BODY_LIMIT = 65_536
 _PAGE_SIZE = 100
 _USER_AGENT = "pulumi-gitops-preview"
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
+ACTIONS_BOT = "github-actions[bot]"
 
 
 class GitHubCommentError(Exception):
     """GitHub refused or could not be reached; the message names the pull request and what to do."""
 
-    def __init__(self, message: str, status: Optional[int] = None) -> None:
+    def __init__(self, message: str, status: Optional[int] = None, rate_limited: bool = False) -> None:
         super().__init__(message)
         self.status = status
+        self.rate_limited = rate_limited
 
 
 @dataclass(frozen=True)
@@ -48,12 +57,14 @@ def publish_comment(
     token_env: str = DEFAULT_TOKEN_ENV,
     api_url: str = DEFAULT_API_URL,
     timeout: float = 30.0,
+    author: Optional[str] = None,
 ) -> PublishedComment:
     """Edit this stack's comment on the pull request, or create it when there is none.
 
     `body` must start with the stack's marker (`render_markdown` does that): the
     marker is how the next run finds this comment, and why two stacks never
-    touch each other's. The oldest comment with the marker is the one edited.
+    touch each other's. The oldest comment with the marker written by `author`
+    (the token's account: found with GET /user when not given) is the one edited.
     """
     marker = comment_marker(stack)
     if not body.startswith(marker):
@@ -69,12 +80,19 @@ def publish_comment(
     api = _GitHubApi(api_url, token, token_env, pull, timeout)
     repo_path = f"/repos/{pull.owner}/{pull.repo}"
 
-    existing = api.find_comment(f"{repo_path}/issues/{pull.number}/comments", marker)
+    existing = api.find_comment(f"{repo_path}/issues/{pull.number}/comments", marker, author or api.token_login())
     if existing is not None:
         comment = api.send("PATCH", f"{repo_path}/issues/comments/{existing}", {"body": body}, "editing its preview comment")
         return PublishedComment(id=int(comment["id"]), url=str(comment.get("html_url", "")), created=False)
     comment = api.send("POST", f"{repo_path}/issues/{pull.number}/comments", {"body": body}, "creating its preview comment")
     return PublishedComment(id=int(comment["id"]), url=str(comment.get("html_url", "")), created=True)
+
+
+def _login(comment: dict[str, Any]) -> str:
+    user = comment.get("user")
+    login = user.get("login") if isinstance(user, dict) else None
+    # GitHub logins are case-insensitive.
+    return login.casefold() if isinstance(login, str) else ""
 
 
 def _where(pull: PullRequest) -> str:
@@ -90,15 +108,34 @@ class _GitHubApi:
         self.pull = pull
         self.timeout = timeout
 
-    def find_comment(self, comments_path: str, marker: str) -> Optional[int]:
-        """The id of the first comment whose body starts with the marker, following the pages in order."""
+    def token_login(self) -> str:
+        """The login of the account the token belongs to."""
+        try:
+            user, _ = self._request("GET", f"{self.base}/user", None, "finding which account the token belongs to")
+        except GitHubCommentError as error:
+            if error.status != 403 or error.rate_limited:
+                raise
+            if os.environ.get("GITHUB_ACTIONS") == "true":
+                return ACTIONS_BOT
+            raise GitHubCommentError(
+                f"the token in ${self.token_env} cannot tell whose it is (GET /user: 403), as a GitHub App installation "
+                f"token cannot, so its comments on {_where(self.pull)} cannot be told from look-alikes: give the app's "
+                "bot login (`<app-slug>[bot]`) as the comment author", 403,
+            ) from None
+        login = user.get("login") if isinstance(user, dict) else None
+        if not isinstance(login, str) or not login:
+            raise GitHubCommentError(f"GitHub's answer to GET /user at {self.base} has no login. Check the API URL setting")
+        return login
+
+    def find_comment(self, comments_path: str, marker: str, author: str) -> Optional[int]:
+        """The id of the first comment `author` wrote whose body starts with the marker, following the pages in order."""
         url: Optional[str] = f"{self.base}{comments_path}?per_page={_PAGE_SIZE}&page=1"
         seen: set[str] = set()
         while url is not None and url not in seen:
             seen.add(url)
             comments, headers = self._request("GET", url, None, "listing its comments")
             for comment in comments:
-                if str(comment.get("body") or "").startswith(marker):
+                if str(comment.get("body") or "").startswith(marker) and _login(comment) == author.casefold():
                     return int(comment["id"])
             url = self._next_page(headers.get("Link", ""))
         return None
@@ -149,11 +186,12 @@ class _GitHubApi:
     def _refused(self, error: urllib.error.HTTPError, action: str) -> GitHubCommentError:
         status = error.code
         said = self._github_message(error)
+        rate_limited = status == 403 and (error.headers.get("X-RateLimit-Remaining") == "0" or bool(error.headers.get("Retry-After")))
         where = _where(self.pull)
         env = f"${self.token_env}"
         if status == 401:
             text = f"GitHub rejected the token in {env} (401) while {action} on {where}: set {env} to a valid, unexpired token"
-        elif status == 403 and (error.headers.get("X-RateLimit-Remaining") == "0" or error.headers.get("Retry-After")):
+        elif rate_limited:
             text = f"GitHub's rate limit stopped {action} on {where} (403): run the preview again later"
         elif status == 403:
             text = (
@@ -171,7 +209,7 @@ class _GitHubApi:
             text = f"GitHub answered {status} while {action} on {where}: run the preview again later"
         if said:
             text += f". GitHub said: {said}"
-        return GitHubCommentError(text, status)
+        return GitHubCommentError(text, status, rate_limited)
 
     def _github_message(self, error: urllib.error.HTTPError) -> str:
         """GitHub's own explanation, bounded, on one line, and never carrying the token."""

@@ -1,20 +1,20 @@
-"""Secret values replaced by a placeholder before any text leaves the process."""
+"""Secret values replaced by a placeholder before any text leaves the process, in a pull request comment.
+
+The masking is the reconciler's one Redactor (every encoded and line-wrapped
+form of every secret), with Pulumi's own placeholder `[secret]` as marker.
+"""
 
 from __future__ import annotations
 
-import re
+import functools
 from typing import Iterable, Mapping
 
 from pulumi.automation import ConfigValue
 
 from pr_preview.terminal_text import strip_ansi
+from reconciler.telemetry.redaction import Redactor
 
 SECRET_PLACEHOLDER = "[secret]"
-
-# A multi-line secret (a key, a certificate) is printed by the diff one line at a
-# time, each with its own indent, so its lines are masked too; shorter lines
-# ("}", "-----") are too common to mask without hiding ordinary text.
-_MIN_MASKED_LINE = 8
 
 
 def secret_config_values(config: Mapping[str, ConfigValue]) -> list[str]:
@@ -22,21 +22,16 @@ def secret_config_values(config: Mapping[str, ConfigValue]) -> list[str]:
     return [value.value for value in config.values() if value.secret and value.value]
 
 
+@functools.lru_cache(maxsize=16)
+def _comment_redactor(secrets: tuple[str, ...]) -> Redactor:
+    # A comment is cleaned piece by piece with the same secrets: the masks are built once.
+    # Every non-empty secret is masked here, however short: a comment is read by anyone who can read the pull request.
+    return Redactor(secrets, marker=SECRET_PLACEHOLDER, min_length=1)
+
+
 def mask_secrets(text: str, secrets: Iterable[str]) -> str:
-    """Every occurrence of every secret (and of each long line of a multi-line one) as `[secret]`."""
-    needles: set[str] = set()
-    for secret in secrets:
-        if not secret:
-            continue
-        needles.add(secret)
-        if "\n" in secret:
-            needles.update(line.strip() for line in secret.splitlines() if len(line.strip()) >= _MIN_MASKED_LINE)
-    if not needles:
-        return text
-    # One pass, longest first: a secret that contains another is masked whole,
-    # and a placeholder already written is never matched again.
-    pattern = re.compile("|".join(re.escape(n) for n in sorted(needles, key=len, reverse=True)))
-    return pattern.sub(SECRET_PLACEHOLDER, text)
+    """Every occurrence of every secret, in every form the Redactor knows, as `[secret]`."""
+    return _comment_redactor(tuple(secrets)).redact(text)
 
 
 def clean_text(text: str, secrets: Iterable[str]) -> str:

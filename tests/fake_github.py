@@ -1,4 +1,4 @@
-"""A small GitHub: the issue-comment endpoints of the REST API, served on 127.0.0.1, recording every request."""
+"""A small GitHub: the issue-comment endpoints and GET /user of the REST API, served on 127.0.0.1, recording every request."""
 
 from __future__ import annotations
 
@@ -23,25 +23,30 @@ class RecordedRequest:
 
 @dataclass
 class FakeGitHub:
-    """The issue-comment endpoints of the GitHub REST API, with real pagination and auth checks."""
+    """The issue-comment endpoints of the GitHub REST API, with real pagination, auth checks and comment authors."""
 
     url: str = ""
     token: str = "ghs_FAKEtoken0123456789abcdefABCDEF"
+    # The token's account; GET /user answers it unless the token is an app installation's (403, like GitHub).
+    login: str = "preview-bot"
+    installation_token: bool = False
     pulls: set[tuple[str, str, int]] = field(default_factory=set)
     comments: list[dict[str, Any]] = field(default_factory=list)
     requests: list[RecordedRequest] = field(default_factory=list)
     # (status, JSON body, extra headers) answered to every request when set.
     failure: Optional[tuple[int, dict[str, Any], dict[str, str]]] = None
     next_link_host: Optional[str] = None
+    edited_foreign: list[int] = field(default_factory=list)  # ids of comments by others that were edited
     _next_id: int = 1000
 
     def add_pull(self, owner: str, repo: str, number: int) -> None:
         self.pulls.add((owner, repo, number))
 
-    def add_comment(self, owner: str, repo: str, number: int, body: str) -> int:
+    def add_comment(self, owner: str, repo: str, number: int, body: str, author: Optional[str] = None) -> int:
+        """A comment written by `author` (default: the token's own account)."""
         self._next_id += 1
         self.comments.append(
-            {"id": self._next_id, "owner": owner, "repo": repo, "number": number, "body": body,
+            {"id": self._next_id, "owner": owner, "repo": repo, "number": number, "body": body, "author": author or self.login,
              "html_url": f"https://github.example/{owner}/{repo}/pull/{number}#issuecomment-{self._next_id}"}
         )
         return self._next_id
@@ -61,6 +66,10 @@ class FakeGitHub:
             return self.failure
         if headers.get("authorization") != f"Bearer {self.token}":
             return 401, {"message": "Bad credentials"}, {}
+        if parsed.path == "/user" and method == "GET":
+            if self.installation_token:
+                return 403, {"message": "Resource not accessible by integration"}, {}
+            return 200, {"login": self.login, "id": 1, "type": "Bot" if self.login.endswith("[bot]") else "User"}, {}
 
         listing = re.fullmatch(r"/repos/([^/]+)/([^/]+)/issues/(\d+)/comments", parsed.path)
         if listing:
@@ -79,6 +88,9 @@ class FakeGitHub:
             comment = self._by_id(int(editing.group(3)))
             if comment is None or (comment["owner"], comment["repo"]) != (editing.group(1), editing.group(2)):
                 return 404, {"message": "Not Found"}, {}
+            if comment["author"].casefold() != self.login.casefold():
+                # A token with write access may edit anyone's comment: the refusal is the client's to make.
+                self.edited_foreign.append(comment["id"])
             comment["body"] = body["body"]
             return 200, self._public(comment), {}
         return 404, {"message": "Not Found"}, {}
@@ -98,7 +110,7 @@ class FakeGitHub:
 
     @staticmethod
     def _public(comment: dict[str, Any]) -> dict[str, Any]:
-        return {"id": comment["id"], "body": comment["body"], "html_url": comment["html_url"], "user": {"login": "github-actions[bot]"}}
+        return {"id": comment["id"], "body": comment["body"], "html_url": comment["html_url"], "user": {"login": comment["author"]}}
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""GitHub push webhooks: the signature check and which stacks a push concerns."""
+"""GitHub webhooks: the signature check and which stacks a push or a pull request concerns."""
 
 from __future__ import annotations
 
@@ -11,16 +11,14 @@ from urllib.parse import urlsplit
 
 from reconciler.settings import StackSpec
 
-SIGNATURE_PREFIX = "sha256="
 _SCP_LIKE = re.compile(r"^(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>.+)$")
 
 
-def signature_is_valid(secret: str, body: bytes, header: Optional[str]) -> bool:
-    """X-Hub-Signature-256 is `sha256=` + hex HMAC-SHA256 of the raw body; compared in constant time."""
-    if not header or not header.startswith(SIGNATURE_PREFIX):
+def signature_matches(secret: str, body: bytes, claimed: Optional[bytes]) -> bool:
+    """The HMAC-SHA256 of the raw body under the secret equals the claimed one (X-Hub-Signature-256), in constant time."""
+    if claimed is None:
         return False
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header[len(SIGNATURE_PREFIX):].strip().lower())
+    return hmac.compare_digest(hmac.new(secret.encode(), body, hashlib.sha256).digest(), claimed)
 
 
 def repository_key(url: str) -> str:

@@ -1,21 +1,35 @@
-"""The HTTP endpoints: /healthz, /readyz, /status, /metrics and POST /hooks/github (push and pull_request)."""
+"""The HTTP endpoints: /healthz, /readyz, /status, /metrics and POST /hooks/github (push, pull_request, issue_comment)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-import threading
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Optional, Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from reconciler.settings import ServiceConfig
 
-from .github_webhook import pushed_stacks, signature_is_valid
+from .delivery_log import FILE_NAME, DeliveryLog
+from .github_webhook import pushed_stacks, signature_matches
+from .http_messages import BadRequest, HttpRequest, HttpResponse, error_response, json_response, shown
+from .http_server import BoundedHttpServer, ServerLimits
+from .request_checks import (
+    allowed_host_names,
+    check_bearer,
+    check_host,
+    github_delivery,
+    github_event,
+    github_signature,
+    is_loopback,
+)
 
 log = logging.getLogger("reconciler.http")
+# Events whose handling is the previews' business (who may preview, comment commands).
+PREVIEW_EVENTS = ("pull_request", "issue_comment")
+PROBES = ("/healthz", "/readyz")
 
 
 class ServiceView(Protocol):
@@ -31,122 +45,123 @@ class ServiceView(Protocol):
 
     def trigger(self, stacks: list[str], reason: str) -> None: ...
 
-    def preview_pull_request(self, payload: Any) -> dict[str, Any]: ...
+    def preview_pull_request(self, event: str, payload: Any) -> dict[str, Any]: ...
 
 
-def _handler(service: ServiceView) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "pulumi-gitops-reconciler"
-        protocol_version = "HTTP/1.1"
-        # A client that stops sending mid-request must not hold a thread forever.
-        timeout = 15
+class Endpoints:
+    """Answers one complete request; runs on the server's worker threads."""
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-            log.debug("%s %s", self.address_string(), format % args)
+    def __init__(self, service: ServiceView, listen_host: str, deliveries: DeliveryLog) -> None:
+        self._service = service
+        self._deliveries = deliveries
+        settings = service.config.http
+        self._hosts = allowed_host_names(listen_host, settings.allowed_hosts)
+        protect = settings.status_auth == "always" or not is_loopback(listen_host)
+        self._status_token = settings.status_token.value if settings.status_token and protect else None
+        self._routes: dict[str, tuple[str, Callable[[HttpRequest], HttpResponse]]] = {
+            "/healthz": ("GET", lambda _: _probe(service.healthy())),
+            "/readyz": ("GET", lambda _: _probe(service.ready())),
+            "/status": ("GET", self._guarded(lambda: json_response(HTTPStatus.OK, service.status()))),
+            "/metrics": ("GET", self._guarded(lambda: HttpResponse(HTTPStatus.OK, service.metrics(), CONTENT_TYPE_LATEST))),
+            "/hooks/github": ("POST", self._github_event),
+        }
 
-        def _send(self, status: HTTPStatus, body: bytes, content_type: str = "application/json", close: bool = False) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            if close:
-                self.send_header("Connection", "close")
-                self.close_connection = True
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        # Probes come from kubelets and load balancers that send an address as Host; they tell nothing.
+        if request.path not in PROBES:
+            check_host(request, self._hosts)
+        route = self._routes.get(request.path)
+        if route is None:
+            return error_response(HTTPStatus.NOT_FOUND, f"no such endpoint {shown(request.path)!r}; try /status, or POST webhooks to /hooks/github")
+        method, answer = route
+        if request.method != method and not (method == "GET" and request.method == "HEAD"):
+            return error_response(HTTPStatus.METHOD_NOT_ALLOWED, f"{request.path} answers {method} only", headers=(("Allow", method),))
+        return answer(request)
 
-        def _json(self, status: HTTPStatus, data: Any, close: bool = False) -> None:
-            self._send(status, json.dumps(data, indent=None, sort_keys=True).encode() + b"\n", close=close)
+    def _guarded(self, answer: Callable[[], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
+        def guarded(request: HttpRequest) -> HttpResponse:
+            if self._status_token is not None:
+                check_bearer(request, self._status_token)
+            return answer()
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-            routes: dict[str, Callable[[], None]] = {
-                "/healthz": lambda: self._probe(service.healthy()),
-                "/readyz": lambda: self._probe(service.ready()),
-                "/status": lambda: self._json(HTTPStatus.OK, service.status()),
-                "/metrics": lambda: self._send(HTTPStatus.OK, service.metrics(), CONTENT_TYPE_LATEST),
-            }
-            route = routes.get(self.path.split("?", 1)[0])
-            if route is None:
-                self._json(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint {self.path}; try /status"})
-            else:
-                route()
+        return guarded
 
-        def _probe(self, ok: bool) -> None:
-            status = HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE
-            self._send(status, b"ok\n" if ok else b"not ready\n", "text/plain; charset=utf-8")
+    def _github_event(self, request: HttpRequest) -> HttpResponse:
+        settings = self._service.config.webhook
+        if settings.secret is None:
+            return error_response(HTTPStatus.NOT_FOUND, "webhooks are off: set webhook.secret in the reconciler config")
+        if not signature_matches(settings.secret.value, request.body, github_signature(request)):
+            log.warning("webhook refused: missing or bad X-Hub-Signature-256", extra={"remote": request.peer})
+            return error_response(HTTPStatus.UNAUTHORIZED, "missing or bad X-Hub-Signature-256")
+        event, delivery = github_event(request), github_delivery(request)
+        keys = (f"body:{hashlib.sha256(request.body).hexdigest()}", *([f"delivery:{delivery}"] if delivery else []))
+        if not self._deliveries.first_time(*keys):
+            log.info("webhook %s %s already seen: nothing triggered", event, delivery or "(no delivery id)")
+            return json_response(HTTPStatus.OK, {"already_seen": True, "triggered": []})
+        try:
+            return self._act_on(event, delivery, request.body)
+        except Exception:
+            self._deliveries.forget(*keys)
+            raise
 
-        def do_POST(self) -> None:  # noqa: N802
-            if self.path.split("?", 1)[0] != "/hooks/github":
-                self._json(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint {self.path}; webhooks go to /hooks/github"}, close=True)
-                return
-            self._github_event()
+    def _act_on(self, event: str, delivery: Optional[str], body: bytes) -> HttpResponse:
+        if event == "ping":
+            return json_response(HTTPStatus.OK, {"pong": True})
+        if event != "push" and event not in PREVIEW_EVENTS:
+            return json_response(HTTPStatus.ACCEPTED, {"triggered": [], "ignored": f"event {event!r} is not push, {' or '.join(PREVIEW_EVENTS)}"})
+        payload = _json_body(body)
+        if event in PREVIEW_EVENTS:
+            answer = self._service.preview_pull_request(event, payload)
+            ignored = answer.get("ignored")
+            log.info("webhook %s %s: previewing %s%s", event, delivery, answer.get("previewing") or "nothing", f" ({ignored})" if ignored else "")
+            return json_response(HTTPStatus.ACCEPTED, answer)
+        stacks = pushed_stacks(payload, self._service.config.stacks)
+        if stacks:
+            self._service.trigger(stacks, "webhook")
+        ref = payload.get("ref") if isinstance(payload, dict) else None
+        log.info("webhook push %s for %s: triggered %s", delivery, shown(str(ref)), stacks or "nothing")
+        return json_response(HTTPStatus.ACCEPTED, {"triggered": stacks})
 
-        def _github_event(self) -> None:
-            settings = service.config.webhook
-            if settings.secret is None:
-                self._json(HTTPStatus.NOT_FOUND, {"error": "webhooks are off: set webhook.secret in the reconciler config"}, close=True)
-                return
-            length = self._content_length()
-            if length is None:
-                return
-            if length > settings.max_body_bytes:
-                # Never read it: the connection is closed with the answer.
-                self._json(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": f"body over {settings.max_body_bytes} bytes"}, close=True)
-                return
-            body = self.rfile.read(length)
-            if not signature_is_valid(settings.secret.value, body, self.headers.get("X-Hub-Signature-256")):
-                log.warning("webhook refused: missing or bad X-Hub-Signature-256", extra={"remote": self.address_string()})
-                self._json(HTTPStatus.UNAUTHORIZED, {"error": "missing or bad X-Hub-Signature-256"})
-                return
-            event = self.headers.get("X-GitHub-Event", "")
-            if event == "ping":
-                self._json(HTTPStatus.OK, {"pong": True})
-                return
-            if event not in ("push", "pull_request"):
-                self._json(HTTPStatus.ACCEPTED, {"triggered": [], "ignored": f"event {event!r} is neither push nor pull_request"})
-                return
-            try:
-                payload = json.loads(body)
-            except ValueError:
-                self._json(HTTPStatus.BAD_REQUEST, {"error": "the body is not JSON"})
-                return
-            if event == "pull_request":
-                answer = service.preview_pull_request(payload)
-                log.info("webhook pull_request: previewing %s%s", answer["previewing"] or "nothing",
-                         f" ({answer['ignored']})" if answer.get("ignored") else "")
-                self._json(HTTPStatus.ACCEPTED, answer)
-                return
-            stacks = pushed_stacks(payload, service.config.stacks)
-            if stacks:
-                service.trigger(stacks, "webhook")
-            log.info("webhook push for %s: triggered %s", payload.get("ref"), stacks or "nothing")
-            self._json(HTTPStatus.ACCEPTED, {"triggered": stacks})
 
-        def _content_length(self) -> Optional[int]:
-            header = self.headers.get("Content-Length")
-            if header is None or not header.isdigit():
-                self._json(HTTPStatus.LENGTH_REQUIRED, {"error": "Content-Length is required"}, close=True)
-                return None
-            return int(header)
+def _probe(ok: bool) -> HttpResponse:
+    if ok:
+        return HttpResponse(HTTPStatus.OK, b"ok\n", "text/plain; charset=utf-8")
+    return HttpResponse(HTTPStatus.SERVICE_UNAVAILABLE, b"not ready\n", "text/plain; charset=utf-8")
 
-    return Handler
+
+def _json_body(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise BadRequest("the body is not JSON") from None
 
 
 class HttpApi:
-    """The endpoints, served on their own threads until close()."""
+    """The endpoints on host:port, served from start() until close(); binding errors raise OSError here."""
 
     def __init__(self, service: ServiceView, host: str, port: int) -> None:
-        self._server = ThreadingHTTPServer((host, port), _handler(service))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)
+        config = service.config
+        self._deliveries = DeliveryLog(config.state_dir / FILE_NAME)
+        limits = ServerLimits(config.http.max_connections, config.http.request_timeout, config.http.workers, config.webhook.max_body_bytes)
+        try:
+            self._server = BoundedHttpServer(Endpoints(service, host, self._deliveries), host, port, limits)
+        except OSError:
+            self._deliveries.close()
+            raise
+        if not is_loopback(host):
+            if config.http.status_token is None:
+                log.warning("listening on %s without http.status_token: /status and /metrics are open to the network", host)
+            if not config.http.allowed_hosts:
+                log.warning("listening on %s without http.allowed_hosts: only requests naming %s are answered",
+                            host, ", ".join(sorted(allowed_host_names(host, ()))))
 
     @property
     def port(self) -> int:
-        return self._server.server_address[1]
+        return self._server.port
 
     def start(self) -> None:
-        self._thread.start()
+        self._server.start()
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.close()
+        self._deliveries.close()

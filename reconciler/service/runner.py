@@ -53,8 +53,8 @@ class ReconcilerService:
     def trigger(self, stacks: list[str], reason: str) -> None:
         self.scheduler.trigger(stacks, reason)
 
-    def preview_pull_request(self, payload: Any) -> dict[str, Any]:
-        return self.previews.accept(payload)
+    def preview_pull_request(self, event: str, payload: Any) -> dict[str, Any]:
+        return self.previews.accept(event, payload)
 
     # Running
 

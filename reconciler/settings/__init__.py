@@ -2,13 +2,14 @@
 
 from .errors import ConfigError
 from .loading import load_config
-from .model import ConfigOverride, GitCredentials, GitHubSettings, RetryPolicy, Secret, ServiceConfig, StackSpec, WebhookSettings
+from .model import ConfigOverride, GitCredentials, GitHubSettings, HttpSettings, RetryPolicy, Secret, ServiceConfig, StackSpec, WebhookSettings
 
 __all__ = [
     "ConfigError",
     "ConfigOverride",
     "GitCredentials",
     "GitHubSettings",
+    "HttpSettings",
     "RetryPolicy",
     "Secret",
     "ServiceConfig",

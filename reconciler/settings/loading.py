@@ -14,13 +14,17 @@ from typing import Any, Optional
 import yaml
 
 from .errors import ConfigError
-from .model import GitHubSettings, RetryPolicy, ServiceConfig, StackSpec, WebhookSettings
+from .model import GitHubSettings, HttpSettings, RetryPolicy, ServiceConfig, StackSpec, WebhookSettings
 from .problems import Problems, duration, integer, secret
 from .stack_entry import check_unique, stack_entry
 
-TOP_KEYS = ("state_dir", "listen", "workers", "log_format", "log_level", "pulumi", "webhook", "github", "retry", "stacks")
+TOP_KEYS = ("state_dir", "listen", "workers", "log_format", "log_level", "pulumi", "webhook", "github", "http", "retry", "stacks")
 GITHUB_KEYS = ("api_url", "token_env")
 WEBHOOK_KEYS = ("secret", "max_body_bytes")
+HTTP_KEYS = ("allowed_hosts", "status_token", "status_auth", "max_connections", "request_timeout", "workers")
+STATUS_AUTH_MODES = ("non-loopback", "always")
+# A name or address as it appears in a Host header, without the port.
+_HOST_NAME = re.compile(r"[a-z0-9._-]+|\[?[0-9a-f:.]+\]?")
 RETRY_KEYS = ("unreachable_delay", "concurrent_delay", "backoff_base", "backoff_cap")
 
 
@@ -82,6 +86,7 @@ def _service(doc: dict, config_path: Path, problems: Problems) -> Optional[Servi
         stacks=tuple(stacks),
         pulumi_command=pulumi_command,
         github=_github(doc.get("github") or {}, problems),
+        http=_http(doc.get("http") or {}, base, problems),
     )
 
 
@@ -119,6 +124,36 @@ def _github(doc: Any, problems: Problems) -> GitHubSettings:
         problems.add("github.token_env", f"must name an environment variable (the token is never written in this file), got {token_env!r}")
         token_env = defaults.token_env
     return GitHubSettings(api_url=api_url.rstrip("/"), token_env=token_env)
+
+
+def _http(doc: Any, base: Path, problems: Problems) -> HttpSettings:
+    defaults = HttpSettings()
+    if not isinstance(doc, dict):
+        problems.add("http", f"must be a mapping of {', '.join(HTTP_KEYS)}")
+        return defaults
+    problems.unknown_keys("http", doc, HTTP_KEYS)
+    hosts = doc.get("allowed_hosts", [])
+    if not isinstance(hosts, list) or not all(isinstance(h, str) and _HOST_NAME.fullmatch(h.lower()) for h in hosts):
+        problems.add("http.allowed_hosts", f"must be a list of host names or addresses without ports, like [hooks.example.com], got {hosts!r}")
+        hosts = []
+    token = secret(doc["status_token"], "http.status_token", base, problems) if "status_token" in doc else None
+    status_auth = doc.get("status_auth", defaults.status_auth)
+    if status_auth not in STATUS_AUTH_MODES:
+        problems.add("http.status_auth", f"must be {' or '.join(STATUS_AUTH_MODES)}, got {status_auth!r}")
+        status_auth = defaults.status_auth
+    if status_auth == "always" and token is None and "status_token" not in doc:
+        problems.add("http.status_auth", "is `always` but http.status_token is not set: give the token as {env: ...} or {file: ...}")
+    timeout = duration(doc.get("request_timeout", defaults.request_timeout), "http.request_timeout", problems)
+    if timeout is not None and timeout <= 0:
+        problems.add("http.request_timeout", "must be longer than 0s")
+    return HttpSettings(
+        allowed_hosts=tuple(host.lower().strip("[]") for host in hosts),
+        status_token=token,
+        status_auth=status_auth,
+        max_connections=integer(doc.get("max_connections", defaults.max_connections), "http.max_connections", problems, minimum=1),
+        request_timeout=timeout or defaults.request_timeout,
+        workers=integer(doc.get("workers", defaults.workers), "http.workers", problems, minimum=1),
+    )
 
 
 def _retry(doc: Any, problems: Problems) -> RetryPolicy:

@@ -94,6 +94,18 @@ class WebhookSettings:
 
 
 @dataclass(frozen=True)
+class HttpSettings:
+    """How the HTTP listener defends itself: who it answers to, and how much it holds at once."""
+
+    allowed_hosts: tuple[str, ...] = ()  # Host header names; empty: the listen host and loopback names
+    status_token: Optional[Secret] = None  # bearer token for /status and /metrics
+    status_auth: str = "non-loopback"  # or "always": when the token is asked for
+    max_connections: int = 256  # open connections; more get 503 and are closed
+    request_timeout: float = 10.0  # seconds for a whole request, headers and body
+    workers: int = 4  # threads that answer complete requests
+
+
+@dataclass(frozen=True)
 class GitHubSettings:
     """Where pull request preview comments go; the token is read from `token_env` when a comment is posted."""
 
@@ -115,6 +127,7 @@ class ServiceConfig:
     stacks: tuple[StackSpec, ...]
     pulumi_command: Optional[Path] = None
     github: GitHubSettings = field(default_factory=GitHubSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
 
     def stack(self, name: str) -> StackSpec:
         for spec in self.stacks:
@@ -127,6 +140,8 @@ class ServiceConfig:
         values: list[Any] = []
         if self.webhook.secret:
             values.append(self.webhook.secret.value)
+        if self.http.status_token:
+            values.append(self.http.status_token.value)
         for spec in self.stacks:
             if spec.passphrase:
                 values.append(spec.passphrase.value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 import time
 from typing import Any, TextIO
 
@@ -75,3 +76,11 @@ def configure_logging(redactor: Redactor, log_format: str = "text", level: str =
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level)
+    # An exception nobody caught, in any thread, goes through the same redaction and format, not raw to stderr.
+    sys.excepthook = _log_uncaught
+    threading.excepthook = lambda args: _log_uncaught(args.exc_type, args.exc_value, args.exc_traceback, args.thread)
+
+
+def _log_uncaught(exc_type: Any, value: Any, traceback: Any, thread: Any = None) -> None:
+    where = f" in thread {thread.name}" if thread is not None else ""
+    logging.getLogger("reconciler").critical("uncaught %s%s", exc_type.__name__, where, exc_info=(exc_type, value, traceback))

@@ -38,11 +38,12 @@ def test_creates_the_comment_when_there_is_none(fake_github):
     published = publish(fake_github, "dev", body)
 
     assert fake_github.calls() == [
+        ("GET", "/user"),
         ("GET", "/repos/octo/service/issues/7/comments"),
         ("POST", "/repos/octo/service/issues/7/comments"),
     ]
-    assert fake_github.requests[0].query == {"per_page": "100", "page": "1"}
-    assert fake_github.requests[1].body == {"body": body}
+    assert fake_github.requests[1].query == {"per_page": "100", "page": "1"}
+    assert fake_github.requests[2].body == {"body": body}
     assert published.created and published.id == fake_github.comments[0]["id"]
     assert published.url.endswith(f"#issuecomment-{published.id}")
     assert [c["body"] for c in fake_github.comments_on("octo", "service", 7)] == [body]
@@ -56,10 +57,11 @@ def test_a_second_post_edits_the_same_comment(fake_github):
     second = publish(fake_github, "dev", body_for("dev", updates=2))
 
     assert fake_github.calls() == [
+        ("GET", "/user"),
         ("GET", "/repos/octo/service/issues/7/comments"),
         ("PATCH", f"/repos/octo/service/issues/comments/{first.id}"),
     ]
-    assert fake_github.requests[1].body == {"body": body_for("dev", updates=2)}
+    assert fake_github.requests[2].body == {"body": body_for("dev", updates=2)}
     assert second.id == first.id and not second.created
     (comment,) = fake_github.comments_on("octo", "service", 7)
     assert "2 to update" in comment["body"]
@@ -91,11 +93,12 @@ def test_finds_the_comment_on_the_second_page(fake_github):
     published = publish(fake_github, "dev", body_for("dev", updates=3))
 
     assert fake_github.calls() == [
+        ("GET", "/user"),
         ("GET", "/repos/octo/service/issues/7/comments"),
         ("GET", "/repos/octo/service/issues/7/comments"),
         ("PATCH", f"/repos/octo/service/issues/comments/{existing}"),
     ]
-    assert [r.query for r in fake_github.requests[:2]] == [{"per_page": "100", "page": "1"}, {"per_page": "100", "page": "2"}]
+    assert [r.query for r in fake_github.requests[1:3]] == [{"per_page": "100", "page": "1"}, {"per_page": "100", "page": "2"}]
     assert published.id == existing and not published.created
     assert len(fake_github.comments_on("octo", "service", 7)) == 131
 
@@ -109,12 +112,67 @@ def test_a_comment_that_only_quotes_the_marker_is_not_taken(fake_github):
     assert published.created and published.id != quoting
 
 
+def test_a_look_alike_with_the_marker_from_someone_else_is_ignored(fake_github):
+    fake_github.add_pull("octo", "service", 7)
+    look_alike = fake_github.add_comment("octo", "service", 7, body_for("dev") + "\n[click here](https://evil.example)", author="mallory")
+
+    created = publish(fake_github, "dev", body_for("dev"))
+    edited = publish(fake_github, "dev", body_for("dev", updates=4))
+
+    assert created.created and created.id != look_alike
+    assert not edited.created and edited.id == created.id
+    comments = {c["id"]: c for c in fake_github.comments_on("octo", "service", 7)}
+    assert "evil.example" in comments[look_alike]["body"] and comments[look_alike]["author"] == "mallory"
+    assert comments[created.id]["author"] == fake_github.login and "4 to update" in comments[created.id]["body"]
+    assert fake_github.edited_foreign == []
+
+
+def test_our_older_comment_is_found_behind_a_look_alike_and_logins_compare_without_case(fake_github):
+    fake_github.add_pull("octo", "service", 7)
+    fake_github.add_comment("octo", "service", 7, body_for("dev"), author="mallory")
+    ours = fake_github.add_comment("octo", "service", 7, body_for("dev"), author="Preview-Bot")
+
+    published = publish(fake_github, "dev", body_for("dev", updates=2))
+
+    assert published.id == ours and not published.created
+    assert fake_github.edited_foreign == []
+
+
+def test_an_app_installation_token_needs_its_bot_login(fake_github, monkeypatch):
+    fake_github.add_pull("octo", "service", 7)
+    fake_github.installation_token = True
+    fake_github.login = "preview-app[bot]"
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    ours = fake_github.add_comment("octo", "service", 7, body_for("dev"))
+
+    with pytest.raises(GitHubCommentError, match=r"GET /user: 403.*`<app-slug>\[bot\]`"):
+        publish(fake_github, "dev", body_for("dev"))
+    assert fake_github.calls() == [("GET", "/user")], "nothing is posted without knowing which comments are ours"
+
+    published = publish(fake_github, "dev", body_for("dev", updates=3), author="preview-app[bot]")
+
+    assert published.id == ours and not published.created
+
+
+def test_in_github_actions_an_installation_token_is_the_actions_bot(fake_github, monkeypatch):
+    fake_github.add_pull("octo", "service", 7)
+    fake_github.installation_token = True
+    fake_github.login = "github-actions[bot]"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    fake_github.add_comment("octo", "service", 7, body_for("dev"), author="someone")
+    ours = fake_github.add_comment("octo", "service", 7, body_for("dev"))
+
+    published = publish(fake_github, "dev", body_for("dev", updates=3))
+
+    assert published.id == ours and not published.created
+
+
 def test_every_request_carries_the_token_as_a_bearer_and_the_api_version(fake_github):
     fake_github.add_pull("octo", "service", 7)
     publish(fake_github, "dev", body_for("dev"))
     publish(fake_github, "dev", body_for("dev"))
 
-    assert len(fake_github.requests) == 4
+    assert len(fake_github.requests) == 6
     for request in fake_github.requests:
         assert request.headers["authorization"] == f"Bearer {fake_github.token}"
         assert request.headers["accept"] == "application/vnd.github+json"
@@ -149,7 +207,7 @@ def test_refusals_name_the_pull_request_and_what_to_do_and_never_the_token(fake_
     fake_github.failure = (status, message, headers)
 
     with pytest.raises(GitHubCommentError) as raised:
-        publish(fake_github, "dev", body_for("dev"))
+        publish(fake_github, "dev", body_for("dev"), author=fake_github.login)
 
     text = str(raised.value)
     assert "octo/service pull request #7" in text
@@ -188,7 +246,7 @@ def test_the_token_is_never_sent_to_another_host_by_a_next_link(fake_github):
     with pytest.raises(GitHubCommentError, match="refusing to send the token there"):
         publish(fake_github, "dev", body_for("dev"))
 
-    assert len(fake_github.requests) == 1
+    assert fake_github.calls() == [("GET", "/user"), ("GET", "/repos/octo/service/issues/7/comments")]
 
 
 def test_an_unreachable_api_is_named(monkeypatch):
