@@ -8,9 +8,8 @@ import sys
 
 from reconciler import commands
 from reconciler.settings import ConfigError, load_config
-from reconciler.stack_set import StateDirBusy
+from reconciler.stack_set import StateDirBusy, redactor_for
 from reconciler.telemetry.log_format import configure_logging
-from reconciler.telemetry.redaction import Redactor
 
 
 def parser() -> argparse.ArgumentParser:
@@ -50,18 +49,20 @@ def main(argv: list[str]) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return commands.EXIT_BAD_CONFIG
-    configure_logging(Redactor(config.secrets()), config.log_format, config.log_level)
+    # One redactor for the process: what a stack teaches it (decrypted config secrets) is masked in the log too.
+    redactor = redactor_for(config)
+    configure_logging(redactor, config.log_format, config.log_level)
     log = logging.getLogger("reconciler")
     try:
         if args.command == "run":
-            return commands.run(config)
+            return commands.run(config, redactor)
         if args.command == "once":
-            return commands.once(config, args.stack, args.json)
+            return commands.once(config, redactor, args.stack, args.json)
         if args.command == "preview":
             from reconciler.preview.command import preview
 
             return preview(config, args.stack, args.ref, args.base, args.output_format, args.post, args.pull_request)
-        return commands.status(config, args.json)
+        return commands.status(config, redactor, args.json)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return commands.EXIT_BAD_CONFIG

@@ -20,15 +20,15 @@ EXIT_OUT_OF_SYNC = 1
 EXIT_BAD_CONFIG = 2
 
 
-def run(config: ServiceConfig) -> int:
+def run(config: ServiceConfig, redactor: Redactor) -> int:
     from reconciler.service.runner import ReconcilerService
 
-    return ReconcilerService(StackSet(config)).serve()
+    return ReconcilerService(StackSet(config, redactor)).serve()
 
 
-def once(config: ServiceConfig, stack: Optional[str], as_json: bool, out: TextIO = sys.stdout) -> int:
+def once(config: ServiceConfig, redactor: Redactor, stack: Optional[str], as_json: bool, out: TextIO = sys.stdout) -> int:
     """One pass over every (or one) stack; 0 when all ended applied, skipped or remediated, else 1."""
-    stacks = StackSet(config, only=stack)
+    stacks = StackSet(config, redactor, only=stack)
 
     def one_pass(name: str) -> RunOutcome:
         done = stacks.reconcilers[name].reconcile("once", force=True)
@@ -62,10 +62,9 @@ def _print_outcome(outcome: RunOutcome, as_json: bool, redactor: Redactor, out: 
     out.flush()
 
 
-def status(config: ServiceConfig, as_json: bool, out: TextIO = sys.stdout) -> int:
+def status(config: ServiceConfig, redactor: Redactor, as_json: bool, out: TextIO = sys.stdout) -> int:
     """What the status store holds, without running anything (works while `run` is running)."""
     path = config.state_dir / STORE_FILE
-    redactor = Redactor(config.secrets())
     if not path.exists():
         entries = [{"stack": spec.name, "result": None} for spec in config.stacks]
         if as_json:

@@ -52,9 +52,9 @@ def pulumi_command(config: ServiceConfig) -> auto.PulumiCommand:
 
 
 class StackSet:
-    def __init__(self, config: ServiceConfig, only: Optional[str] = None) -> None:
+    def __init__(self, config: ServiceConfig, redactor: Redactor, only: Optional[str] = None) -> None:
         self.config = config
-        self.redactor = redactor_for(config)
+        self.redactor = redactor
         self.metrics = Metrics()
         config.state_dir.mkdir(parents=True, exist_ok=True)
         self._lock_file = _lock_state_dir(config.state_dir)
