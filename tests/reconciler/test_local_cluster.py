@@ -239,7 +239,7 @@ def test_sigkill_mid_update_is_recovered_at_the_next_start(scenario, start_servi
 
     assert not locks()
     assert repo.greeting() == "after the crash" and repo.commit_label() == slow
-    assert "were interrupted by a crash; recovering" in restarted.log()
+    assert "the last run did not finish; recovering" in restarted.log()
     history = run_cli("status", "--config", str(config), "--json", env=scenario.env)
     assert history.returncode == 0
     assert restarted.stop() == 0
