@@ -182,7 +182,7 @@ def test_the_stack_set_wires_every_stack_and_restores_the_applied_commit_metric(
         assert sorted(again.reconcilers) == ["alpha", "beta"]
         info = [line for line in again.metrics.render().decode().splitlines() if line.startswith("reconciler_commit_info{")]
         # After a restart the applied commit is known before any pass (beta's only: alpha never applied).
-        assert info == ['reconciler_commit_info{stack="beta",commit="' + "c" * 40 + '"} 1.0']
+        assert info == ['reconciler_commit_info{commit="' + "c" * 40 + '",stack="beta"} 1.0']
     finally:
         again.store.close()
         again._lock_file.close()
