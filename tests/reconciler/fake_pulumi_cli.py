@@ -59,6 +59,8 @@ def main(root: Path, args: list[str]) -> int:
                 shown[key] = {"value": str(value), "secret": False}
         print(json.dumps(shown))
         return 0
+    if args[:1] == ["preview"]:
+        return preview(args)
     if args[:1] == ["whoami"]:
         if (root / "backend-down").exists():
             print("error: could not reach the backend", file=sys.stderr)
@@ -67,6 +69,33 @@ def main(root: Path, args: list[str]) -> int:
         return 0
     print(f"fake pulumi: unexpected command {args}", file=sys.stderr)
     return 3
+
+
+def preview(args: list[str]) -> int:
+    """A program that fails when the commit holds fail.txt; else one update (of `web`), one delete (of `old`)."""
+    urn = "urn:pulumi:dev::tiny::kubernetes:apps/v1:Deployment::{}".format
+    if Path("fail.txt").exists():
+        problem = Path("fail.txt").read_text().strip()
+        write_events(args, [{"diagnosticEvent": {"message": f"{problem}\n", "color": "never", "severity": "error"}}])
+        print(f"error: an unhandled error occurred: {problem}")
+        return 1
+    write_events(args, [
+        {"resourcePreEvent": {"metadata": {"op": "update", "urn": urn("web"), "type": "kubernetes:apps/v1:Deployment",
+                                           "provider": "", "diffs": ["spec"]}}},
+        {"resourcePreEvent": {"metadata": {"op": "delete", "urn": urn("old"), "type": "kubernetes:apps/v1:Deployment",
+                                           "provider": ""}}},
+        {"summaryEvent": {"resourceChanges": {"update": 1, "delete": 1, "same": 2}}},
+    ])
+    print("  ~ kubernetes:apps/v1:Deployment web update [diff: ~spec]")
+    print("  - kubernetes:apps/v1:Deployment old delete")
+    return 0
+
+
+def write_events(args: list[str], events: list[dict]) -> None:
+    """The --event-log file, ended by the cancel event every log ends with (the SDK stops reading there)."""
+    with open(args[args.index("--event-log") + 1], "a") as log:
+        for sequence, event in enumerate([*events, {"cancelEvent": {}}]):
+            log.write(json.dumps({"sequence": sequence, "timestamp": 0, **event}) + "\n")
 
 
 if __name__ == "__main__":

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 PINNED_VERSION = "v3.274.1"
-_SCRIPT = f"""#!/bin/bash
+_SCRIPT = """#!/bin/bash
 here="$(cd "$(dirname "$0")/.." && pwd)"
-if [ "$1" = "version" ]; then echo {PINNED_VERSION}; exit 0; fi
+if [ "$1" = "version" ]; then echo {version}; exit 0; fi
 printf '%s\\n' "$@" > "$here/args"
 [ -f "$here/behaviour.sh" ] && source "$here/behaviour.sh"
 exit 0
@@ -21,11 +21,11 @@ exit 0
 
 
 class StubPulumi:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, version: str = PINNED_VERSION) -> None:
         self.root = root
         self.command = root / "bin" / "pulumi"
         self.command.parent.mkdir(parents=True, exist_ok=True)
-        self.command.write_text(_SCRIPT)
+        self.command.write_text(_SCRIPT.format(version=version))
         self.command.chmod(0o755)
 
     def behave(self, snippet: str) -> None:
