@@ -29,7 +29,8 @@ def done(op: str, name: str) -> EngineEvent:
 
 
 def failed(op: str, name: str) -> EngineEvent:
-    return EngineEvent.from_json({"sequence": 3, "timestamp": 0, "resOpFailedEvent": {**_step(op, name), "status": 1, "steps": 1}})
+    event = {**_step(op, name), "status": 1, "steps": 1}
+    return EngineEvent.from_json({"sequence": 3, "timestamp": 0, "resOpFailedEvent": event})
 
 
 def diagnostic(message: str, severity: str = "error", name: Optional[str] = None) -> EngineEvent:

@@ -44,7 +44,7 @@ def main(root: Path, args: list[str]) -> int:
         data = data or {}
         data.setdefault("encryptionsalt", NEW_SALT)
         config = data.setdefault("config", {})
-        for flag, pair in zip(args[4::2], args[5::2]):
+        for flag, pair in zip(args[4::2], args[5::2], strict=True):
             key, _, value = pair.partition("=")
             config[key] = {"secure": "v1:" + base64.b64encode(value.encode()).decode()} if flag == "--secret" else value
         stack_file.write_text(yaml.safe_dump(data))

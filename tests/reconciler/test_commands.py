@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from reconciler_testing import GitRemote, tiny_stack, write_config
+from reconciler_testing import tiny_stack, write_config
 from stub_pulumi import StubPulumi
 
 from reconciler import commands
 from reconciler.__main__ import main
 from reconciler.errors import SOURCE_UNREACHABLE
-from reconciler.settings import ConfigError, load_config
+from reconciler.settings import load_config
 from reconciler.stack_set import LOCK_FILE, StackSet, StateDirBusy, redactor_for
 
 ONCE_KEYS = {"stack", "commit", "result", "reason", "changes", "duration_s", "error"}
@@ -43,8 +43,8 @@ def unreachable(tmp_path, stub, remote) -> Path:
     not_a_repo = tmp_path / "not-a-repo"
     not_a_repo.mkdir()
     return config_file(tmp_path, stub, [
-        tiny_stack(remote, tmp_path / "backend", name="alpha", stack="dev", repo={"url": str(not_a_repo)}, secrets_passphrase=None),
-        tiny_stack(remote, tmp_path / "backend", name="beta", stack="prod", repo={"url": str(not_a_repo)}, secrets_passphrase=None),
+        tiny_stack(remote, tmp_path / "backend", name=name, stack=stack, repo={"url": str(not_a_repo)}, secrets_passphrase=None)
+        for name, stack in (("alpha", "dev"), ("beta", "prod"))
     ])
 
 
@@ -190,10 +190,8 @@ def test_the_stack_set_wires_every_stack_and_restores_the_applied_commit_metric(
 
 def test_git_credentials_are_redacted_as_basic_auth(tmp_path, stub, remote, monkeypatch):
     monkeypatch.setenv("GIT_TOKEN", "ghp_supersecrettoken")
-    path = config_file(tmp_path, stub, [tiny_stack(
-        remote, tmp_path / "backend", repo={"url": "https://git.example.com/o/r.git", "credentials": {"password": {"env": "GIT_TOKEN"}}},
-        secrets_passphrase=None,
-    )])
+    repo = {"url": "https://git.example.com/o/r.git", "credentials": {"password": {"env": "GIT_TOKEN"}}}
+    path = config_file(tmp_path, stub, [tiny_stack(remote, tmp_path / "backend", repo=repo, secrets_passphrase=None)])
     config = load_config(path)
     redactor = redactor_for(config)
     encoded = base64.b64encode(b"x-access-token:ghp_supersecrettoken").decode()

@@ -31,17 +31,22 @@ def test_the_existing_extension_is_used(tmp_path):
 
 
 def test_overrides_keep_structured_and_committed_values(tmp_path):
-    write(tmp_path, "Pulumi.dev.yaml", "encryptionsalt: v1:s\nconfig:\n  tiny:list: [1, 2]\n  tiny:token:\n    secure: v1:cipher\n")
+    write(tmp_path, "Pulumi.dev.yaml",
+          "encryptionsalt: v1:s\nconfig:\n  tiny:list: [1, 2]\n  tiny:token:\n    secure: v1:cipher\n")
     stack_file = StackFile(tmp_path, "dev")
     stack_file.set_config_entries({"tiny:greeting": "hi", "tiny:map": {"a": {"b": 1}}})
     data = yaml.safe_load(stack_file.path.read_text())
     assert data["encryptionsalt"] == "v1:s"
-    assert data["config"] == {"tiny:list": [1, 2], "tiny:token": {"secure": "v1:cipher"}, "tiny:greeting": "hi", "tiny:map": {"a": {"b": 1}}}
+    assert data["config"] == {
+        "tiny:list": [1, 2], "tiny:token": {"secure": "v1:cipher"}, "tiny:greeting": "hi", "tiny:map": {"a": {"b": 1}},
+    }
     assert stack_file.secure_keys() == {"tiny:token"}
     assert stack_file.config_entries()["tiny:greeting"] == "hi"
 
 
-@pytest.mark.parametrize("provider, passphrase", [(None, True), ("passphrase", True), ("awskms://alias/x", False), ("hashivault://k", False)])
+@pytest.mark.parametrize("provider, passphrase", [
+    (None, True), ("passphrase", True), ("awskms://alias/x", False), ("hashivault://k", False),
+])
 def test_the_passphrase_provider_is_the_default(tmp_path, provider, passphrase):
     text = "config: {}\n" if provider is None else f"secretsprovider: {provider}\n"
     write(tmp_path, "Pulumi.dev.yaml", text)

@@ -81,7 +81,7 @@ def test_a_stack_opened_to_preview_is_never_created(harness):
     from pulumi import automation as auto
 
     with pytest.raises(auto.StackNotFoundError):
-        harness.session(create=False).stack
+        harness.session(create=False).prepare()
     assert "stack init" not in harness.verbs()
 
 
@@ -126,7 +126,9 @@ def test_plain_overrides_are_written_over_committed_values(harness):
     session = harness.session(config=(ConfigOverride("tiny:greeting", "hi from the config"),
                                       ConfigOverride("tiny:map", {"a": {"b": 1}})))
     session.prepare()
-    assert harness.stack_file()["config"] == {"tiny:greeting": "hi from the config", "tiny:keep": [1, 2], "tiny:map": {"a": {"b": 1}}}
+    assert harness.stack_file()["config"] == {
+        "tiny:greeting": "hi from the config", "tiny:keep": [1, 2], "tiny:map": {"a": {"b": 1}},
+    }
     assert not any(call[:2] == ["config", "set-all"] for call in harness.calls())
 
 
@@ -162,7 +164,8 @@ def test_the_salt_the_cli_writes_into_a_new_stack_file_is_remembered_once(harnes
 
 def test_committed_secrets_are_learned_for_redaction_once_per_file(harness):
     harness.backend(exists=True, salt=STATE_SALT)
-    harness.commit_stack_file({"encryptionsalt": STATE_SALT, "config": {"tiny:token": secure("committed-token-9"), "tiny:plain": "x"}})
+    committed = {"tiny:token": secure("committed-token-9"), "tiny:plain": "x"}
+    harness.commit_stack_file({"encryptionsalt": STATE_SALT, "config": committed})
     session = harness.session()
     session.prepare()
     assert "committed-token-9" not in harness.redactor.redact("the token is committed-token-9")
