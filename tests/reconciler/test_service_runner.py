@@ -10,12 +10,11 @@ import os
 import signal
 import socket
 import threading
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-from reconciler_testing import free_port, tiny_stack, write_config
+from reconciler_testing import free_port, tiny_stack, wait_for, write_config
 from stub_pulumi import StubPulumi
 
 from reconciler.errors import SOURCE_UNREACHABLE
@@ -47,16 +46,6 @@ def service(tmp_path, remote):
     service.stacks.store.close()
 
 
-def wait_for(predicate, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out")
-
-
 def test_before_the_scheduler_starts_it_is_healthy_but_not_ready(service):
     assert service.healthy()
     assert not service.ready()
@@ -72,7 +61,7 @@ def test_a_running_scheduler_is_ready_and_a_stopped_one_is_neither(service):
 
 def test_status_reports_the_first_pass_and_the_next_run(service):
     service.scheduler.start()
-    stack = wait_for(lambda: next((s for s in service.status()["stacks"] if s["result"]), None))
+    stack = wait_for(lambda: next((s for s in service.status()["stacks"] if s["result"]), None), 20, "the first pass")
     assert (stack["stack"], stack["result"], stack["reason"]) == ("tiny", "failed", SOURCE_UNREACHABLE)
     assert stack["next_run_at"] is not None
     assert 'reconciler_runs_total{result="failed",stack="tiny"} 1.0' in service.metrics().decode().splitlines()
@@ -80,11 +69,11 @@ def test_status_reports_the_first_pass_and_the_next_run(service):
 
 def test_a_trigger_runs_the_stack_again_at_once(service):
     service.scheduler.start()
-    wait_for(lambda: service.stacks.store.stack_state("tiny").failures == 1)
-    wait_for(lambda: (service.scheduler.next_due("tiny") or 0) > 5)  # the failed source is retried in 15 s
+    wait_for(lambda: service.stacks.store.stack_state("tiny").failures == 1, 20, "the first failure")
+    wait_for(lambda: (service.scheduler.next_due("tiny") or 0) > 5, 20, "the retry to be scheduled")  # in 15 s
     service.trigger(["tiny", "unknown-stack"], "webhook")
     # The second attempt comes well before the 15 s retry.
-    wait_for(lambda: service.stacks.store.stack_state("tiny").failures == 2, timeout=10)
+    wait_for(lambda: service.stacks.store.stack_state("tiny").failures == 2, 10, "the triggered attempt")
     assert service.stacks.store.runs("tiny", limit=1)[0]["attempts"] == 2
 
 
@@ -101,7 +90,7 @@ def test_serve_answers_until_sigterm_then_stops_cleanly(tmp_path, remote):
             except OSError:
                 return False
 
-        wait_for(healthz)
+        wait_for(healthz, 20, "/healthz")
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=5) as response:
             seen["status"] = json.loads(response.read())
         os.kill(os.getpid(), signal.SIGTERM)
