@@ -29,14 +29,17 @@ def entry(remote, tmp_path):
     return make
 
 
+HTTPS = "https://example.com/o/r.git"
+
+
 @pytest.mark.parametrize("overrides, expected", [
     ({"name": "bad name!"}, "stacks[0] (bad name!): name: 'bad name!' must be letters, digits"),
     ({"stack": "-x"}, "stacks[0] (tiny): stack: must be a Pulumi stack name"),
     ({"repo": 42}, "repo: must be a URL, or a mapping with url"),
-    ({"repo": {"url": "https://example.com/o/r.git", "token": "x"}}, "unknown key 'token'"),
-    ({"repo": {"url": "https://example.com/o/r.git", "credentials": "hunter2"}}, "repo.credentials: must be a mapping"),
-    ({"repo": {"url": "https://example.com/o/r.git", "credentials": {"username": "a:b"}}}, "username: must be a user name without ':'"),
-    ({"repo": {"url": "https://example.com/o/r.git", "credentials": {"ssh_key_file": "no-such-key"}}}, "no-such-key is not a file"),
+    ({"repo": {"url": HTTPS, "token": "x"}}, "unknown key 'token'"),
+    ({"repo": {"url": HTTPS, "credentials": "hunter2"}}, "repo.credentials: must be a mapping"),
+    ({"repo": {"url": HTTPS, "credentials": {"username": "a:b"}}}, "username: must be a user name without ':'"),
+    ({"repo": {"url": HTTPS, "credentials": {"ssh_key_file": "no-such-key"}}}, "no-such-key is not a file"),
     ({"repo": {"url": "git@example.com:o/r.git", "credentials": {"password": {"env": "HOME"}}}}, "is for https URLs"),
     ({"commit": "abc", "branch": None}, "commit: 'abc' is not a full commit hash"),
     ({"backend_url": "gopher://x"}, "scheme 'gopher' is not one of"),
