@@ -16,14 +16,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-from reconciler_testing import tiny_stack, write_config
+from reconciler_testing import PROJECT_DIR, TINY_PROJECT, tiny_stack, write_config
 from stub_pulumi import StubPulumi
 
 from reconciler import commands
 from reconciler.__main__ import main
+from reconciler.desired_state import config_digest, digest_key
 from reconciler.errors import SOURCE_UNREACHABLE
 from reconciler.settings import load_config
-from reconciler.stack_set import LOCK_FILE, StackSet, StateDirBusy, redactor_for
+from reconciler.stack_set import LOCK_FILE, STORE_FILE, StackSet, StateDirBusy, redactor_for
+from reconciler.status.store import StatusStore
 
 ONCE_KEYS = {"stack", "commit", "result", "reason", "changes", "duration_s", "error"}
 
@@ -144,28 +146,72 @@ def test_secrets_in_a_failed_pass_never_reach_the_output(tmp_path, stub, remote,
         assert "repo-" in out.getvalue() and secret not in out.getvalue()
 
 
-def test_a_state_directory_in_use_by_another_process_is_refused(unreachable, caplog):
+HOLD_THE_STATE_DIRECTORY = """
+import sys, time
+from reconciler.settings import load_config
+from reconciler.stack_set import StackSet, redactor_for
+config = load_config(sys.argv[1])
+stacks = StackSet(config, redactor_for(config))  # holds the state directory while it exists
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_state_directory_in_use_by_another_reconciler_is_refused(unreachable):
     config = load_config(unreachable)
-    config.state_dir.mkdir(parents=True)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import fcntl, sys, time\n"
-         f"f = open({str(config.state_dir / LOCK_FILE)!r}, 'a+'); fcntl.flock(f, fcntl.LOCK_EX)\n"
-         "f.write('4242'); f.flush(); print('held', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True,
-    )
+    other = subprocess.Popen([sys.executable, "-c", HOLD_THE_STATE_DIRECTORY, str(unreachable)],
+                             cwd=PROJECT_DIR, stdout=subprocess.PIPE, text=True)
     try:
-        assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(StateDirBusy, match="pid 4242"):
+        assert other.stdout.readline().strip() == "held"
+        with pytest.raises(StateDirBusy, match=f"another reconciler \\(pid {other.pid}\\)"):
             StackSet(config, redactor_for(config))
         assert main(["once", "--config", str(unreachable)]) == commands.EXIT_OUT_OF_SYNC
     finally:
-        holder.kill()
-        holder.wait()
+        other.kill()
+        other.wait()
     # Free again once the other process is gone.
     stacks = StackSet(config, redactor_for(config))
     assert (config.state_dir / LOCK_FILE).read_text() == str(os.getpid())
     stacks.store.close()
     stacks._lock_file.close()
+
+
+def settle(config, name: str, head: str) -> None:
+    """The store says `name` was applied at `head` with its current config: nothing is due."""
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    spec = config.stack(name)
+    digest = config_digest(spec, digest_key(config.state_dir))
+    store = StatusStore(config.state_dir / STORE_FILE)
+    store.update_state(name, settled_commit=head, settled_digest=digest, settled_result="applied",
+                       last_result="applied", last_applied_commit=head, last_applied_digest=digest)
+    store.close()
+
+
+def test_once_exits_0_only_when_every_stack_is_in_sync(tmp_path, stub, remote):
+    head = remote.commit("the project", TINY_PROJECT)
+    not_a_repo = tmp_path / "not-a-repo"
+    not_a_repo.mkdir()
+    path = config_file(tmp_path, stub, [
+        tiny_stack(remote, tmp_path / "backend", name="synced", secrets_passphrase=None),
+        tiny_stack(remote, tmp_path / "backend", name="broken", stack="prod", repo={"url": str(not_a_repo)},
+                   secrets_passphrase=None),
+    ])
+    config = load_config(path)
+    settle(config, "synced", head)
+    out = io.StringIO()
+    assert commands.once(config, redactor_for(config), None, as_json=True, out=out) == commands.EXIT_OUT_OF_SYNC
+    results = {line["stack"]: line for line in map(json.loads, out.getvalue().splitlines())}
+    assert (results["synced"]["result"], results["synced"]["commit"]) == ("skipped", head)
+    assert results["broken"]["result"] == "failed"
+
+
+def test_once_of_a_stack_in_sync_exits_0(tmp_path, stub, remote):
+    head = remote.commit("the project", TINY_PROJECT)
+    config = load_config(config_file(tmp_path, stub, [tiny_stack(remote, tmp_path / "backend", secrets_passphrase=None)]))
+    settle(config, "tiny", head)
+    out = io.StringIO()
+    assert commands.once(config, redactor_for(config), "tiny", as_json=False, out=out) == commands.EXIT_IN_SYNC
+    assert out.getvalue().startswith(f"tiny: skipped {head[:12]} in ")
 
 
 def test_the_stack_set_wires_every_stack_and_restores_the_applied_commit_metric(unreachable):

@@ -59,6 +59,7 @@ def test_repository_urls_and_paths(tmp_path):
     (" https://github.com/o/r", "spaces or control characters"),
     ("https://github.com/o/r\n", "spaces or control characters"),
     ("--upload-pack=touch /tmp/x", "starts with '-'"),
+    ("-cprotocol.ext.allow=always", "starts with '-'"),
     ("ext::sh -c touch% /tmp/pwned", "remote helper"),
     ("fd::17", "remote helper"),
     ("ftp://example.com/r.git", "scheme 'ftp'"),

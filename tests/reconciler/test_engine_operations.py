@@ -87,8 +87,8 @@ def test_up_falls_back_to_the_update_summary():
 
 def test_drift_counts_what_the_refresh_found_not_its_refresh_steps():
     stack = StreamingStack(
-        [pre("refresh", "web"), pre("refresh", "db"), pre("refresh", "gone"),
-         done("update", "web"), done("same", "db"), done("delete", "gone"), summary({"refresh": 3})],
+        [pre("refresh", "web"), pre("refresh", "db"), pre("refresh", "gone"), pre("refresh", "cache"),
+         done("update", "web"), done("refresh", "db"), done("delete", "gone"), done("same", "cache"), summary({"refresh": 4})],
     )
     report = operations.drift(Session(stack), COMMIT, Redactor([]))
     assert report.changes == ChangeCounts(update=1, delete=1)

@@ -153,6 +153,19 @@ def test_secret_overrides_are_encrypted_once_per_salt_and_value(harness):
     assert encryptions() == 2
 
 
+def test_rotating_one_of_two_secret_overrides_encrypts_it_and_keeps_the_other(harness):
+    harness.backend(exists=True)
+    harness.commit_stack_file({"encryptionsalt": "v1:s"})
+    keep, rotate = ConfigOverride("tiny:a", "kept-value", secret=True), ConfigOverride("tiny:b", "old-value", secret=True)
+    session = harness.session(config=(keep, rotate))
+    session.prepare()
+    harness.commit_stack_file({"encryptionsalt": "v1:s"})
+    session.spec = dataclasses.replace(session.spec, config=(keep, ConfigOverride("tiny:b", "new-value", secret=True)))
+    session.prepare()
+    config = harness.stack_file()["config"]
+    assert config == {"tiny:a": secure("kept-value"), "tiny:b": secure("new-value")}
+
+
 def test_the_salt_the_cli_writes_into_a_new_stack_file_is_remembered_once(harness):
     harness.backend(exists=True)
     session = harness.session(config=(ConfigOverride("tiny:token", "a-token", secret=True),))
