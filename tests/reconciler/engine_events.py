@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 from pulumi.automation import EngineEvent
 
@@ -14,7 +14,7 @@ def urn(name: str, kind: str = DEPLOYMENT) -> str:
 
 
 def _step(op: str, name: str, keys: Optional[list[str]] = None) -> dict:
-    metadata = {"op": op, "urn": urn(name), "type": DEPLOYMENT, "provider": ""}
+    metadata: dict[str, Any] = {"op": op, "urn": urn(name), "type": DEPLOYMENT, "provider": ""}
     if keys is not None:
         metadata["keys"] = keys
     return {"metadata": metadata}

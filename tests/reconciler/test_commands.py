@@ -24,7 +24,7 @@ from reconciler.__main__ import main
 from reconciler.desired_state import config_digest, digest_key
 from reconciler.errors import SOURCE_UNREACHABLE
 from reconciler.settings import load_config
-from reconciler.stack_set import LOCK_FILE, STORE_FILE, StackSet, StateDirBusy, redactor_for
+from reconciler.stack_set import LOCK_FILE, STORE_FILE, StackSet, StateDirBusy, pulumi_root, redactor_for
 from reconciler.status.store import StatusStore
 
 ONCE_KEYS = {"stack", "commit", "result", "reason", "changes", "duration_s", "error"}
@@ -246,7 +246,5 @@ def test_git_credentials_are_redacted_as_basic_auth(tmp_path, stub, remote, monk
 
 
 def test_pulumi_root_is_the_folder_above_bin(unreachable, stub):
-    from reconciler.stack_set import pulumi_root
-
     assert pulumi_root(load_config(unreachable)) == str(stub.root)
     assert yaml.safe_load(unreachable.read_text())["pulumi"] == str(stub.command)

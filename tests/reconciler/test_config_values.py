@@ -80,10 +80,6 @@ def test_a_file_url_must_name_a_folder(tmp_path):
     assert repository_kind("file://rel", tmp_path) == ("url", str(tmp_path / "rel"))
 
 
-def test_ssh_urls_may_name_a_user():
-    assert repository_kind("ssh://git@example.com/r.git", __import__("pathlib").Path("/"))[0] == "url"
-
-
 @pytest.mark.parametrize("branch", ["main", "release/1.2", "feature-x"])
 def test_branch_names_git_accepts(branch):
     check_branch(branch)

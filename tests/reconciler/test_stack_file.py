@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import yaml
 
 from reconciler.engine.stack_file import StackFile
 from reconciler.engine.stack_session import ensure_backend_folder, workspace_env
+from reconciler.settings import Secret
 
 
 def write(folder: Path, name: str, text: str) -> Path:
@@ -60,10 +62,6 @@ def test_a_file_that_is_not_a_mapping_is_named(tmp_path):
 
 
 def test_the_engine_environment_wins_over_inherited_settings(tiny_spec, monkeypatch, tmp_path):
-    import dataclasses
-
-    from reconciler.settings import Secret
-
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "inherited")
     spec = dataclasses.replace(tiny_spec, passphrase=Secret("from-config", "env X"),
                                env=(("PULUMI_K8S_ENABLE_PATCH_FORCE", "false"), ("EXTRA", "1")))

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 from fake_pulumi_cli import NEW_SALT
+from pulumi import automation as auto
 from stub_pulumi import StubPulumi
 
 from reconciler.engine.stack_session import StackSession
@@ -78,8 +79,6 @@ def test_a_new_stack_is_created_and_its_backend_folder_made(harness, tiny_spec):
 
 
 def test_a_stack_opened_to_preview_is_never_created(harness):
-    from pulumi import automation as auto
-
     with pytest.raises(auto.StackNotFoundError):
         harness.session(create=False).prepare()
     assert "stack init" not in harness.verbs()

@@ -13,7 +13,7 @@ import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Optional, cast
 
 import pytest
 from pulumi import automation as auto
@@ -21,7 +21,8 @@ from reconciler_testing import TINY_PROJECT, GitRemote
 from stub_pulumi import StubPulumi
 
 from reconciler import errors
-from reconciler.errors import Stalled, Temporary, Waiting
+from reconciler.engine.stack_session import StackSession
+from reconciler.errors import EngineInterrupted, Stalled, Temporary, Waiting
 from reconciler.settings import ConfigOverride, RetryPolicy
 from reconciler.telemetry.redaction import Redactor
 from reconciler.workspace import StackWorkspace
@@ -39,7 +40,8 @@ def make_workspace(spec, tmp_path: Path, redactor: Redactor | None = None) -> St
 
 @pytest.fixture
 def first(remote: GitRemote) -> str:
-    return remote.commit("the tiny project", TINY_PROJECT)
+    files: dict[str, Optional[str]] = dict(TINY_PROJECT)
+    return remote.commit("the tiny project", files)
 
 
 @pytest.fixture
@@ -168,7 +170,7 @@ def result(stdout: str = "", stderr: str = "", code: int = 1) -> auto.CommandRes
 
 
 def with_session(workspace: StackWorkspace, error: Exception, reachable: bool = True) -> StackWorkspace:
-    workspace._session = StandInSession(workspace.spec, error, reachable)
+    workspace._session = cast(StackSession, StandInSession(workspace.spec, error, reachable))
     return workspace
 
 
@@ -211,8 +213,6 @@ def test_a_failed_prepare_is_typed_and_redacted_and_the_secret_overrides_are_lea
 
 
 def test_a_killed_cli_is_interrupted_and_a_deadline_is_named(workspace):
-    from reconciler.errors import EngineInterrupted
-
     with_session(workspace, EngineInterrupted(result(code=-9), "signal", "pulumi up was killed by SIGKILL"))
     with pytest.raises(Temporary) as raised:
         workspace.up("a" * 40, refresh=False)
