@@ -1,4 +1,4 @@
-"""Each bad value of a stack entry is refused by load_config, naming the file, the entry and the key, with what to do.
+"""Each bad value of the config is refused by load_config, naming the file, the entry and the key, with what to do.
 
 In-process companions of test_config_validation.py (which runs the CLI for a sample of them).
 """
@@ -92,3 +92,40 @@ def test_a_prod_stack_is_guarded_by_default(tmp_path, entry):
     path = write_config(tmp_path / "reconciler.yaml", [entry(stack="prod"), entry(name="other", stack="dev")])
     guards = {spec.name: spec.deletion_guard for spec in load_config(path).stacks}
     assert guards == {"tiny": 0, "other": None}
+
+
+@pytest.mark.parametrize("top, expected", [
+    ({"listen": "8099"}, "listen: must be HOST:PORT like 127.0.0.1:8099"),
+    ({"listen": "127.0.0.1:70000"}, "listen: must be HOST:PORT"),
+    ({"workers": 0}, "workers"),
+    ({"log_format": "xml"}, "log_format: must be text or json"),
+    ({"log_level": "loud"}, "log_level: must be DEBUG, INFO, WARNING or ERROR"),
+    ({"pulumi": "no-such-cli"}, "is not an executable pulumi CLI"),
+    ({"webhook": "s3cret"}, "webhook: must be a mapping with secret and max_body_bytes"),
+    ({"github": "api.github.com"}, "github: must be a mapping of"),
+    ({"github": {"api_url": "ftp://x"}}, "github.api_url: must be an http(s) URL"),
+    ({"github": {"token_env": "ghp_abc def"}}, "github.token_env: must name an environment variable"),
+    ({"http": "open"}, "http: must be a mapping of"),
+    ({"http": {"allowed_hosts": ["hooks.example.com:443"]}}, "http.allowed_hosts: must be a list of host names"),
+    ({"http": {"status_auth": "sometimes"}}, "http.status_auth: must be"),
+    ({"http": {"status_auth": "always"}}, "is `always` but http.status_token is not set"),
+    ({"http": {"request_timeout": 0}}, "http.request_timeout: must be longer than 0s"),
+    ({"retry": 5}, "retry: must be a mapping of"),
+    ({"retry": {"backoff_base": "10m", "backoff_cap": "1m"}}, "retry.backoff_cap: must be at least retry.backoff_base"),
+    ({"stacks": []}, "stacks: must be a non-empty list"),
+])
+def test_a_bad_top_level_value_is_named_with_its_fix(tmp_path, entry, top, expected):
+    stacks = top.pop("stacks", [entry()])
+    path = write_config(tmp_path / "reconciler.yaml", stacks, **top)
+    assert expected in problems_of(path)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("stacks: [\n", "is not valid YAML"),
+    ("- a list\n", "must be a YAML mapping with a `stacks:` list"),
+])
+def test_a_file_that_is_not_a_config(tmp_path, text, expected):
+    path = tmp_path / "reconciler.yaml"
+    path.write_text(text)
+    assert expected in problems_of(path)
+    assert "cannot read the file" in problems_of(tmp_path / "missing.yaml")
