@@ -59,11 +59,13 @@ class SupervisedCommand(auto.PulumiCommand):
             for reader in readers:
                 reader.start()
             why = self._wait(process, args)
+            if why is not None or process.returncode < 0:
+                # Plugins and the language host left behind by a killed CLI; killed before the output is read to
+                # its end, since one still holding the CLI's stdout or stderr would keep the readers waiting.
+                _kill_group(process.pid)
             for reader in readers:
                 reader.join()
         result = auto.CommandResult(stdout="\n".join(stdout), stderr="\n".join(stderr), code=process.returncode)
-        if why is not None or process.returncode < 0:
-            _kill_group(process.pid)  # plugins and the language host left behind by a killed CLI
         if why is not None:
             raise EngineInterrupted(result, "deadline", f"pulumi {_verb(args)} passed its deadline of {self.deadline_s:.0f}s "
                                                         "and was stopped")

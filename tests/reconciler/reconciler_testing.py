@@ -164,6 +164,17 @@ def run_cli(*args: str, env: dict[str, str], timeout: float = 600) -> subprocess
     )
 
 
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    """The predicate's first truthy value, polled until `timeout` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
 def json_lines(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 

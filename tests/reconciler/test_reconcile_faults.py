@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.status.store import StatusStore
-from reconciler_testing import PROJECT_DIR, TINY_PROJECT, free_port, json_lines, run_cli, tiny_stack, write_config
+from reconciler_testing import PROJECT_DIR, TINY_PROJECT, free_port, json_lines, run_cli, tiny_stack, wait_for, write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -30,16 +30,6 @@ def pulumi_env(engine_env: dict, backend: Path) -> dict:
 
 def locks(backend: Path) -> list[Path]:
     return list(backend.glob(".pulumi/locks/**/*.json"))
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def children(pid: int) -> list[int]:

@@ -1,0 +1,236 @@
+"""The diy backend's lock files, read from a real backend folder, and recovery that releases only dead owners' locks."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import socket
+import subprocess
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Optional
+
+import pytest
+
+from reconciler.engine.recovery import recover
+from reconciler.engine.stack_locks import backend_folder, owner_is_gone, stack_locks
+from reconciler.errors import LOCK_HELD, Waiting
+from reconciler.telemetry.redaction import Redactor
+
+HOUR = 3600.0
+
+
+@pytest.fixture
+def backend(tmp_path: Path) -> Path:
+    folder = tmp_path / "backend"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def live_pid():
+    """A process that started before any lock a test writes (its start time is known to /proc)."""
+    process = subprocess.Popen(["sleep", "60"])
+    time.sleep(0.05)
+    yield process.pid
+    process.kill()
+    process.wait()
+
+
+@pytest.fixture
+def dead_pid() -> int:
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+def go_time(moment: datetime) -> str:
+    """A timestamp as Go's encoding/json writes time.Time (RFC 3339 with nanoseconds)."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "123" + moment.strftime("%z")[:3] + ":" + moment.strftime("%z")[3:]
+
+
+def write_lock(
+    backend: Path, pid: Optional[int], age_s: float = 0.0, hostname: Optional[str] = None, project: str = "tiny",
+    stack: str = "dev", layout: str = "project", name: str = "0a1b2c3d", username: str = "alice",
+) -> Path:
+    folder = backend / ".pulumi" / "locks"
+    folder = folder / "organization" / project / stack if layout == "project" else folder / stack
+    folder.mkdir(parents=True, exist_ok=True)
+    taken = datetime.now(timezone(timedelta(hours=1))) - timedelta(seconds=age_s)
+    path = folder / f"{name}.json"
+    content: dict[str, Any] = {"username": username, "hostname": hostname or socket.gethostname(), "timestamp": go_time(taken)}
+    if pid is not None:
+        content["pid"] = pid
+    path.write_text(json.dumps(content))
+    return path
+
+
+def only_lock(backend: Path, project: str = "tiny", stack: str = "dev"):
+    locks = stack_locks(f"file://{backend}", project, stack)
+    assert len(locks) == 1, locks
+    return locks[0]
+
+
+def test_a_lock_is_read_with_its_owner(backend):
+    path = write_lock(backend, pid=4242, age_s=10, username="alice")
+    lock = only_lock(backend)
+    assert lock.path == path
+    assert lock.pid == 4242
+    assert lock.username == "alice"
+    assert lock.hostname == socket.gethostname()
+    assert abs(lock.taken_at - (time.time() - 10)) < 5
+    assert lock.holder.startswith(f"alice@{socket.gethostname()} (pid 4242) since ")
+
+
+def test_only_the_stacks_own_locks_are_read(backend):
+    write_lock(backend, pid=1, project="other")
+    write_lock(backend, pid=2, stack="prod")
+    assert stack_locks(f"file://{backend}", "tiny", "dev") == []
+    write_lock(backend, pid=3)
+    assert [lock.pid for lock in stack_locks(f"file://{backend}", "tiny", "dev")] == [3]
+
+
+def test_legacy_and_qualified_names_are_found(backend):
+    write_lock(backend, pid=7, layout="legacy")
+    assert only_lock(backend).pid == 7
+    # A fully qualified stack name (org/project/stack) names the same lock folder.
+    assert only_lock(backend, stack="organization/tiny/dev").pid == 7
+
+
+def test_a_backend_folder_is_read_only_for_file_urls(backend):
+    assert backend_folder(f"file://{backend}?no_legacy_url_encoding=true") == backend
+    assert backend_folder("s3://bucket/prefix") is None
+    assert stack_locks("https://api.pulumi.com", "tiny", "dev") == []
+    assert stack_locks(f"file://{backend}", "tiny", "dev") == []
+
+
+def test_a_live_process_on_this_host_keeps_its_lock(backend, live_pid):
+    write_lock(backend, pid=live_pid, age_s=0)
+    assert not owner_is_gone(only_lock(backend), time.time(), stale_after=HOUR)
+
+
+def test_a_dead_process_loses_its_lock(backend, dead_pid):
+    write_lock(backend, pid=dead_pid)
+    assert owner_is_gone(only_lock(backend), time.time(), stale_after=HOUR)
+
+
+def test_a_zombie_counts_as_dead(backend):
+    process = subprocess.Popen(["true"])
+    time.sleep(0.2)  # ended, not reaped yet
+    try:
+        write_lock(backend, pid=process.pid)
+        assert owner_is_gone(only_lock(backend), time.time(), stale_after=HOUR)
+    finally:
+        process.wait()
+
+
+def test_a_pid_reused_by_a_newer_process_loses_its_lock(backend, live_pid):
+    # The lock was written ten minutes before the process now holding that pid started.
+    write_lock(backend, pid=live_pid, age_s=600)
+    assert owner_is_gone(only_lock(backend), time.time(), stale_after=HOUR)
+
+
+def test_another_hosts_lock_is_kept_until_it_is_stale(backend, dead_pid):
+    # Its pid means nothing here: even a pid dead on this host may be alive there.
+    write_lock(backend, pid=dead_pid, age_s=60, hostname="build-agent-7")
+    lock = only_lock(backend)
+    assert not owner_is_gone(lock, time.time(), stale_after=HOUR)
+    assert owner_is_gone(lock, time.time() + 2 * HOUR, stale_after=HOUR)
+
+
+def test_a_stale_lock_is_abandoned_even_when_its_pid_lives(backend, live_pid):
+    write_lock(backend, pid=live_pid, age_s=2 * HOUR)
+    assert owner_is_gone(only_lock(backend), time.time(), stale_after=HOUR)
+
+
+def test_an_unreadable_lock_is_aged_by_its_file(backend):
+    path = write_lock(backend, pid=1)
+    path.write_text("{not json")
+    old = time.time() - 2 * HOUR
+    os.utime(path, (old, old))
+    lock = only_lock(backend)
+    assert (lock.pid, lock.username, lock.hostname) == (None, "unknown", "unknown")
+    assert abs(lock.taken_at - old) < 1
+    assert "unknown@unknown" in lock.holder
+    # Nobody can be named as its owner: only its age lets it go.
+    assert owner_is_gone(lock, time.time(), stale_after=HOUR)
+    assert not owner_is_gone(lock, time.time(), stale_after=3 * HOUR)
+
+
+def test_a_lock_without_a_pid_on_this_host_is_kept_until_stale(backend):
+    write_lock(backend, pid=None)
+    lock = only_lock(backend)
+    assert lock.pid is None
+    assert not owner_is_gone(lock, time.time(), stale_after=HOUR)
+
+
+def test_a_timestamp_in_another_form_falls_back_to_the_file_time(backend, live_pid):
+    path = write_lock(backend, pid=live_pid)
+    content = json.loads(path.read_text())
+    content["timestamp"] = "yesterday"
+    path.write_text(json.dumps(content))
+    assert abs(only_lock(backend).taken_at - path.stat().st_mtime) < 1e-3
+
+
+# Recovery, with a stand-in for the session (only the lock files are real here).
+
+
+class FakeStack:
+    def __init__(self, pending: list[dict[str, Any]]) -> None:
+        self.deployment = {"pending_operations": pending} if pending else {}
+        self.refreshes: list[dict[str, Any]] = []
+
+    def export_stack(self):
+        return type("Deployment", (), {"deployment": self.deployment})()
+
+    def refresh(self, **kwargs: Any) -> None:
+        self.refreshes.append(kwargs)
+
+
+class FakeSession:
+    def __init__(self, spec, pending: list[dict[str, Any]]) -> None:
+        self.spec = spec
+        self.stack = FakeStack(pending)
+        self.after_runs = 0
+
+    def after_run(self) -> None:
+        self.after_runs += 1
+
+
+@pytest.fixture
+def spec(tiny_spec, backend):
+    return dataclasses.replace(tiny_spec, backend_url=f"file://{backend}")
+
+
+def test_recovery_leaves_a_live_lock_and_names_its_holder(spec, backend, live_pid):
+    path = write_lock(backend, pid=live_pid, username="operator")
+    session = FakeSession(spec, pending=[{"type": "creating"}])
+    with pytest.raises(Waiting) as raised:
+        recover(session, "tiny", Redactor([]), stale_after=HOUR, retry_in=30)
+    assert raised.value.reason == LOCK_HELD
+    assert raised.value.delay == 30
+    assert f"operator@{socket.gethostname()} (pid {live_pid})" in raised.value.message
+    assert path.exists()
+    assert session.stack.refreshes == []  # nothing touched while someone else works on the stack
+
+
+def test_recovery_releases_dead_locks_and_clears_pending_operations(spec, backend, dead_pid):
+    mine = write_lock(backend, pid=dead_pid, name="mine")
+    legacy = write_lock(backend, pid=dead_pid, layout="legacy", name="old")
+    session = FakeSession(spec, pending=[{"type": "creating"}, {"type": "updating"}, {"type": "creating"}])
+    recovered = recover(session, "tiny", Redactor([]), stale_after=HOUR, retry_in=30)
+    assert (recovered.released_locks, recovered.cleared_operations) == (2, 3)
+    assert not mine.exists() and not legacy.exists()
+    assert len(session.stack.refreshes) == 1
+    assert session.stack.refreshes[0]["clear_pending_creates"] is True
+    assert session.after_runs == 1
+    assert recovered.describe() == "2 dead lock(s) released and 3 pending operation(s) cleared"
+
+
+def test_recovery_of_a_clean_stack_changes_nothing(spec):
+    session = FakeSession(spec, pending=[])
+    recovered = recover(session, "tiny", Redactor([]), stale_after=HOUR, retry_in=30)
+    assert (recovered.released_locks, recovered.cleared_operations) == (0, 0)
+    assert session.stack.refreshes == [] and session.after_runs == 0

@@ -1,0 +1,199 @@
+"""StackSession against a CLI that answers like pulumi (fake_pulumi_cli.py): the salt, the overrides, the secrets.
+
+What is checked is which CLI calls the session makes and what it leaves in Pulumi.<stack>.yaml: a fresh
+checkout keeps the stack's salt, secret overrides are encrypted once per salt and value, committed secrets
+are learned for redaction once per stack file.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from fake_pulumi_cli import NEW_SALT
+from pulumi import automation as auto
+from stub_pulumi import StubPulumi
+
+from reconciler.engine.stack_session import StackSession
+from reconciler.engine.supervised_command import SupervisedCommand
+from reconciler.settings import ConfigOverride
+from reconciler.telemetry.redaction import Redactor
+
+FAKE_CLI = Path(__file__).with_name("fake_pulumi_cli.py")
+STATE_SALT = "v1:salt-of-the-state"
+
+
+class Harness:
+    def __init__(self, tmp_path: Path, spec) -> None:
+        self.stub = StubPulumi(tmp_path / "cli")
+        self.stub.behave(f'exec "{sys.executable}" "{FAKE_CLI}" "{self.stub.root}" "$@"\n')
+        self.project = tmp_path / "project"
+        self.project.mkdir()
+        (self.project / "Pulumi.yaml").write_text("name: tiny\nruntime: python\n")
+        self.redactor = Redactor([])
+        self.remembered: list[str] = []
+        self.spec = spec
+
+    def session(self, remembered: str | None = None, create: bool = True, **changes) -> StackSession:
+        spec = dataclasses.replace(self.spec, **changes)
+        command = SupervisedCommand(str(self.stub.root), deadline_s=60)
+        return StackSession(spec, self.project, command, self.redactor, remembered_salt=lambda: remembered,
+                            remember_salt=self.remembered.append, create=create)
+
+    def backend(self, **state) -> None:
+        (self.stub.root / "state.json").write_text(json.dumps(state))
+
+    def calls(self) -> list[list[str]]:
+        path = self.stub.root / "calls.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+    def verbs(self) -> list[str]:
+        return [" ".join(call[:2]) for call in self.calls()]
+
+    def stack_file(self) -> dict:
+        path = self.project / "Pulumi.dev.yaml"
+        return yaml.safe_load(path.read_text()) if path.exists() else {}
+
+    def commit_stack_file(self, data: dict) -> None:
+        (self.project / "Pulumi.dev.yaml").write_text(yaml.safe_dump(data))
+
+
+@pytest.fixture
+def harness(tmp_path, tiny_spec) -> Harness:
+    return Harness(tmp_path, tiny_spec)
+
+
+def secure(value: str) -> dict:
+    return {"secure": "v1:" + base64.b64encode(value.encode()).decode()}
+
+
+def test_a_new_stack_is_created_and_its_backend_folder_made(harness, tiny_spec):
+    harness.session().prepare()
+    assert harness.verbs()[:3] == ["stack select", "stack init", "stack export"]
+    assert Path(tiny_spec.backend_url[len("file://"):]).is_dir()
+
+
+def test_a_stack_opened_to_preview_is_never_created(harness):
+    with pytest.raises(auto.StackNotFoundError):
+        harness.session(create=False).prepare()
+    assert "stack init" not in harness.verbs()
+
+
+def test_a_fresh_checkout_gets_the_salt_seen_last_without_asking_the_backend(harness):
+    harness.backend(exists=True, salt=STATE_SALT)
+    harness.session(remembered="v1:remembered").prepare()
+    assert harness.stack_file()["encryptionsalt"] == "v1:remembered"
+    assert "stack export" not in harness.verbs()
+
+
+def test_without_a_remembered_salt_the_states_salt_is_used(harness):
+    harness.backend(exists=True, salt=STATE_SALT)
+    harness.session().prepare()
+    assert harness.stack_file()["encryptionsalt"] == STATE_SALT
+
+
+def test_committed_secrets_need_the_states_salt_even_when_another_is_remembered(harness):
+    harness.backend(exists=True, salt=STATE_SALT)
+    harness.commit_stack_file({"config": {"tiny:token": secure("committed-token-9")}})
+    harness.session(remembered="v1:remembered").prepare()
+    assert harness.stack_file()["encryptionsalt"] == STATE_SALT
+
+
+def test_a_committed_salt_is_kept(harness):
+    harness.backend(exists=True, salt=STATE_SALT)
+    harness.commit_stack_file({"encryptionsalt": "v1:committed", "config": {"tiny:greeting": "hi"}})
+    harness.session(remembered="v1:remembered").prepare()
+    assert harness.stack_file()["encryptionsalt"] == "v1:committed"
+    assert "stack export" not in harness.verbs()
+
+
+def test_another_secrets_provider_gets_no_passphrase_salt(harness):
+    harness.backend(exists=True, salt=STATE_SALT)
+    harness.commit_stack_file({"secretsprovider": "awskms://alias/x"})
+    harness.session(remembered="v1:remembered").prepare()
+    assert "encryptionsalt" not in harness.stack_file()
+
+
+def test_plain_overrides_are_written_over_committed_values(harness):
+    harness.backend(exists=True)
+    harness.commit_stack_file({"encryptionsalt": "v1:s", "config": {"tiny:greeting": "hello", "tiny:keep": [1, 2]}})
+    session = harness.session(config=(ConfigOverride("tiny:greeting", "hi from the config"),
+                                      ConfigOverride("tiny:map", {"a": {"b": 1}})))
+    session.prepare()
+    assert harness.stack_file()["config"] == {
+        "tiny:greeting": "hi from the config", "tiny:keep": [1, 2], "tiny:map": {"a": {"b": 1}},
+    }
+    assert not any(call[:2] == ["config", "set-all"] for call in harness.calls())
+
+
+def test_secret_overrides_are_encrypted_once_per_salt_and_value(harness):
+    harness.backend(exists=True)
+    harness.commit_stack_file({"encryptionsalt": "v1:s"})
+    session = harness.session(config=(ConfigOverride("tiny:token", "first-token", secret=True),))
+    session.prepare()
+    assert harness.stack_file()["config"]["tiny:token"] == secure("first-token")
+    encryptions = lambda: sum(call[:2] == ["config", "set-all"] for call in harness.calls())  # noqa: E731
+    assert encryptions() == 1
+    # A fresh checkout (the file as committed) with the same value: the ciphertext is written back, no CLI call.
+    harness.commit_stack_file({"encryptionsalt": "v1:s"})
+    session.prepare()
+    assert harness.stack_file()["config"]["tiny:token"] == secure("first-token")
+    assert encryptions() == 1
+    # A rotated value is encrypted again.
+    harness.commit_stack_file({"encryptionsalt": "v1:s"})
+    session.spec = dataclasses.replace(session.spec, config=(ConfigOverride("tiny:token", "second-token", secret=True),))
+    session.prepare()
+    assert harness.stack_file()["config"]["tiny:token"] == secure("second-token")
+    assert encryptions() == 2
+
+
+def test_rotating_one_of_two_secret_overrides_encrypts_it_and_keeps_the_other(harness):
+    harness.backend(exists=True)
+    harness.commit_stack_file({"encryptionsalt": "v1:s"})
+    keep, rotate = ConfigOverride("tiny:a", "kept-value", secret=True), ConfigOverride("tiny:b", "old-value", secret=True)
+    session = harness.session(config=(keep, rotate))
+    session.prepare()
+    harness.commit_stack_file({"encryptionsalt": "v1:s"})
+    session.spec = dataclasses.replace(session.spec, config=(keep, ConfigOverride("tiny:b", "new-value", secret=True)))
+    session.prepare()
+    config = harness.stack_file()["config"]
+    assert config == {"tiny:a": secure("kept-value"), "tiny:b": secure("new-value")}
+
+
+def test_the_salt_the_cli_writes_into_a_new_stack_file_is_remembered_once(harness):
+    harness.backend(exists=True)
+    session = harness.session(config=(ConfigOverride("tiny:token", "a-token", secret=True),))
+    session.prepare()
+    assert harness.stack_file()["encryptionsalt"] == NEW_SALT
+    session.after_run()
+    assert harness.remembered == [NEW_SALT]
+
+
+def test_committed_secrets_are_learned_for_redaction_once_per_file(harness):
+    harness.backend(exists=True, salt=STATE_SALT)
+    committed = {"tiny:token": secure("committed-token-9"), "tiny:plain": "x"}
+    harness.commit_stack_file({"encryptionsalt": STATE_SALT, "config": committed})
+    session = harness.session()
+    session.prepare()
+    assert "committed-token-9" not in harness.redactor.redact("the token is committed-token-9")
+    reads = lambda: sum(call[:1] == ["config"] and "--json" in call for call in harness.calls())  # noqa: E731
+    assert reads() == 1
+    session.prepare()
+    assert reads() == 1  # the same stack file: nothing new to learn
+    harness.commit_stack_file({"encryptionsalt": STATE_SALT, "config": {"tiny:token": secure("rotated-token-7")}})
+    session.prepare()
+    assert reads() == 2
+    assert "rotated-token-7" not in harness.redactor.redact("now rotated-token-7")
+
+
+def test_the_backend_is_asked_whether_it_is_reachable(harness):
+    harness.backend(exists=True)
+    session = harness.session()
+    assert session.backend_reachable()
+    (harness.stub.root / "backend-down").write_text("")
+    assert not session.backend_reachable()
