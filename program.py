@@ -24,13 +24,15 @@ def gitops_program() -> None:
     # looks each one up again (5 s at 1,000 objects); nothing here reads them.
     os.environ.setdefault("PULUMI_DISABLE_RESOURCE_REFERENCES", "true")
     settings = read_stack_settings()
-    # Everything that can be wrong in Git is checked before the first resource,
-    # so a bad commit fails the run with nothing applied.
+    # Everything that can be wrong in Git is checked before the first resource (names, schemas of the
+    # cluster's release, secret names), so a bad commit fails the run with nothing applied.
     manifests = load_manifests(
         settings.manifests_dir,
         settings.manifests_dir,
         default_namespace=settings.default_namespace,
         require_clean=settings.require_clean_manifests,
+        kubernetes_version=settings.kubernetes_version,
+        secret_names=settings.secrets.keys(),
     )
     app_revision = folder_revision(settings.app_dir)
 
@@ -65,6 +67,7 @@ def gitops_program() -> None:
             objects=manifests.objects,
             images={APP_IMAGE: image.ref},
             preview_images={APP_IMAGE: image.tagged_ref},
+            secrets=settings.secrets,
         ),
         opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
     )

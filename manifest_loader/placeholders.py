@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import Any, Iterator, Mapping, Union
+from typing import Any, Iterable, Iterator, Mapping, Union
 
 PLACEHOLDER = re.compile(r"\$\{image:([a-z0-9][a-z0-9-]*)\}")
 SECRET_PLACEHOLDER = re.compile(r"\$\{secret:([A-Za-z0-9][A-Za-z0-9_-]*)\}")
@@ -47,6 +47,11 @@ def secret_placeholders(body: Any) -> list[tuple[Location, str]]:
         if match:
             found.append((location, match.group(1)))
     return found
+
+
+def secret_names_used(objects: Iterable[Any]) -> set[str]:
+    """The NAMEs of every `${secret:NAME}` in the ManifestObjects."""
+    return {name for obj in objects for _, name in secret_placeholders(obj.body)}
 
 
 def is_secret_value_location(body: Any, location: Location) -> bool:
