@@ -42,6 +42,7 @@ class StackSettings:
     image_builder: Optional[str]
     docker_host: Optional[str]
     kubernetes_version: str  # the release whose schemas the manifests are checked against
+    server_dry_run: bool  # dry-run the objects on the cluster before anything is registered (local target)
     # `${secret:NAME}` values from the encrypted `secrets` map; each one a Pulumi secret
     secrets: dict[str, pulumi.Output[str]]
     registry: RegistryArgs
@@ -179,6 +180,7 @@ def read_stack_settings() -> StackSettings:
         image_builder=read.text("imageBuilder"),
         docker_host=docker_host,
         kubernetes_version=kubernetes_version,
+        server_dry_run=read.flag("serverDryRun", True),
         secrets=read.secret_map("secrets"),
         registry=registry,
         cluster=cluster,

@@ -32,7 +32,8 @@ def commit_manifest(project_repo, name, content):
 
 @pytest.fixture
 def local_extra(kubeconfig_file):
-    return {"pulumi-gitops:kubeconfig": str(kubeconfig_file)}
+    # The kubeconfig names no real cluster; the dry-run on a real one is tested in tests/e2e.
+    return {"pulumi-gitops:kubeconfig": str(kubeconfig_file), "pulumi-gitops:serverDryRun": "false"}
 
 
 def deployed_objects(run):
