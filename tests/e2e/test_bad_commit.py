@@ -1,0 +1,139 @@
+"""A bad commit changes nothing: a good change beside an object the cluster refuses leaves cluster and state as they were.
+
+Each refusal comes with a good ConfigMap change in the same commit, and runs
+on both `pulumi up` paths a user has: `--skip-preview` (what `make
+deploy-local` and the reconciler run, where no provider dry-run happens) and
+`up` with its preview. The cluster refuses for four reasons: the schema (found
+offline, by the loader), a ValidatingAdmissionPolicy, a ResourceQuota and an
+immutable field (found by the program's server-side dry-run).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from typing import Any
+
+import pytest
+
+from local_project import LocalProject
+
+pytestmark = pytest.mark.e2e
+
+GOOD_CHANGE = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo-config\ndata:\n  GREETING: must not be applied\n"
+FROZEN = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: frozen\nimmutable: true\ndata:\n  level: info\n"
+PATHS = {"skip-preview": ("--skip-preview",), "with-preview": ()}
+
+
+def policy(namespace: str) -> str:
+    name = f"{namespace}-no-forbidden"
+    return f"""\
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {{name: {name}}}
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+      - {{apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [configmaps]}}
+  validations:
+    - expression: "!has(object.metadata.labels) || !('forbidden' in object.metadata.labels)"
+      message: ConfigMaps labelled forbidden are refused by policy
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {{name: {name}}}
+spec:
+  policyName: {name}
+  validationActions: [Deny]
+  matchResources:
+    namespaceSelector: {{matchLabels: {{kubernetes.io/metadata.name: {namespace}}}}}
+---
+apiVersion: v1
+kind: ResourceQuota
+metadata: {{name: one-service, namespace: {namespace}}}
+spec: {{hard: {{services: "1"}}}}
+"""
+
+
+def kubectl_apply(project: LocalProject, text: str, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["kubectl", "--kubeconfig", project.local_env["KUBECONFIG"], "apply", "-f", "-", *extra],
+        input=text, capture_output=True, text=True, timeout=120,
+    )
+
+
+def wait_for(check, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def project(local_env, tmp_path_factory):
+    project = LocalProject.create(tmp_path_factory.mktemp("bad-commit") / "service", local_env)
+    project.write("manifests/frozen.yaml", FROZEN)
+    project.commit("an immutable ConfigMap")
+    first = project.up()
+    assert first.returncode == 0, first.output
+    cluster_policy = policy(project.namespace)
+    applied = kubectl_apply(project, cluster_policy)
+    assert applied.returncode == 0, applied.stderr
+    forbidden = f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: probe, namespace: {project.namespace}, labels: {{forbidden: 'yes'}}}}\n"
+    wait_for(lambda: "refused by policy" in kubectl_apply(project, forbidden, "--dry-run=server").stderr, "the policy to be active")
+    wait_for(lambda: (project.get("resourcequota", "one-service") or {}).get("status", {}).get("used"), "the quota to count")
+    yield project
+    subprocess.run(["kubectl", "--kubeconfig", local_env["KUBECONFIG"], "delete", "-f", "-", "--ignore-not-found"],
+                   input=cluster_policy, capture_output=True, text=True, timeout=120)
+    destroyed = project.destroy()
+    assert destroyed.returncode == 0, destroyed.output
+
+
+def state_resources(project: LocalProject) -> list[dict[str, Any]]:
+    exported = project.pulumi("stack", "export", "--stack", "local")
+    assert exported.returncode == 0, exported.output
+    return json.loads(exported.output[exported.output.index("{"):])["deployment"]["resources"]
+
+
+REFUSALS = {
+    "schema": (
+        {"manifests/worker.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: worker\nspec:\n  ports:\n    - port: eighty\n"},
+        "manifests/worker.yaml: document 0 (line 7): Service/worker: spec.ports[0].port is a string",
+    ),
+    "admission policy": (
+        {"manifests/flagged.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: flagged\n  labels: {forbidden: 'yes'}\n"},
+        "ConfigMaps labelled forbidden are refused by policy",
+    ),
+    "quota": (
+        {"manifests/second.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: second\nspec:\n  ports:\n    - port: 81\n"},
+        "exceeded quota: one-service",
+    ),
+    "immutable field": (
+        {"manifests/frozen.yaml": FROZEN.replace("level: info", "level: debug")},
+        "field is immutable",
+    ),
+}
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("refusal", REFUSALS)
+def test_a_refused_object_beside_a_good_change_leaves_cluster_and_state_unchanged(project, refusal, path):
+    files, message = REFUSALS[refusal]
+    config_map = project.get("configmap", "demo-config")
+    state = state_resources(project)
+    head = project.repo.head.commit.hexsha
+    project.write("manifests/configmap.yaml", GOOD_CHANGE)
+    for name, text in files.items():
+        project.write(name, text)
+    project.commit(f"a good change and a refused object ({refusal})")
+    try:
+        result = project.pulumi("up", "--stack", "local", "--yes", *PATHS[path])
+    finally:
+        project.repo.git.reset("--hard", head)
+
+    assert result.returncode != 0
+    assert message in result.output
+    assert project.get("configmap", "demo-config")["metadata"]["resourceVersion"] == config_map["metadata"]["resourceVersion"]
+    assert state_resources(project) == state
