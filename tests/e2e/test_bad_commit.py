@@ -11,12 +11,12 @@ immutable field (found by the program's server-side dry-run).
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from typing import Any
 
 import pytest
 
+import admission_policy
 from local_project import LocalProject
 
 pytestmark = pytest.mark.e2e
@@ -26,42 +26,8 @@ FROZEN = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: frozen\nimmutable:
 PATHS = {"skip-preview": ("--skip-preview",), "with-preview": ()}
 
 
-def policy(namespace: str) -> str:
-    name = f"{namespace}-no-forbidden"
-    return f"""\
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicy
-metadata: {{name: {name}}}
-spec:
-  failurePolicy: Fail
-  matchConstraints:
-    resourceRules:
-      - {{apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [configmaps]}}
-  validations:
-    - expression: "!has(object.metadata.labels) || !('forbidden' in object.metadata.labels)"
-      message: ConfigMaps labelled forbidden are refused by policy
----
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicyBinding
-metadata: {{name: {name}}}
-spec:
-  policyName: {name}
-  validationActions: [Deny]
-  matchResources:
-    namespaceSelector: {{matchLabels: {{kubernetes.io/metadata.name: {namespace}}}}}
----
-apiVersion: v1
-kind: ResourceQuota
-metadata: {{name: one-service, namespace: {namespace}}}
-spec: {{hard: {{services: "1"}}}}
-"""
-
-
-def kubectl_apply(project: LocalProject, text: str, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["kubectl", "--kubeconfig", project.local_env["KUBECONFIG"], "apply", "-f", "-", *extra],
-        input=text, capture_output=True, text=True, timeout=120,
-    )
+def one_service_quota(namespace: str) -> str:
+    return f"apiVersion: v1\nkind: ResourceQuota\nmetadata: {{name: one-service, namespace: {namespace}}}\nspec: {{hard: {{services: '1'}}}}\n"
 
 
 def wait_for(check, what: str, timeout: float = 60) -> None:
@@ -78,15 +44,12 @@ def project(local_env, tmp_path_factory):
     project.commit("an immutable ConfigMap")
     first = project.up()
     assert first.returncode == 0, first.output
-    cluster_policy = policy(project.namespace)
-    applied = kubectl_apply(project, cluster_policy)
-    assert applied.returncode == 0, applied.stderr
-    forbidden = f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: probe, namespace: {project.namespace}, labels: {{forbidden: 'yes'}}}}\n"
-    wait_for(lambda: "refused by policy" in kubectl_apply(project, forbidden, "--dry-run=server").stderr, "the policy to be active")
+    admission_policy.install(local_env["KUBECONFIG"], project.namespace)
+    quota = admission_policy.kubectl(local_env["KUBECONFIG"], "apply", "-f", "-", text=one_service_quota(project.namespace))
+    assert quota.returncode == 0, quota.stderr
     wait_for(lambda: (project.get("resourcequota", "one-service") or {}).get("status", {}).get("used"), "the quota to count")
     yield project
-    subprocess.run(["kubectl", "--kubeconfig", local_env["KUBECONFIG"], "delete", "-f", "-", "--ignore-not-found"],
-                   input=cluster_policy, capture_output=True, text=True, timeout=120)
+    admission_policy.remove(local_env["KUBECONFIG"], project.namespace)
     destroyed = project.destroy()
     assert destroyed.returncode == 0, destroyed.output
 
@@ -104,7 +67,7 @@ REFUSALS = {
     ),
     "admission policy": (
         {"manifests/flagged.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: flagged\n  labels: {forbidden: 'yes'}\n"},
-        "ConfigMaps labelled forbidden are refused by policy",
+        admission_policy.REFUSAL,
     ),
     "quota": (
         {"manifests/second.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: second\nspec:\n  ports:\n    - port: 81\n"},
