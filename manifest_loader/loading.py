@@ -58,7 +58,7 @@ def load_manifests(
                 for path, state in changes
             ]
         objects: list[ManifestObject] = []
-        sources: dict[str, SourceLocator] = {}  # files that parsed, to find a problem's line
+        sources: dict[str, SourceLocator] = {}  # files with documents, to find a problem's line
         for blob in blobs:
             if blob.size > max_file_bytes:
                 problems.append(
@@ -72,7 +72,7 @@ def load_manifests(
             raw = blob.data_stream.read()
             documents, file_problems = parse_documents(blob.path, raw)
             problems += file_problems
-            if not file_problems:
+            if documents:
                 sources[blob.path] = SourceLocator(raw.decode("utf-8"))
             for document in documents:
                 if document.data is None:

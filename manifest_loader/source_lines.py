@@ -6,12 +6,11 @@ then rather than keeping a position for every value of every load.
 
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Iterator, Optional, Union
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-# The file already passed yaml_values' checks (depth, aliases, tags), so composing it is safe.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 FieldPath = tuple[Union[str, int], ...]
@@ -20,7 +19,8 @@ FieldPath = tuple[Union[str, int], ...]
 class SourceLocator:
     def __init__(self, text: str) -> None:
         self._text = text
-        self._documents: Optional[list[Node]] = None
+        self._documents: list[Node] = []
+        self._composer: Optional[Iterator[Node]] = None
 
     def line(self, doc_index: int, path: FieldPath) -> Optional[int]:
         """1-based line of the deepest node of path that exists: its key's line for a mapping's value."""
@@ -34,9 +34,7 @@ class SourceLocator:
 
     def _deepest(self, doc_index: int, path: FieldPath, whole: bool = False) -> Optional[tuple[Node, Node]]:
         """(where it is written, the node) for the deepest part of path found, or the whole path only."""
-        if self._documents is None:
-            self._documents = list(yaml.compose_all(self._text, Loader=_LOADER))
-        if doc_index >= len(self._documents):
+        if not self._compose_up_to(doc_index):
             return None
         found = (self._documents[doc_index], self._documents[doc_index])
         for part in path:
@@ -45,6 +43,19 @@ class SourceLocator:
                 return None if whole else found
             found = child
         return found
+
+
+    def _compose_up_to(self, doc_index: int) -> bool:
+        """Compose documents up to doc_index and no further: one after it may be one that yaml_values refused
+        (too deep for libyaml's recursive composer). Problems are only ever located in documents that loaded."""
+        if self._composer is None:
+            self._composer = yaml.compose_all(self._text, Loader=_LOADER)
+        try:
+            while len(self._documents) <= doc_index:
+                self._documents.append(next(self._composer))
+        except (StopIteration, yaml.YAMLError):
+            return False
+        return True
 
 
 def _child(node: Node, part: Union[str, int]) -> Optional[tuple[Node, Node]]:

@@ -184,3 +184,11 @@ def test_every_problem_of_the_commit_is_reported_before_anything_is_applied(work
     assert lines[0] == "2 problems in the Kubernetes manifests:"
     assert lines[1].startswith("  manifests/a.yaml: document 0 (line 4): ConfigMap/a: data.enabled is a boolean")
     assert lines[2].startswith("  manifests/b.yaml: document 0 (line 4): Service/b: spec.ports[0].port is a string")
+
+
+def test_objects_before_a_broken_document_are_still_checked_and_located(work_tree):
+    content = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {enabled: yes}\n---\n" + "[" * 200 + "]" * 200 + "\n"
+    message = refusal(work_tree, {"manifests/a.yaml": content})
+
+    assert "manifests/a.yaml: document 0 (line 4): ConfigMap/a: data.enabled is a boolean" in message
+    assert "manifests/a.yaml: document 1 (line 6): nesting is deeper than 100 levels" in message
