@@ -43,7 +43,6 @@ CLUSTER_SCOPED_KINDS = frozenset(
 )
 
 _OBJECT_SHAPE = "Each document must be one Kubernetes object: a mapping with apiVersion, kind and metadata.name."
-_CORE_SECRET = ("", "Secret")
 # Set by the API server: what `kubectl get -o yaml` writes, which an apply would send back as a stale precondition.
 _SERVER_FIELDS = ("uid", "resourceVersion")
 
