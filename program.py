@@ -107,6 +107,8 @@ def _dry_run_on_cluster(settings: StackSettings, manifests: LoadedManifests, ima
         return
     for skipped in result.skipped:
         pulumi.log.info(f"Not dry-run, checked offline only: {skipped}")
+    for replaced in result.replaced:
+        pulumi.log.info(f"Immutable fields changed, the object will be replaced: {replaced}")
     if result.problems:
         raise ManifestError(result.problems)
 

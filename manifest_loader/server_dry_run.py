@@ -3,7 +3,9 @@
 What the offline checks cannot know, the API server does: admission policies
 and webhooks, quotas, immutable fields of objects that already exist, and
 custom resources whose CRD is in the cluster. Flux's kustomize-controller
-does the same dry-run before it applies. Nothing is stored by a dry-run.
+does the same dry-run before it applies. Nothing is stored by a dry-run. An
+immutable field that the provider replaces the object for is no refusal
+(provider_replacements.py): the change is a replacement.
 
 Two kinds of objects cannot be dry-run before their commit is applied, and
 are left to the offline checks: objects in a namespace that the same commit
@@ -22,6 +24,7 @@ from .errors import ManifestProblem, object_problem
 from .kube_client import KubeClient, Response
 from .model import ManifestObject
 from .placeholders import SECRET_FIELDS, is_secret
+from .provider_replacements import replaced_by_provider
 
 FIELD_MANAGER = "pulumi-gitops-dry-run"
 PARALLEL_REQUESTS = 8
@@ -35,6 +38,7 @@ class DryRunResult:
     problems: list[ManifestProblem] = field(default_factory=list)
     checked: int = 0
     skipped: list[str] = field(default_factory=list)  # "<source> Kind/name: why", for the log
+    replaced: list[str] = field(default_factory=list)  # "<source> Kind/name: fields", immutable fields the provider replaces on
 
 
 @dataclass(frozen=True)
@@ -79,9 +83,21 @@ def server_dry_run(client: KubeClient, objects: list[ManifestObject], rendered: 
         answers = list(pool.map(lambda request: _dry_run(client, request[1], request[2]), requests))
     for (obj, body, _), answer in zip(requests, answers):
         result.checked += 1
-        if answer.status not in (200, 201):
+        if answer.status in (200, 201):
+            continue
+        fields = _refused_fields(answer)
+        if answer.status == 422 and replaced_by_provider(obj.key.group, obj.key.kind, fields):
+            result.replaced.append(f"{obj.source} {obj.ref}: {', '.join(fields)}")
+        else:
             result.problems.append(_refusal(obj, body, answer))
     return result
+
+
+def _refused_fields(answer: Response) -> list[str]:
+    """The fields a 422 refusal names (`details.causes[].field`)."""
+    details = answer.body.get("details") if isinstance(answer.body, dict) else None
+    causes = details.get("causes") if isinstance(details, dict) else None
+    return [cause.get("field", "") for cause in causes or () if isinstance(cause, dict)]
 
 
 def _crd_kind(obj: ManifestObject) -> tuple[Any, Any]:

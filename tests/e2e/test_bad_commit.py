@@ -23,6 +23,14 @@ pytestmark = pytest.mark.e2e
 
 GOOD_CHANGE = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo-config\ndata:\n  GREETING: must not be applied\n"
 FROZEN = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: frozen\nimmutable: true\ndata:\n  level: info\n"
+
+
+def storage_class(namespace: str, reclaim_policy: str = "Delete") -> str:
+    """Cluster-scoped, so named after the test's namespace; the API refuses a change of reclaimPolicy."""
+    return (
+        f"apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: {namespace}-local\n"
+        f"provisioner: kubernetes.io/no-provisioner\nreclaimPolicy: {reclaim_policy}\n"
+    )
 PATHS = {"skip-preview": ("--skip-preview",), "with-preview": ()}
 
 
@@ -41,7 +49,8 @@ def wait_for(check, what: str, timeout: float = 60) -> None:
 def project(local_env, tmp_path_factory):
     project = LocalProject.create(tmp_path_factory.mktemp("bad-commit") / "service", local_env)
     project.write("manifests/frozen.yaml", FROZEN)
-    project.commit("an immutable ConfigMap")
+    project.write("manifests/storage-class.yaml", storage_class(project.namespace))
+    project.commit("an immutable ConfigMap and a StorageClass")
     first = project.up()
     assert first.returncode == 0, first.output
     admission_policy.install(local_env["KUBECONFIG"], project.namespace)
@@ -74,8 +83,8 @@ REFUSALS = {
         "exceeded quota: one-service",
     ),
     "immutable field": (
-        {"manifests/frozen.yaml": FROZEN.replace("level: info", "level: debug")},
-        "field is immutable",
+        {"manifests/storage-class.yaml": lambda namespace: storage_class(namespace, reclaim_policy="Retain")},
+        "updates to reclaimPolicy are forbidden",
     ),
 }
 
@@ -89,7 +98,7 @@ def test_a_refused_object_beside_a_good_change_leaves_cluster_and_state_unchange
     head = project.repo.head.commit.hexsha
     project.write("manifests/configmap.yaml", GOOD_CHANGE)
     for name, text in files.items():
-        project.write(name, text)
+        project.write(name, text(project.namespace) if callable(text) else text)
     project.commit(f"a good change and a refused object ({refusal})")
     try:
         result = project.pulumi("up", "--stack", "local", "--yes", *PATHS[path])
@@ -100,3 +109,15 @@ def test_a_refused_object_beside_a_good_change_leaves_cluster_and_state_unchange
     assert message in result.output
     assert project.get("configmap", "demo-config")["metadata"]["resourceVersion"] == config_map["metadata"]["resourceVersion"]
     assert state_resources(project) == state
+
+
+def test_an_immutable_field_the_provider_replaces_on_is_applied_as_a_replacement(project):
+    frozen = project.get("configmap", "frozen")
+    project.write("manifests/frozen.yaml", FROZEN.replace("level: info", "level: debug"))
+    project.commit("new data for the immutable ConfigMap")
+
+    result = project.up()
+
+    assert result.returncode == 0, result.output
+    replaced = project.get("configmap", "frozen")
+    assert replaced["data"] == {"level": "debug"} and replaced["metadata"]["uid"] != frozen["metadata"]["uid"]

@@ -8,6 +8,7 @@ import pytest
 
 from manifest_loader import load_manifests, render_objects
 from manifest_loader.kube_client import KubeClient, KubeconfigError
+from manifest_loader.provider_replacements import replaced_by_provider
 from manifest_loader.server_dry_run import server_dry_run
 
 
@@ -48,3 +49,20 @@ def test_a_cluster_that_does_not_answer_is_reported_unreachable_and_nothing_is_r
 def test_a_kubeconfig_that_cannot_be_used_says_which_part(config, problem):
     with pytest.raises(KubeconfigError, match=problem):
         KubeClient(config)
+
+
+@pytest.mark.parametrize(
+    ("group", "kind", "fields", "replaced"),
+    [
+        ("apps", "Deployment", ["spec.selector"], True),
+        ("apps", "Deployment", ["spec.selector.matchLabels.app"], True),
+        ("", "ConfigMap", ["data"], True),
+        ("batch", "Job", ["spec.template.spec.containers[0].image"], True),
+        ("storage.k8s.io", "StorageClass", ["reclaimPolicy"], False),
+        ("apps", "Deployment", ["spec.selector", "spec.replicas"], False),
+        ("scheduling.k8s.io", "PriorityClass", ["value"], False),
+        ("apps", "Deployment", [], False),
+    ],
+)
+def test_only_immutable_fields_the_provider_replaces_on_are_no_refusal(group, kind, fields, replaced):
+    assert replaced_by_provider(group, kind, fields) is replaced
