@@ -106,13 +106,27 @@ class _Reader:
         return self._config.require_secret(key)
 
     def secret_map(self, key: str) -> dict[str, pulumi.Output[str]]:
-        """A map of names to secret strings; the key must be set with --secret, so Git holds only ciphertext."""
+        """A map of names to secret strings; every value must be set with --secret, so Git holds only ciphertext."""
         value = self._object(key, {})
+        how = f"set each with `pulumi config set --secret --path '{CONFIG_NAMESPACE}:{key}.NAME' VALUE`"
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-            raise self.fail(key, f"must be a map of strings; set each with `pulumi config set --secret --path '{CONFIG_NAMESPACE}:{key}.NAME' VALUE`")
-        if value and not is_config_secret(self._config.full_key(key)):
-            raise self.fail(key, "holds plaintext; remove it and set each value again with `pulumi config set --secret --path ...`")
+            raise self.fail(key, f"must be a map of strings; {how}")
+        plaintext = self._plaintext_entries(key) if value else []
+        if plaintext or (value and not is_config_secret(self._config.full_key(key))):
+            names = ", ".join(plaintext) or "the map"
+            raise self.fail(key, f"holds plaintext ({names}) in {self._stack_file}; remove it and {how}")
         return {name: pulumi.Output.secret(item) for name, item in value.items()}
+
+    def _plaintext_entries(self, key: str) -> list[str]:
+        """Names in the stack file whose value is not ciphertext (`--path` lets plain and secure values mix)."""
+        try:
+            config = (yaml.safe_load(Path(self._stack_file).read_text()) or {}).get("config") or {}
+        except (OSError, yaml.YAMLError, AttributeError):
+            return []  # config that does not come from the stack file: is_config_secret still guards the map
+        entries = config.get(self._config.full_key(key))
+        if not isinstance(entries, dict) or "secure" in entries:
+            return []
+        return sorted(name for name, item in entries.items() if not (isinstance(item, dict) and "secure" in item))
 
     def _object(self, key: str, default: Any) -> Any:
         try:

@@ -157,6 +157,18 @@ def test_secrets_written_in_plaintext_config_are_refused(project_repo):
         run_stack("dev", project_repo, {SECRETS_KEY: json.dumps({"db-password": "pa55"})}, secret_keys=[])
 
 
+def test_a_plaintext_value_beside_encrypted_ones_in_the_stack_file_is_refused(project_repo, tmp_path, monkeypatch):
+    # `pulumi config set --path` without --secret writes one plain value into the otherwise encrypted map.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "Pulumi.dev.yaml").write_text(
+        "config:\n  pulumi-gitops:secrets:\n    db-password: {secure: 'v1:abc'}\n    api-token: forgot-the-flag\n"
+    )
+    secrets = {SECRETS_KEY: json.dumps({"db-password": "pa55", "api-token": "forgot-the-flag"})}
+
+    with pytest.raises(StackConfigError, match=r"pulumi-gitops:secrets: holds plaintext \(api-token\) in Pulumi.dev.yaml"):
+        run_stack("dev", project_repo, secrets, secret_keys=[SECRETS_KEY])
+
+
 def test_an_unknown_secret_name_fails_before_any_resource_is_registered(project_repo):
     commit_manifest(project_repo, "secret.yaml", SECRET_MANIFEST)
     run = ProgramRun(RecordingMocks())
