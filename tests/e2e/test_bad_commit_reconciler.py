@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 
+# --import-mode=importlib: the reconciler tests' helpers, and the one beside this file.
 sys.path.append(str(Path(__file__).resolve().parents[1] / "reconciler"))
+sys.path.append(str(Path(__file__).resolve().parent))
 
 from reconciler_cluster import PASSPHRASE_ENV, REGISTRY_PASSWORD_ENV, ClusterRepo, manifests  # noqa: E402
 from reconciler_testing import json_lines, run_cli, tools_environment, write_config  # noqa: E402
