@@ -69,7 +69,8 @@ def project(local_env, tmp_path_factory):
 
 
 def state_resources(project: LocalProject) -> list[dict[str, Any]]:
-    exported = project.pulumi("stack", "export", "--stack", "local")
+    """The stack's resources, secrets decrypted: each checkpoint write encrypts them again with a new nonce."""
+    exported = project.pulumi("stack", "export", "--stack", "local", "--show-secrets")
     assert exported.returncode == 0, exported.output
     return json.loads(exported.output[exported.output.index("{"):])["deployment"]["resources"]
 
