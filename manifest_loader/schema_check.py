@@ -37,7 +37,7 @@ def schema_problems(
         if (group, kind) in custom:
             served = custom[(group, kind)]
             if version not in served:
-                versions = [f"{group}/{version}" for version in sorted(served)]
+                versions = [f"{group}/{served_version}" for served_version in sorted(served)]
                 return [_version_problem(obj, "the CustomResourceDefinition in this commit", versions)]
             validator = served[version]
         elif schemas.api_versions(kind) and (group in schemas.groups or group in _RETIRED_GROUPS):
