@@ -11,9 +11,11 @@ from components.cluster import Cluster
 from components.image import Image, ImageArgs
 from components.registry import Registry
 from components.workloads import Workloads, WorkloadsArgs
-from manifest_loader import load_manifests
+from manifest_loader import LoadedManifests, ManifestError, load_manifests, render_objects
+from manifest_loader.kube_client import KubeClient
+from manifest_loader.server_dry_run import server_dry_run
 from source_revision import folder_revision
-from stack_settings import read_stack_settings
+from stack_settings import StackSettings, read_stack_settings
 
 # The name manifests use in their image placeholder: `image: ${image:app}`.
 APP_IMAGE = "app"
@@ -24,15 +26,21 @@ def gitops_program() -> None:
     # looks each one up again (5 s at 1,000 objects); nothing here reads them.
     os.environ.setdefault("PULUMI_DISABLE_RESOURCE_REFERENCES", "true")
     settings = read_stack_settings()
-    # Everything that can be wrong in Git is checked before the first resource,
-    # so a bad commit fails the run with nothing applied.
+    # Everything that can be wrong in Git is checked before the first resource (names, schemas of the
+    # cluster's release, secret names), so a bad commit fails the run with nothing applied.
     manifests = load_manifests(
         settings.manifests_dir,
         settings.manifests_dir,
         default_namespace=settings.default_namespace,
         require_clean=settings.require_clean_manifests,
+        kubernetes_version=settings.kubernetes_version,
+        secret_names=settings.secrets.keys(),
     )
     app_revision = folder_revision(settings.app_dir)
+    if settings.target == "local" and settings.server_dry_run:
+        # The image's digest is known only after the build; the dry-run uses its tag, a valid reference.
+        stand_in = f"{settings.registry.local_address.rstrip('/')}/{settings.app_name}:{app_revision.tag}"
+        _dry_run_on_cluster(settings, manifests, stand_in)
 
     protected = pulumi.ResourceOptions(protect=settings.protect)
     registry = Registry("registry", settings.registry, opts=protected)
@@ -65,6 +73,7 @@ def gitops_program() -> None:
             objects=manifests.objects,
             images={APP_IMAGE: image.ref},
             preview_images={APP_IMAGE: image.tagged_ref},
+            secrets=settings.secrets,
         ),
         opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
     )
@@ -79,6 +88,29 @@ def gitops_program() -> None:
     pulumi.export("clusterEndpoint", cluster.endpoint)
     pulumi.export("kubeconfig", cluster.kubeconfig)
     pulumi.export("objects", workloads.object_ids)
+
+
+def _dry_run_on_cluster(settings: StackSettings, manifests: LoadedManifests, image: str) -> None:
+    """The API server's server-side dry-run of every object, before the first resource is registered.
+
+    The reconciler's `up` skips the preview (where the provider would dry-run
+    each object), so this is what stops a commit that the cluster's policies,
+    quotas or immutable fields refuse before any object of it is applied. On
+    aws the kubeconfig is an output of the cluster, not known this early.
+    """
+    client = KubeClient(settings.cluster.local_kubeconfig, settings.cluster.local_context)
+    # Empty stand-ins for secrets: no secret value goes over the wire for a dry-run.
+    rendered = render_objects(manifests.objects, {APP_IMAGE: image}, {name: "" for name in settings.secrets})
+    result = server_dry_run(client, manifests.objects, rendered)
+    if not result.reachable:
+        pulumi.log.info("The cluster does not answer: the manifests were checked offline only (schemas, names).")
+        return
+    for skipped in result.skipped:
+        pulumi.log.info(f"Not dry-run, checked offline only: {skipped}")
+    for replaced in result.replaced:
+        pulumi.log.info(f"Immutable fields changed, the object will be replaced: {replaced}")
+    if result.problems:
+        raise ManifestError(result.problems)
 
 
 def _relative_to_project(path: os.PathLike) -> str:

@@ -14,9 +14,11 @@ from typing import Any, Optional
 
 import pulumi
 import yaml
+from pulumi.runtime.config import is_config_secret
 
 from components.cluster import ClusterArgs
 from components.registry import RegistryArgs
+from manifest_loader import supported_versions
 
 CONFIG_NAMESPACE = "pulumi-gitops"
 TARGETS = ("aws", "local")
@@ -39,6 +41,10 @@ class StackSettings:
     image_platforms: list[str]
     image_builder: Optional[str]
     docker_host: Optional[str]
+    kubernetes_version: str  # the release whose schemas the manifests are checked against
+    server_dry_run: bool  # dry-run the objects on the cluster before anything is registered (local target)
+    # `${secret:NAME}` values from the encrypted `secrets` map; each one a Pulumi secret
+    secrets: dict[str, pulumi.Output[str]]
     registry: RegistryArgs
     cluster: ClusterArgs
 
@@ -99,6 +105,29 @@ class _Reader:
             return None
         return self._config.require_secret(key)
 
+    def secret_map(self, key: str) -> dict[str, pulumi.Output[str]]:
+        """A map of names to secret strings; every value must be set with --secret, so Git holds only ciphertext."""
+        value = self._object(key, {})
+        how = f"set each with `pulumi config set --secret --path '{CONFIG_NAMESPACE}:{key}.NAME' VALUE`"
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise self.fail(key, f"must be a map of strings; {how}")
+        plaintext = self._plaintext_entries(key) if value else []
+        if plaintext or (value and not is_config_secret(self._config.full_key(key))):
+            names = ", ".join(plaintext) or "the map"
+            raise self.fail(key, f"holds plaintext ({names}) in {self._stack_file}; remove it and {how}")
+        return {name: pulumi.Output.secret(item) for name, item in value.items()}
+
+    def _plaintext_entries(self, key: str) -> list[str]:
+        """Names in the stack file whose value is not ciphertext (`--path` lets plain and secure values mix)."""
+        try:
+            config = (yaml.safe_load(Path(self._stack_file).read_text()) or {}).get("config") or {}
+        except (OSError, yaml.YAMLError, AttributeError):
+            return []  # config that does not come from the stack file: is_config_secret still guards the map
+        entries = config.get(self._config.full_key(key))
+        if not isinstance(entries, dict) or "secure" in entries:
+            return []
+        return sorted(name for name, item in entries.items() if not (isinstance(item, dict) and "secure" in item))
+
     def _object(self, key: str, default: Any) -> Any:
         try:
             value = self._config.get_object(key)
@@ -146,6 +175,12 @@ def read_stack_settings() -> StackSettings:
     cluster = _cluster_args(read, target, app_name)
 
     docker_host = read.text("dockerHost") or os.environ.get("DOCKER_HOST") or None
+    kubernetes_version = read.text("kubernetesVersion", "1.33")
+    if kubernetes_version not in supported_versions():
+        raise read.fail(
+            "kubernetesVersion",
+            f"{kubernetes_version!r} has no API schemas to check the manifests against; use one of {', '.join(supported_versions())}",
+        )
     return StackSettings(
         target=target,
         app_name=app_name,
@@ -158,6 +193,9 @@ def read_stack_settings() -> StackSettings:
         image_platforms=read.strings("imagePlatforms", ["linux/amd64"]),
         image_builder=read.text("imageBuilder"),
         docker_host=docker_host,
+        kubernetes_version=kubernetes_version,
+        server_dry_run=read.flag("serverDryRun", True),
+        secrets=read.secret_map("secrets"),
         registry=registry,
         cluster=cluster,
     )

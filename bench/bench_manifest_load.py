@@ -1,6 +1,11 @@
-"""Times load_manifests + render_objects on 3,000 objects in 1,000 committed files.
+"""Times load_manifests + render_objects on 3,000 objects in 1,000 committed files, schemas included.
 
-Run: .venv/bin/python bench/bench_manifest_load.py   (target: best <= 1 s)
+Every object is checked against the Kubernetes 1.34 schemas of its kind, as
+the program does. The first run also builds the validators (each kind's schema
+inlined once per process), which is what one program run pays; it is printed
+apart.
+
+Run: .venv/bin/python bench/bench_manifest_load.py   (target: best <= 1.5 s)
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from manifest_loader import load_manifests, render_objects  # noqa: E402
 FILES = 1_000
 OBJECTS_PER_FILE = 3
 RUNS = 5
-TARGET_SECONDS = 1.0
+TARGET_SECONDS = 1.5
+KUBERNETES_VERSION = "1.34"
 IMAGES = {"app": "127.0.0.1:5050/demo/app@sha256:" + "0" * 64}
 
 DEPLOYMENT = """\
@@ -85,7 +91,7 @@ def write_repository(root: Path) -> None:
 
 def time_once(root: Path) -> float:
     start = time.perf_counter()
-    loaded = load_manifests(root, "manifests")
+    loaded = load_manifests(root, "manifests", kubernetes_version=KUBERNETES_VERSION)
     rendered = render_objects(loaded.objects, IMAGES)
     elapsed = time.perf_counter() - start
     assert len(rendered) == FILES * OBJECTS_PER_FILE, len(rendered)
@@ -96,10 +102,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as temp:
         root = Path(temp)
         write_repository(root)
+        first = time_once(root)
         times = [time_once(root) for _ in range(RUNS)]
     best, median = min(times), statistics.median(times)
-    print(f"{FILES * OBJECTS_PER_FILE} objects in {FILES} files, {RUNS} runs of load_manifests + render_objects")
-    print(f"best {best:.3f} s, median {median:.3f} s (target <= {TARGET_SECONDS:.1f} s)")
+    print(f"{FILES * OBJECTS_PER_FILE} objects in {FILES} files, load_manifests (schemas of Kubernetes"
+          f" {KUBERNETES_VERSION}) + render_objects")
+    print(f"first run (validators built) {first:.3f} s; then {RUNS} runs: best {best:.3f} s, median {median:.3f} s"
+          f" (target <= {TARGET_SECONDS:.1f} s)")
     return 0 if best <= TARGET_SECONDS else 1
 
 

@@ -81,6 +81,11 @@ class Cluster(pulumi.ComponentResource):
             kubeconfig=self.kubeconfig,
             context=args.local_context if args.target == "local" else None,
             kube_client_settings=k8s.KubeClientSettingsArgs(qps=KUBE_CLIENT_QPS, burst=KUBE_CLIENT_BURST),
+            # A ConfigMap's or Secret's new data is an update in place, as kubectl and Flux apply it, not a
+            # delete-and-create that leaves the object briefly missing and counts against the deletion guard.
+            # One marked `immutable: true` is still replaced: the API server refuses its change.
+            enable_config_map_mutable=True,
+            enable_secret_mutable=True,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({"name": self.name, "endpoint": self.endpoint, "kubeconfig": self.kubeconfig})

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi.output import Unknown
 
-from manifest_loader import ManifestObject, render_objects
+from manifest_loader import ManifestObject, render_objects, secret_names_used
 
 
 @dataclass
@@ -18,6 +18,8 @@ class WorkloadsArgs:
     images: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     # What a preview shows while an image's digest is not known yet (it is being rebuilt): its tag.
     preview_images: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    # Values of `${secret:NAME}`, Pulumi secrets; only those the objects use are read.
+    secrets: dict[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
 def object_id(obj: ManifestObject) -> str:
@@ -34,8 +36,13 @@ class Workloads(pulumi.ComponentResource):
 
         image_names = sorted(args.images)
         refs = pulumi.Output.all(*[_known_in_preview(args.images[n], args.preview_images.get(n)) for n in image_names])
-        rendered = refs.apply(
-            lambda values: render_objects(args.objects, images=dict(zip(image_names, values)))
+        # A used secret makes the whole list a secret: the ConfigGroup's inputs are kept in the state too.
+        secret_names = sorted(secret_names_used(args.objects) & set(args.secrets))
+        secrets = pulumi.Output.all(*[pulumi.Output.secret(args.secrets[n]) for n in secret_names])
+        rendered = pulumi.Output.all(refs, secrets).apply(
+            lambda values: render_objects(
+                args.objects, images=dict(zip(image_names, values[0])), secrets=dict(zip(secret_names, values[1]))
+            )
         )
         k8s.yaml.v2.ConfigGroup(f"{name}-manifests", objs=rendered, opts=pulumi.ResourceOptions(parent=self))
         self.register_outputs({"object_ids": self.object_ids})

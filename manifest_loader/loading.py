@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Union
+from dataclasses import replace
+from typing import Collection, Union
 
-from .errors import ManifestError, ManifestProblem
+from .crd_schemas import crd_validators
+from .errors import ManifestError, ManifestProblem, dotted_path, object_problem
+from .kubernetes_schemas import DEFAULT_KUBERNETES_VERSION, schemas_for
 from .file_history import last_changing_commits
 from .git_source import find_manifest_folder, open_repository, tracked_yaml_files, uncommitted_changes
 from .model import LoadedManifests, ManifestObject
-from .objects import duplicate_problems, to_object
+from .objects import duplicate_problems, to_objects
+from .placeholders import secret_placeholders
+from .schema_check import schema_problems
+from .source_lines import SourceLocator
 from .yaml_documents import parse_documents
 
 _NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
@@ -22,13 +28,19 @@ def load_manifests(
     default_namespace: str = "default",
     require_clean: bool = False,
     max_file_bytes: int = 1_048_576,
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
+    secret_names: Collection[str] = (),
 ) -> LoadedManifests:
     """Read every tracked .yaml/.yml file under manifests_dir as committed at HEAD, and validate it.
 
-    The work tree's edits are never deployed: `dirty` only says they exist, and
-    require_clean=True refuses them. Raises one ManifestError listing every
-    problem; nothing is returned unless all files are valid.
+    Every object is checked against Kubernetes' rules for names, labels and
+    annotations, and against the schema of its kind in kubernetes_version (or
+    its CRD in the same commit); a `${secret:NAME}` must name one of
+    secret_names. The work tree's edits are never deployed: `dirty` only says
+    they exist, and require_clean=True refuses them. Raises one ManifestError
+    listing every problem; nothing is returned unless all files are valid.
     """
+    schemas = schemas_for(kubernetes_version)
     if not isinstance(default_namespace, str) or not _NAMESPACE.fullmatch(default_namespace):
         raise ValueError(f"default_namespace {default_namespace!r} is not a valid namespace name")
     with open_repository(repo_dir) as repo:
@@ -46,6 +58,7 @@ def load_manifests(
                 for path, state in changes
             ]
         objects: list[ManifestObject] = []
+        sources: dict[str, SourceLocator] = {}  # files with documents, to find a problem's line
         for blob in blobs:
             if blob.size > max_file_bytes:
                 problems.append(
@@ -56,17 +69,24 @@ def load_manifests(
                     )
                 )
                 continue
-            documents, file_problems = parse_documents(blob.path, blob.data_stream.read())
+            raw = blob.data_stream.read()
+            documents, file_problems = parse_documents(blob.path, raw)
             problems += file_problems
+            if documents:
+                sources[blob.path] = SourceLocator(raw.decode("utf-8"))
             for document in documents:
                 if document.data is None:
                     continue
-                obj, object_problems = to_object(blob.path, document, default_namespace, file_commits[blob.path])
+                found, object_problems = to_objects(blob.path, document, default_namespace, file_commits[blob.path])
                 problems += object_problems
-                if obj is not None:
-                    objects.append(obj)
+                objects += found
         problems += duplicate_problems(objects)
+        problems += _secret_name_problems(objects, secret_names)
+        custom = crd_validators(objects)
+        for obj in objects:
+            problems += schema_problems(obj, schemas, custom, sources[obj.path])
     if problems:
+        problems = [_located(problem, sources) for problem in problems]
         problems.sort(key=lambda problem: (problem.path or "", problem.doc_index or 0))
         raise ManifestError(problems)
     return LoadedManifests(
@@ -75,3 +95,29 @@ def load_manifests(
         objects=objects,
         dirty_paths=[f"{path} ({state})" for path, state in changes],
     )
+
+
+def _secret_name_problems(objects: list[ManifestObject], secret_names: Collection[str]) -> list[ManifestProblem]:
+    problems = []
+    for obj in objects:
+        for location, name in secret_placeholders(obj.body):
+            if name not in secret_names:
+                problems.append(
+                    object_problem(
+                        obj,
+                        f"{dotted_path(location)} asks for the secret {name!r}, which the stack's config does not hold",
+                        f"Set it with `pulumi config set --secret --path 'pulumi-gitops:secrets.{name}' VALUE`"
+                        f" or fix the name (known: {', '.join(sorted(secret_names)) or 'none'}).",
+                        location,
+                    )
+                )
+    return problems
+
+
+def _located(problem: ManifestProblem, sources: dict[str, SourceLocator]) -> ManifestProblem:
+    """The problem with the line of its field, when it names one in a file that parsed."""
+    source = sources.get(problem.path or "")
+    if not problem.field_path or source is None or problem.doc_index is None:
+        return problem
+    line = source.line(problem.doc_index, problem.field_path)
+    return problem if line is None else replace(problem, line=line)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Optional, Union
 
 
 class ObjectKey(NamedTuple):
@@ -23,10 +23,22 @@ class ManifestObject:
     body: dict[str, Any]  # plain data, no shared sub-trees; render_objects copies it
     key: ObjectKey
     commit: str  # 40-hex: the newest commit that changed this object's file
+    item_index: Optional[int] = None  # position in the items of a `kind: List` document
 
     @property
     def ref(self) -> str:
         return f"{self.key.kind}/{self.key.name}"
+
+    @property
+    def source(self) -> str:
+        """Where the object is written: `<path>#<document>`, then `.items[<i>]` for an item of a List."""
+        item = f".items[{self.item_index}]" if self.item_index is not None else ""
+        return f"{self.path}#{self.doc_index}{item}"
+
+    @property
+    def root_path(self) -> tuple[Union[str, int], ...]:
+        """The object's own path inside its document."""
+        return () if self.item_index is None else ("items", self.item_index)
 
 
 @dataclass(frozen=True)

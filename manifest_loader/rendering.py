@@ -1,38 +1,41 @@
-"""render_objects: the loaded objects as they are deployed, with images filled in and provenance stamped."""
+"""render_objects: the loaded objects as they are deployed, with placeholders filled in and provenance stamped."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Optional
 
-from .errors import ManifestError, ManifestProblem
+from .errors import ManifestError, object_problem
 from .model import ManifestObject
-from .placeholders import substitute_images
+from .placeholders import substitute
 from .stamping import commit_label_value, stamp
 
 
-def render_objects(objects: Iterable[ManifestObject], images: Mapping[str, Any]) -> list[dict[str, Any]]:
+def render_objects(
+    objects: Iterable[ManifestObject], images: Mapping[str, Any], secrets: Optional[Mapping[str, str]] = None
+) -> list[dict[str, Any]]:
     """Fresh copies of the objects' bodies, in order; the ManifestObjects are not changed.
 
     images maps a placeholder NAME to the value that replaces `${image:NAME}`,
-    normally a digest-pinned reference. Raises ManifestError naming every object
-    that uses a NAME missing from images.
+    normally a digest-pinned reference; secrets maps NAME to the plain value of
+    `${secret:NAME}` (the caller keeps the result secret). Raises ManifestError
+    naming every object that uses a NAME missing from them.
     """
+    secrets = secrets or {}
     rendered = []
     problems = []
     for obj in objects:
-        body, unknown = substitute_images(obj.body, images)
+        body, unknown = substitute(obj.body, images, secrets)
         for name in sorted(unknown):
+            kind, _, short = name.partition(":")
+            given = images if kind == "image" else secrets
             problems.append(
-                ManifestProblem(
-                    f"no image was given for placeholder ${{image:{name}}}",
-                    f"Pass images[{name!r}] or fix the name (given: {', '.join(sorted(images)) or 'none'}).",
-                    path=obj.path,
-                    doc_index=obj.doc_index,
-                    line=obj.line,
-                    object_ref=obj.ref,
+                object_problem(
+                    obj,
+                    f"no {kind} was given for placeholder ${{{name}}}",
+                    f"Pass {kind}s[{short!r}] or fix the name (given: {', '.join(sorted(given)) or 'none'}).",
                 )
             )
-        stamp(body, commit_label_value(obj.commit), f"{obj.path}#{obj.doc_index}")
+        stamp(body, commit_label_value(obj.commit), obj.source)
         rendered.append(body)
     if problems:
         raise ManifestError(problems)

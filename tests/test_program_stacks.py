@@ -1,27 +1,39 @@
 """The whole program under mocks, on each stack's real config, with a real Git checkout of the service."""
 
+import base64
+import json
+
 import git
 import pytest
 
 from manifest_loader import ManifestError
 from program import gitops_program
-from pulumi_mocks import FAKE_DIGEST, ProgramRun, RecordingMocks, reveal, run_program, stack_config
+from pulumi_mocks import FAKE_DIGEST, ProgramRun, RecordingMocks, is_secret_input, reveal, run_program, stack_config
+from stack_settings import StackConfigError
 
 CONFIG_GROUP = "kubernetes:yaml/v2:ConfigGroup"
 
 
-def run_stack(stack, project_repo, extra=None, run=None):
+def run_stack(stack, project_repo, extra=None, run=None, secret_keys=None):
     overrides = {
         "pulumi-gitops:appDir": str(project_repo / "app"),
         "pulumi-gitops:manifestsDir": str(project_repo / "manifests"),
         **(extra or {}),
     }
-    return run_program(gitops_program, stack, stack_config(stack, overrides), run=run)
+    return run_program(gitops_program, stack, stack_config(stack, overrides), secret_keys=secret_keys, run=run)
+
+
+def commit_manifest(project_repo, name, content):
+    (project_repo / "manifests" / name).write_text(content)
+    repo = git.Repo(project_repo)
+    repo.git.add("--all")
+    repo.git.commit("-m", f"add {name}")
 
 
 @pytest.fixture
 def local_extra(kubeconfig_file):
-    return {"pulumi-gitops:kubeconfig": str(kubeconfig_file)}
+    # The kubeconfig names no real cluster; the dry-run on a real one is tested in tests/e2e.
+    return {"pulumi-gitops:kubeconfig": str(kubeconfig_file), "pulumi-gitops:serverDryRun": "false"}
 
 
 def deployed_objects(run):
@@ -114,3 +126,86 @@ def test_an_invalid_manifest_fails_before_any_resource_is_registered(project_rep
     with pytest.raises(ManifestError, match=r"manifests/broken.yaml: document 0"):
         run_stack("dev", project_repo, run=run)
     assert run.mocks.registered == []
+
+
+SECRET_MANIFEST = "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\ndata:\n  password: ${secret:db-password}\n"
+SECRETS_KEY = "pulumi-gitops:secrets"
+
+
+def test_secret_placeholders_take_encrypted_config_values_and_the_objects_stay_secret(project_repo):
+    commit_manifest(project_repo, "secret.yaml", SECRET_MANIFEST)
+    secrets = {SECRETS_KEY: json.dumps({"db-password": "pa55 word", "unused": "x"})}
+
+    run = run_stack("dev", project_repo, secrets, secret_keys=[SECRETS_KEY])
+    objs = run.mocks.one(CONFIG_GROUP).inputs["objs"]
+    secret = next(o for o in reveal(objs) if o["kind"] == "Secret")
+
+    assert is_secret_input(objs)
+    assert base64.b64decode(secret["data"]["password"]) == b"pa55 word"
+
+
+def test_without_secret_placeholders_the_objects_are_not_secret(project_repo):
+    secrets = {SECRETS_KEY: json.dumps({"db-password": "pa55 word"})}
+
+    run = run_stack("dev", project_repo, secrets, secret_keys=[SECRETS_KEY])
+
+    assert not is_secret_input(run.mocks.one(CONFIG_GROUP).inputs["objs"])
+
+
+def test_secrets_written_in_plaintext_config_are_refused(project_repo):
+    with pytest.raises(StackConfigError, match=r"Pulumi.dev.yaml: pulumi-gitops:secrets: holds plaintext"):
+        run_stack("dev", project_repo, {SECRETS_KEY: json.dumps({"db-password": "pa55"})}, secret_keys=[])
+
+
+def test_a_plaintext_value_beside_encrypted_ones_in_the_stack_file_is_refused(project_repo, tmp_path, monkeypatch):
+    # `pulumi config set --path` without --secret writes one plain value into the otherwise encrypted map.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "Pulumi.dev.yaml").write_text(
+        "config:\n  pulumi-gitops:secrets:\n    db-password: {secure: 'v1:abc'}\n    api-token: forgot-the-flag\n"
+    )
+    secrets = {SECRETS_KEY: json.dumps({"db-password": "pa55", "api-token": "forgot-the-flag"})}
+
+    with pytest.raises(StackConfigError, match=r"pulumi-gitops:secrets: holds plaintext \(api-token\) in Pulumi.dev.yaml"):
+        run_stack("dev", project_repo, secrets, secret_keys=[SECRETS_KEY])
+
+
+def test_an_unknown_secret_name_fails_before_any_resource_is_registered(project_repo):
+    commit_manifest(project_repo, "secret.yaml", SECRET_MANIFEST)
+    run = ProgramRun(RecordingMocks())
+
+    with pytest.raises(ManifestError, match=r"manifests/secret.yaml: document 0 \(line 5\): Secret/db: data.password asks for the secret 'db-password'"):
+        run_stack("dev", project_repo, run=run)
+    assert run.mocks.registered == []
+
+
+def test_a_schema_error_beside_a_good_object_fails_before_any_resource_is_registered(project_repo):
+    commit_manifest(project_repo, "good.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: good}\ndata: {a: b}\n")
+    commit_manifest(
+        project_repo,
+        "bad.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata: {name: bad}\nspec:\n  ports: [{port: eighty}]\n",
+    )
+    run = ProgramRun(RecordingMocks())
+
+    with pytest.raises(ManifestError, match=r"manifests/bad.yaml: document 0 \(line 5\): Service/bad: spec.ports\[0\].port is a string"):
+        run_stack("dev", project_repo, run=run)
+    assert run.mocks.registered == []
+
+
+def test_the_local_stack_checks_manifests_against_its_cluster_s_release(project_repo, local_extra):
+    commit_manifest(project_repo, "flow.yaml", "apiVersion: flowcontrol.apiserver.k8s.io/v1beta2\nkind: FlowSchema\nmetadata: {name: f}\n")
+
+    with pytest.raises(ManifestError, match=r"not served by Kubernetes 1.34. Use one of: flowcontrol.apiserver.k8s.io/v1\b"):
+        run_stack("local", project_repo, local_extra)
+
+
+def test_config_maps_and_secrets_are_updated_in_place(project_repo, local_extra):
+    provider = run_stack("local", project_repo, local_extra).mocks.one("pulumi:providers:kubernetes")
+
+    assert json.loads(str(provider.inputs["enableConfigMapMutable"]).lower()) is True
+    assert json.loads(str(provider.inputs["enableSecretMutable"]).lower()) is True
+
+
+def test_a_kubernetes_version_without_schemas_is_refused_naming_the_key(project_repo):
+    with pytest.raises(StackConfigError, match=r"Pulumi.dev.yaml: pulumi-gitops:kubernetesVersion: '1.12' has no API schemas"):
+        run_stack("dev", project_repo, {"pulumi-gitops:kubernetesVersion": "1.12"})

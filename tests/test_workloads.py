@@ -15,7 +15,8 @@ def loaded(tmp_path):
     manifests.mkdir()
     (manifests / "app.yaml").write_text(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n"
-        "spec:\n  template:\n    spec:\n      containers:\n      - {name: web, image: '${image:app}'}\n"
+        "spec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n"
+        "    spec:\n      containers:\n      - {name: web, image: '${image:app}'}\n"
         "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"
     )
     commit_all(repo, "web")

@@ -31,7 +31,7 @@ def load_files(work_tree, files, **options):
     ],
 )
 def test_invalid_objects_name_file_document_and_problem(work_tree, content, problem):
-    with pytest.raises(ManifestError, match=r"manifests/bad\.yaml: document 0 \(line 1\): " + problem):
+    with pytest.raises(ManifestError, match=r"manifests/bad\.yaml: document 0 \(line \d\): " + problem):
         load_files(work_tree, {"manifests/bad.yaml": content})
 
 
@@ -48,7 +48,7 @@ def test_every_problem_of_every_file_is_reported_together(work_tree):
     lines = str(raised.value).splitlines()
     assert lines[0] == "3 problems in the Kubernetes manifests:"
     assert lines[1].startswith("  manifests/a.yaml: document 0 (line 1): ConfigMap: apiVersion is missing")
-    assert lines[2].startswith("  manifests/a.yaml: document 0 (line 1): ConfigMap: metadata.name is missing")
+    assert lines[2].startswith("  manifests/a.yaml: document 0 (line 2): ConfigMap: metadata.name is missing")
     assert lines[3].startswith("  manifests/b.yaml: document 1 (line 5): the document is a list, not a mapping")
 
 

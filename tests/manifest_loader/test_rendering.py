@@ -78,7 +78,7 @@ def test_malformed_placeholders_are_refused_at_load_time(work_tree, value):
 
     with pytest.raises(
         ManifestError,
-        match=r"manifests/pod\.yaml: document 0 \(line 1\): Pod/p: spec\.containers\[0\]\.image is .* not exactly one placeholder",
+        match=r"manifests/pod\.yaml: document 0 \(line 6\): Pod/p: spec\.containers\[0\]\.image is .* not exactly one placeholder",
     ):
         load(work_tree, {"manifests/pod.yaml": content})
 
@@ -160,6 +160,9 @@ def test_stamping_one_place_does_not_leak_through_yaml_aliases(work_tree):
           labels: &labels {app: web}
         spec:
           selector: {matchLabels: *labels}
+          template:
+            metadata: {labels: *labels}
+            spec: {containers: [{name: web, image: nginx}]}
     """
     loaded = load(work_tree, {"manifests/web.yaml": content})
 

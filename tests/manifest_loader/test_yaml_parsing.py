@@ -78,6 +78,9 @@ def test_modest_aliases_are_expanded_into_independent_copies(work_tree):
         spec:
           selector:
             matchLabels: *labels
+          template:
+            metadata: {labels: *labels}
+            spec: {containers: [{name: web, image: nginx}]}
     """
 
     body = load_single(work_tree, content).objects[0].body
@@ -90,8 +93,9 @@ def test_merge_keys_are_supported(work_tree):
     content = """\
         apiVersion: v1
         kind: ConfigMap
-        metadata: {name: merged}
-        defaults: &defaults {level: info, retries: 3}
+        metadata:
+          name: merged
+          annotations: &defaults {level: info, retries: "3"}
         data:
           <<: *defaults
           level: debug
@@ -99,7 +103,7 @@ def test_merge_keys_are_supported(work_tree):
 
     body = load_single(work_tree, content).objects[0].body
 
-    assert body["data"] == {"level": "debug", "retries": 3}
+    assert body["data"] == {"level": "debug", "retries": "3"}
 
 
 def test_recursive_alias_is_refused(work_tree):
