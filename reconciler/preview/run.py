@@ -1,7 +1,8 @@
 """One preview of one stack at one commit, against the stack's real state, reduced to a PreviewSummary.
 
 Nothing here writes to the backend: the stack is selected, never created; the
-diy backend takes no lock for a preview; the checkout is thrown away.
+diy backend takes no lock for a preview; the checkout is thrown away. The
+pull request's program runs in a sandbox (sandbox.py) with a deadline.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from reconciler.engine.stack_session import StackSession
 from reconciler.settings import ServiceConfig
 from reconciler.telemetry.redaction import Redactor
 
+from .sandbox import PreviewSandbox
 from .workspace import PreviewWorkspace
 
 log = logging.getLogger("reconciler.preview")
@@ -58,9 +60,10 @@ def run_preview(
     log.info("previewing %s", commit[:12], extra=fields)
     try:
         with workspace.checkout(commit) as checkout:
+            sandbox = PreviewSandbox(config, spec, checkout.repo_dir.parent, workspace.cache, pulumi_command)
             session = StackSession(
-                spec, checkout.project_path, pulumi_command, redactor,
-                remembered_salt=lambda: None, remember_salt=lambda salt: None, create=False,
+                spec, checkout.project_path, sandbox.command, redactor,
+                remembered_salt=lambda: None, remember_salt=lambda salt: None, create=False, env=sandbox.env,
             )
             session.prepare()
             secrets += secret_config_values(session.stack.get_all_config())
