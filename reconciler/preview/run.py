@@ -23,7 +23,7 @@ from reconciler.engine.stack_session import StackSession
 from reconciler.settings import ServiceConfig
 from reconciler.telemetry.redaction import Redactor
 
-from .sandbox import PreviewSandbox
+from .sandbox import PreviewSandbox, has_state
 from .workspace import PreviewWorkspace
 
 log = logging.getLogger("reconciler.preview")
@@ -59,6 +59,8 @@ def run_preview(
 
     log.info("previewing %s", commit[:12], extra=fields)
     try:
+        if not has_state(spec):
+            raise auto.StackNotFoundError(auto.CommandResult(stdout="", stderr="", code=1))
         with workspace.checkout(commit) as checkout:
             sandbox = PreviewSandbox(config, spec, checkout.repo_dir.parent, workspace.cache, pulumi_command)
             session = StackSession(

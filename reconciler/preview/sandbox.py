@@ -120,6 +120,12 @@ def _namespace_prefix(config: ServiceConfig, spec: StackSpec, run_dir: Path, cac
     return [*NAMESPACES, sys.executable, "-I", "-S", str(JAIL), spec_json, "--", *NO_PRIVILEGES]
 
 
+def has_state(spec: StackSpec) -> bool:
+    """False for a file backend nothing was written to yet (the CLI would create it, and the sandbox is read-only)."""
+    backend = _file_backend(spec)
+    return backend is None or (backend / ".pulumi").is_dir()
+
+
 def _file_backend(spec: StackSpec) -> Path | None:
     if not spec.backend_url.startswith("file://"):
         return None
