@@ -19,6 +19,7 @@ from pulumi.automation.events import EngineEvent
 
 from pr_preview import PreviewSummary, from_failure, secret_config_values, summarize_preview
 from reconciler.engine.event_log import EventLog
+from reconciler.engine.stack_file import StackFile
 from reconciler.engine.stack_session import StackSession
 from reconciler.settings import ServiceConfig
 from reconciler.telemetry.redaction import Redactor
@@ -67,8 +68,11 @@ def run_preview(
                 spec, checkout.project_path, sandbox.command, redactor,
                 remembered_salt=lambda: None, remember_salt=lambda salt: None, create=False, env=sandbox.env,
             )
+            committed_secrets = StackFile(checkout.project_path, spec.stack).secure_keys()
             session.prepare()
-            secrets += secret_config_values(session.stack.get_all_config())
+            if committed_secrets:
+                # The overrides' values are among config.secrets() already; a CLI call only for what the commit holds.
+                secrets += secret_config_values(session.stack.get_all_config())
             result = session.stack.preview(diff=True, color="never", on_event=on_event)
             summary = summarize_preview(spec.name, commit, events, diff_text=result.stdout, change_summary=result.change_summary)
     except auto.StackNotFoundError:
