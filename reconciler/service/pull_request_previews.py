@@ -34,6 +34,8 @@ from .preview_permission import comment_permission, pull_number, pull_request_pe
 log = logging.getLogger("reconciler.preview")
 # The refusal's own comment: '/' is in no stack name of the config, so no stack's preview comment has this marker.
 REFUSAL_MARKER = comment_marker("pull-request/not-previewed")
+# Heads remembered as told; past this many the oldest are forgotten (a head told twice costs one edit).
+TOLD_KEPT = 10_000
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ class PullRequestPreviews:
         self._running: set[tuple[str, str, int]] = set()
         self._waiting: dict[tuple[str, str, int], PreviewRequest] = {}
         # (repository, number, head) already told they are not previewed: one comment per head, not one per event.
-        self._told: set[tuple[str, int, str]] = set()
+        self._told: dict[tuple[str, int, str], None] = {}
 
     def accept(self, event: str, payload: Any) -> dict[str, Any]:
         """Queues the previews a `pull_request` or `issue_comment` event asks for; the answer says which, or why none."""
@@ -126,7 +128,9 @@ class PullRequestPreviews:
         with self._lock:
             if key in self._told:
                 return
-            self._told.add(key)
+            self._told[key] = None
+            if len(self._told) > TOLD_KEPT:
+                del self._told[next(iter(self._told))]
         github = self._config.github
         body = f"{REFUSAL_MARKER}\n{refusal_comment(reason)}\n\n<sub>Head `{head[:7]}`.</sub>\n"
         try:
