@@ -28,7 +28,7 @@ def test_the_admin_kubeconfig_is_created_owner_only_even_under_a_permissive_umas
         os.umask(previous)
 
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    [(name, flags, mode)] = [entry for entry in opened if entry[0].startswith("kubeconfig")]
+    [(_, flags, mode)] = [entry for entry in opened if entry[0].startswith("kubeconfig")]
     assert flags & os.O_CREAT and flags & os.O_EXCL and mode == 0o600, "created new and owner-only, never chmod'ed later"
     assert "client-key-data" in path.read_text()
 

@@ -8,7 +8,6 @@ project with a secret config override.
 from __future__ import annotations
 
 import stat
-import sys
 from pathlib import Path
 
 import pytest
@@ -45,7 +44,7 @@ def recorded_run(tmp_path, remote, engine_env):
 
 
 def test_a_secret_override_reaches_the_stack_without_ever_being_on_a_command_line(recorded_run, engine_env):
-    log, state_dir, backend = recorded_run
+    log, state_dir, _ = recorded_run
 
     calls = [call.split("\0") for call in log.read_text().splitlines() if call]
     assert any("config" in call and "--secret" in call for call in calls), "the override was set through the CLI"
