@@ -144,5 +144,6 @@ def _secret_files(config: ServiceConfig) -> list[str]:
         secrets += [spec.passphrase, spec.credentials.password]
         secrets += [value for _, value in spec.preview_env if isinstance(value, Secret)]
         files.append(spec.credentials.ssh_key_file)
+        files += [override.source for override in spec.config if override.secret]
     files += [secret.path for secret in secrets if secret is not None]
     return sorted({str(path) for path in files if path is not None})

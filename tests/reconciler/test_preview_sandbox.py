@@ -82,11 +82,13 @@ def world(tmp_path: Path, monkeypatch):
     secret_file = tmp_path / "secrets" / "other-passphrase"
     secret_file.parent.mkdir()
     secret_file.write_text(SERVICE_SECRETS["OTHER_PASSPHRASE"])
+    override_file = tmp_path / "secrets" / "other-token"
+    override_file.write_text("other-stack-override-token-6a0e")
     remote = GitRemote(tmp_path / "repo")
     stacks = [
         tiny_stack(remote, tmp_path / "backend", preview_env={"AWS_ACCESS_KEY_ID": "AKIAREADONLY", "PREVIEW_KEY": {"env": "PREVIEW_KEY"}}),
         tiny_stack(remote, tmp_path / "other-backend", name="other", stack="other",
-                   secrets_passphrase={"file": str(secret_file)}),
+                   secrets_passphrase={"file": str(secret_file)}, config={"other:token": {"secret_file": str(override_file)}}),
     ]
     config = load_config(write_config(tmp_path / "reconciler.yaml", stacks, webhook={"secret": {"env": "GITOPS_WEBHOOK_SECRET"}},
                                       previews={"timeout": "3s"}))
@@ -104,7 +106,8 @@ def world(tmp_path: Path, monkeypatch):
     base_command = SimpleNamespace(command=str(cli), version=None)
     sandbox = PreviewSandbox(config, config.stack("tiny"), run_dir, config.state_dir / "previews" / "tiny" / "cache.git",
                              base_command)
-    return SimpleNamespace(config=config, sandbox=sandbox, run_dir=run_dir, secret_file=secret_file, tmp=tmp_path)
+    return SimpleNamespace(config=config, sandbox=sandbox, run_dir=run_dir, secret_file=secret_file, override_file=override_file,
+                           tmp=tmp_path)
 
 
 def run_reporter(world, **targets) -> dict:
@@ -139,7 +142,7 @@ def test_in_its_namespace_the_cli_can_write_only_its_run_folder_and_reads_no_sec
     }
     try:
         seen = run_reporter(world, write=[str(path) for path in attempts.values()],
-                            read=[str(world.secret_file), str(world.config.state_dir / "status.sqlite"),
+                            read=[str(world.secret_file), str(world.override_file), str(world.config.state_dir / "status.sqlite"),
                                   str(world.tmp / "backend" / ".pulumi" / "state.json"),
                                   str(world.tmp / "other-backend" / ".pulumi" / "state.json")],
                             list=[str(world.config.state_dir)])
@@ -149,7 +152,8 @@ def test_in_its_namespace_the_cli_can_write_only_its_run_folder_and_reads_no_sec
 
     assert seen["written"] == [str(attempts["run"])]
     assert world.secret_file.read_text() == SERVICE_SECRETS["OTHER_PASSPHRASE"], "hidden from the preview only"
-    assert seen["read"] == {str(world.secret_file): "", str(world.tmp / "backend" / ".pulumi" / "state.json"): "{}"}, \
+    assert seen["read"] == {str(world.secret_file): "", str(world.override_file): "",
+                            str(world.tmp / "backend" / ".pulumi" / "state.json"): "{}"}, \
         "its own backend is readable; secret files read empty; the status store and other backends are gone"
     assert seen["listed"] == {str(world.config.state_dir): ["previews"]}
     assert seen["pids"] <= 3 and not any(SERVICE_SECRETS["GITHUB_TOKEN"] in e for e in seen["environs"]), \
