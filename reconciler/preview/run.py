@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
+import yaml
 from pulumi import automation as auto
 from pulumi.automation.events import EngineEvent
 
@@ -21,7 +22,8 @@ from pr_preview import PreviewSummary, from_failure, secret_config_values, summa
 from reconciler.engine.event_log import EventLog
 from reconciler.engine.stack_file import StackFile
 from reconciler.engine.stack_session import StackSession
-from reconciler.settings import ServiceConfig
+from reconciler.settings import ServiceConfig, StackSpec
+from reconciler.source.checkout import StackCheckout
 from reconciler.telemetry.redaction import Redactor
 
 from .sandbox import PreviewSandbox, has_state
@@ -66,7 +68,8 @@ def run_preview(
             sandbox = PreviewSandbox(config, spec, checkout.repo_dir.parent, workspace.cache, pulumi_command)
             session = StackSession(
                 spec, checkout.project_path, sandbox.command, redactor,
-                remembered_salt=lambda: None, remember_salt=lambda salt: None, create=False, env=sandbox.env,
+                remembered_salt=lambda: live_salt(config, spec), remember_salt=lambda salt: None, create=False,
+                env=sandbox.env,
             )
             committed_secrets = StackFile(checkout.project_path, spec.stack).secure_keys()
             session.prepare()
@@ -89,3 +92,14 @@ def run_preview(
         log.info("preview done in %.1fs: %s", duration, summary.counts.as_dict(), extra=fields)
     return PreviewRun(summary, secrets, duration)
 
+
+def live_salt(config: ServiceConfig, spec: StackSpec) -> Optional[str]:
+    """The salt in the stack's live workspace, when the service has one: saves a `stack export` of the whole state.
+
+    Used only when the commit holds no secret config (StackSession asks the state itself otherwise).
+    """
+    live = StackCheckout(spec, config.state_dir / "workspaces" / spec.name)
+    try:
+        return StackFile(live.project_path, spec.stack).salt()
+    except (OSError, ValueError, yaml.YAMLError):
+        return None  # being rewritten by a run right now, or never written
