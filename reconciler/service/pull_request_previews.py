@@ -103,7 +103,8 @@ class PullRequestPreviews:
             return {"previewing": [], "ignored": f"not an issue_comment payload: {error}"}
         # The event names neither the head nor the base branch: GitHub is asked, off the webhook's thread.
         self._pool.submit(self._preview_commanded, pull, payload["repository"], permission.reason)
-        return {"previewing": "the stacks tracking the pull request's base branch", "because": permission.reason}
+        return {"previewing": [], "pending": f"the stacks tracking the base branch of {pull.full_name}#{pull.number}, "
+                                             "once GitHub names it", "because": permission.reason}
 
     def _preview_commanded(self, pull: PullRequest, repository: dict[str, Any], reason: str) -> None:
         github = self._config.github

@@ -152,6 +152,7 @@ def test_a_members_command_previews_the_head_github_names_for_the_stacks_on_its_
     service.settle()
 
     assert answer["because"] == "a collaborator commented /preview" and "not one of" in ignored["ignored"]
+    assert answer["previewing"] == [] and "example/web#7" in answer["pending"], "the stacks are known once GitHub answers"
     [request] = service.submitted
     assert (request.stack, request.head, request.pull.number) == ("tiny", HEAD, 7), "a fork's head, vouched for by the command"
     assert github.comments_on(OWNER, REPO, 7) == [], "the command is answered by the preview itself"
