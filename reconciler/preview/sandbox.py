@@ -108,9 +108,10 @@ def namespaces_available() -> bool:
 
 def _namespace_prefix(config: ServiceConfig, spec: StackSpec, run_dir: Path, cache_dir: Path) -> list[str]:
     backend = _file_backend(spec)
+    # What the CLI needs and a config may have put inside the state directory.
+    needed = [backend, spec.virtualenv, _service_pulumi_home() / "plugins"]
     keep = [str(run_dir), str(cache_dir)]
-    if backend is not None and backend.is_relative_to(config.state_dir):
-        keep.append(str(backend))
+    keep += [str(path) for path in needed if path is not None and path.is_relative_to(config.state_dir)]
     hide_dirs = {str(config.state_dir): keep}
     for other in config.stacks:
         folder = _file_backend(other)
