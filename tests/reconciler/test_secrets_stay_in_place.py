@@ -26,7 +26,7 @@ exec {real} "$@"
 
 @pytest.fixture
 def recorded_run(tmp_path, remote, engine_env):
-    """One `once` of the tiny stack with a secret override, the CLI's argv recorded."""
+    """One `once` and one preview of the tiny stack with a secret override, the CLI's argv recorded."""
     real = next(Path(folder) / "pulumi" for folder in engine_env["PATH"].split(":") if (Path(folder) / "pulumi").is_file())
     log = tmp_path / "argv.log"
     wrapper = tmp_path / "wrapper" / "bin" / "pulumi"
@@ -38,14 +38,18 @@ def recorded_run(tmp_path, remote, engine_env):
     config = write_config(tmp_path / "reconciler.yaml",
                           [tiny_stack(remote, backend, config={"tiny:token": {"secret_env": "TINY_TOKEN"}})],
                           pulumi=str(wrapper))
-    result = run_cli("once", "--config", str(config), "--json", env={**engine_env, "TINY_TOKEN": TOKEN}, timeout=300)
+    env = {**engine_env, "TINY_TOKEN": TOKEN}
+    result = run_cli("once", "--config", str(config), "--json", env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
+    previewed = run_cli("preview", "--config", str(config), "--stack", "tiny", "--ref", "main", env=env, timeout=300)
+    assert previewed.returncode == 0, previewed.stderr[-3000:]
     return log, tmp_path / "reconciler-state", backend
 
 
 def test_a_secret_override_reaches_the_stack_without_ever_being_on_a_command_line(recorded_run, engine_env):
     log, state_dir, _ = recorded_run
 
+    # A preview's select and preview run in its read-only namespace and cannot append here; its override is set outside.
     calls = [call.split("\0") for call in log.read_text().splitlines() if call]
     assert any("config" in call and "--secret" in call for call in calls), "the override was set through the CLI"
     assert not [call for call in calls if any(TOKEN in arg for arg in call)]
@@ -64,3 +68,4 @@ def test_every_file_the_reconciler_and_its_engine_write_is_private_from_creation
                 public.append(f"{oct(stat.S_IMODE(mode))} {path}")
     assert public == [], "readable by other users:\n" + "\n".join(public[:20])
     assert (state_dir / "status.sqlite").exists() and any(backend.rglob("*.json")), "the walk saw the state"
+    assert (state_dir / "previews" / "tiny" / "cache.git" / "HEAD").exists(), "and the preview cache"
