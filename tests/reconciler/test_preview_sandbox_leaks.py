@@ -126,11 +126,11 @@ def test_the_services_preview_leaks_nothing_into_the_comment_the_log_the_status_
         monkeypatch.setenv(name, value)
     from reconciler.service.pull_request_previews import PullRequestPreviews
     from reconciler.settings import load_config
-    from reconciler.stack_set import StackSet
+    from reconciler.stack_set import StackSet, redactor_for
     from reconciler.status.report import service_status
 
     config = load_config(config_path)
-    stacks = StackSet(config)
+    stacks = StackSet(config, redactor_for(config))
     previews = PullRequestPreviews(stacks, workers=1)
     head = git("rev-parse", "HEAD", cwd=remote.clone)
     payload = {
