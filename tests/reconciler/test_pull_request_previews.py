@@ -141,7 +141,8 @@ def test_a_second_push_to_the_pull_request_edits_the_same_comment(scenario):
     assert edited["id"] == first["id"] and f"commit `{head[:7]}`" in edited["body"]
     assert "replicas: 1 => 3" in edited["body"], "compared with the stack's state, not with the previous push"
     calls = [(r.method, r.path) for r in scenario.github.requests[requests_before:]]
-    assert calls == [("GET", f"/repos/{OWNER}/{REPO}/issues/7/comments"),
+    # Who the token is first: only our own account's comment is edited.
+    assert calls == [("GET", "/user"), ("GET", f"/repos/{OWNER}/{REPO}/issues/7/comments"),
                      ("PATCH", f"/repos/{OWNER}/{REPO}/issues/comments/{first['id']}")]
 
 
