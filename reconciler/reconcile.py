@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Callable, Optional
 
-from pr_preview.summary import ChangeCounts
+from reconciler.status.model import ChangeCounts
 from reconciler.decision import Action, decide, drift_due_at
 from reconciler.desired_state import config_digest
 from reconciler.errors import DELETION_GUARD, INTERNAL_ERROR, LOCK_HELD, ReconcileError, Temporary

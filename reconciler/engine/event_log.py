@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 from pulumi.automation import EngineEvent, OpType
 
-from pr_preview.terminal_text import strip_ansi
+from reconciler.telemetry.terminal_text import strip_ansi
 from reconciler.telemetry.redaction import Redactor
 
 log = logging.getLogger("reconciler.engine")

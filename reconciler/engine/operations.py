@@ -8,7 +8,7 @@ from typing import Callable, Optional, TypeVar
 
 from pulumi import automation as auto
 
-from pr_preview.summary import ChangeCounts
+from reconciler.status.model import ChangeCounts
 from reconciler.telemetry.redaction import Redactor
 
 from .event_log import EventLog

@@ -12,7 +12,10 @@ import os
 import sys
 from typing import Optional, TextIO
 
-from pr_preview import GitHubCommentError, PullRequest, pull_request_from_actions_env, render_json, render_markdown
+from reconciler.preview.github_comments import GitHubCommentError
+from reconciler.preview.json_report import render_json
+from reconciler.preview.markdown import render_markdown
+from reconciler.preview.pull_request import PullRequest, pull_request_from_actions_env
 from reconciler.settings import ServiceConfig
 from reconciler.stack_set import pulumi_command, redactor_for
 

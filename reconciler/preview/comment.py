@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pr_preview import PublishedComment, PullRequest, publish_comment, render_markdown
+from reconciler.preview.github_comments import PublishedComment, publish_comment
+from reconciler.preview.markdown import render_markdown
+from reconciler.preview.pull_request import PullRequest
 from reconciler.settings import ServiceConfig
 
 from .run import PreviewRun

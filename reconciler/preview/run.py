@@ -18,7 +18,8 @@ import yaml
 from pulumi import automation as auto
 from pulumi.automation.events import EngineEvent
 
-from pr_preview import PreviewSummary, from_failure, secret_config_values, summarize_preview
+from reconciler.preview.summary import PreviewSummary, from_failure, summarize_preview
+from reconciler.telemetry.secret_masking import secret_config_values
 from reconciler.engine.event_log import EventLog
 from reconciler.engine.stack_file import StackFile
 from reconciler.engine.stack_session import StackSession

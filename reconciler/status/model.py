@@ -8,9 +8,40 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
-from pr_preview.summary import ChangeCounts
+
+
+COUNTED_OPERATIONS = ("create", "update", "replace", "delete", "same")
+
+
+@dataclass(frozen=True)
+class ChangeCounts:
+    """Resources per operation: of a preview, of an update, or of what a drift check found (the reconciler's too)."""
+
+    create: int = 0
+    update: int = 0
+    replace: int = 0
+    delete: int = 0
+    same: int = 0
+
+    @classmethod
+    def from_op_map(cls, op_map: Optional[Mapping[Any, int]]) -> "ChangeCounts":
+        """From the engine's `resourceChanges` / `PreviewResult.change_summary` (keys are op names or OpType)."""
+        counts = {str(getattr(op, "value", op)): n for op, n in (op_map or {}).items()}
+        return cls(**{op: int(counts.get(op, 0)) for op in COUNTED_OPERATIONS})
+
+    def as_dict(self) -> dict[str, int]:
+        return {op: getattr(self, op) for op in COUNTED_OPERATIONS}
+
+    @property
+    def changes(self) -> int:
+        return self.create + self.update + self.replace + self.delete
+
+    def then(self, later: "ChangeCounts") -> "ChangeCounts":
+        """Two operations in a row: their changes add up; `same` is what the later one left alone."""
+        return ChangeCounts(self.create + later.create, self.update + later.update, self.replace + later.replace,
+                            self.delete + later.delete, later.same)
 
 
 class Result(str, Enum):

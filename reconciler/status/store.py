@@ -17,7 +17,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
-from pr_preview.summary import ChangeCounts
+from reconciler.status.model import ChangeCounts
 
 from .model import Condition, Result, RunOutcome, StackState
 

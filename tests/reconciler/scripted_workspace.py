@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from typing import Any, Optional
 
-from pr_preview.summary import ChangeCounts
+from reconciler.status.model import ChangeCounts
 from reconciler.engine.operations import EngineReport, PreviewReport
 from reconciler.engine.recovery import Recovered
 from reconciler.settings import StackSpec

@@ -12,7 +12,7 @@ import pytest
 from engine_events import diagnostic, done, pre, summary, urn
 from pulumi import automation as auto
 
-from pr_preview.summary import ChangeCounts
+from reconciler.status.model import ChangeCounts
 from reconciler.engine import operations
 from reconciler.engine.encryption_salt import salt_from_state
 from reconciler.engine.operations import OperationFailed

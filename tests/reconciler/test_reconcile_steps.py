@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from scripted_workspace import ScriptedWorkspace
 
-from pr_preview.summary import ChangeCounts
+from reconciler.status.model import ChangeCounts
 from reconciler.engine.operations import EngineReport, PreviewReport
 from reconciler.errors import Stalled, Temporary, Waiting
 from reconciler.reconcile import StackReconciler

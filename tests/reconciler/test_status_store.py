@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from pr_preview.summary import ChangeCounts
+from reconciler.status.model import ChangeCounts
 from reconciler.status.model import Condition, Result, RunKind, RunOutcome, StackState
 from reconciler.status.store import StatusStore
 

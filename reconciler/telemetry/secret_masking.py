@@ -11,7 +11,7 @@ from typing import Iterable, Mapping
 
 from pulumi.automation import ConfigValue
 
-from pr_preview.terminal_text import strip_ansi
+from reconciler.telemetry.terminal_text import strip_ansi
 from reconciler.telemetry.redaction import Redactor
 
 SECRET_PLACEHOLDER = "[secret]"

@@ -8,12 +8,12 @@ change_summary=result.change_summary)`; on an exception, `from_failure(...)`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Optional, Union
+from typing import Iterable, Mapping, Optional, Union
 
 from pulumi.automation.errors import CommandError
 from pulumi.automation.events import DiffKind, EngineEvent, StepEventMetadata
 
-COUNTED_OPERATIONS = ("create", "update", "replace", "delete", "same")
+from reconciler.status.model import ChangeCounts
 
 # The engine reports one replacement as up to three steps on one URN
 # (create-replacement, replace, delete-replaced); they are one change here.
@@ -32,35 +32,6 @@ _OPERATION_OF_STEP = {
 # When steps on one URN disagree, the most consequential one names the change.
 _WEIGHT = {"same": 0, "update": 1, "import": 2, "create": 3, "delete": 4, "replace": 5}
 _REPLACING_DIFFS = {DiffKind.ADD_REPLACE, DiffKind.DELETE_REPLACE, DiffKind.UPDATE_REPLACE}
-
-
-@dataclass(frozen=True)
-class ChangeCounts:
-    """Resources per operation: of a preview, of an update, or of what a drift check found (the reconciler's too)."""
-
-    create: int = 0
-    update: int = 0
-    replace: int = 0
-    delete: int = 0
-    same: int = 0
-
-    @classmethod
-    def from_op_map(cls, op_map: Optional[Mapping[Any, int]]) -> "ChangeCounts":
-        """From the engine's `resourceChanges` / `PreviewResult.change_summary` (keys are op names or OpType)."""
-        counts = {str(getattr(op, "value", op)): n for op, n in (op_map or {}).items()}
-        return cls(**{op: int(counts.get(op, 0)) for op in COUNTED_OPERATIONS})
-
-    def as_dict(self) -> dict[str, int]:
-        return {op: getattr(self, op) for op in COUNTED_OPERATIONS}
-
-    @property
-    def changes(self) -> int:
-        return self.create + self.update + self.replace + self.delete
-
-    def then(self, later: "ChangeCounts") -> "ChangeCounts":
-        """Two operations in a row: their changes add up; `same` is what the later one left alone."""
-        return ChangeCounts(self.create + later.create, self.update + later.update, self.replace + later.replace,
-                            self.delete + later.delete, later.same)
 
 
 @dataclass(frozen=True)

@@ -8,16 +8,12 @@ import traceback
 
 import pytest
 
-from pr_preview import (
-    ChangeCounts,
-    GitHubCommentError,
-    PreviewSummary,
-    PullRequest,
-    comment_marker,
-    publish_comment,
-    pull_request_from_actions_env,
-    render_markdown,
-)
+from reconciler.preview.comment_marker import comment_marker
+from reconciler.preview.github_comments import GitHubCommentError, publish_comment
+from reconciler.preview.markdown import render_markdown
+from reconciler.preview.pull_request import PullRequest, pull_request_from_actions_env
+from reconciler.preview.summary import PreviewSummary
+from reconciler.status.model import ChangeCounts
 
 PULL = PullRequest("octo", "service", 7)
 COMMIT = "3f1c9a7e5b2d4c6a8e0f1b3d5a7c9e1f2b4d6a8c"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pr_preview.github_comments import DEFAULT_API_URL, DEFAULT_TOKEN_ENV, GitHubCommentError, _GitHubApi
-from pr_preview.pull_request import PullRequest
+from reconciler.preview.github_comments import DEFAULT_API_URL, DEFAULT_TOKEN_ENV, GitHubCommentError, _GitHubApi
+from reconciler.preview.pull_request import PullRequest
 
 
 def fetch_pull_request(pull: PullRequest, *, token_env: str = DEFAULT_TOKEN_ENV, api_url: str = DEFAULT_API_URL,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from pr_preview import from_failure, preview_report, render_json, summarize_preview
+from reconciler.preview.json_report import preview_report, render_json
+from reconciler.preview.summary import from_failure, summarize_preview
 
 COMMIT = "3f1c9a7e5b2d4c6a8e0f1b3d5a7c9e1f2b4d6a8c"
 

@@ -21,8 +21,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from pr_preview.comment_marker import comment_marker
-from pr_preview.pull_request import PullRequest
+from reconciler.preview.comment_marker import comment_marker
+from reconciler.preview.pull_request import PullRequest
 
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_TOKEN_ENV = "GITHUB_TOKEN"
@@ -68,7 +68,7 @@ def publish_comment(
     """
     marker = comment_marker(stack)
     if not body.startswith(marker):
-        raise ValueError(f"the comment body for stack {stack!r} must start with {marker}: render it with pr_preview.render_markdown")
+        raise ValueError(f"the comment body for stack {stack!r} must start with {marker}: render it with reconciler.preview.markdown.render_markdown")
     if len(body) > GITHUB_BODY_LIMIT:
         raise ValueError(f"the comment body for stack {stack!r} has {len(body)} characters, over GitHub's {GITHUB_BODY_LIMIT}")
     token = os.environ.get(token_env, "")

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import re
 
-from pr_preview import (
-    COMMENT_LIMIT,
-    ChangeCounts,
-    ChangedResource,
-    PreviewSummary,
-    from_failure,
-    render_markdown,
-    summarize_preview,
-)
+from reconciler.preview.markdown import COMMENT_LIMIT, render_markdown
+from reconciler.preview.summary import ChangedResource, PreviewSummary, from_failure, summarize_preview
+from reconciler.status.model import ChangeCounts
 
 COMMIT = "3f1c9a7e5b2d4c6a8e0f1b3d5a7c9e1f2b4d6a8c"
 DIFF = """\

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from typing import Callable, Iterable, Sequence
 
-from pr_preview.comment_marker import comment_marker
-from pr_preview.secret_masking import clean_text
-from pr_preview.summary import ChangedResource, PreviewSummary
+from reconciler.preview.comment_marker import comment_marker
+from reconciler.telemetry.secret_masking import clean_text
+from reconciler.preview.summary import ChangedResource, PreviewSummary
 
 # GitHub refuses bodies over 65,536 characters; stay well clear of how it counts.
 COMMENT_LIMIT = 60_000
