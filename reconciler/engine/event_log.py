@@ -8,11 +8,10 @@ from typing import Any, Optional
 from pulumi.automation import EngineEvent, OpType
 
 from reconciler.telemetry.terminal_text import strip_ansi
+from reconciler.engine.change_set import ChangeSet
 from reconciler.telemetry.redaction import Redactor
 
 log = logging.getLogger("reconciler.engine")
-DOOMED_OPS = {OpType.DELETE, OpType.REPLACE, OpType.DELETE_REPLACED, OpType.CREATE_REPLACEMENT}
-_REPLACE_OPS = {OpType.REPLACE.value, OpType.CREATE_REPLACEMENT.value, OpType.DELETE_REPLACED.value}
 MAX_ERROR_CHARS = 6000
 
 
@@ -21,9 +20,7 @@ class EventLog:
         self.operation = operation
         self._fields = {"stack": stack, "commit": commit, "operation": operation}
         self._redactor = redactor
-        self.planned: dict[str, str] = {}  # urn -> op, as the engine announced the steps
-        self.completed: dict[str, str] = {}  # urn -> op, as the steps ended (a refresh says here what it found)
-        self.replaced_by: dict[str, list[str]] = {}  # urn -> the properties whose change forces its replacement
+        self.changes = ChangeSet()
         self.failed: list[str] = []
         self.errors: list[str] = []
         self.resource_changes: Optional[dict[str, int]] = None
@@ -33,20 +30,16 @@ class EventLog:
             log.info("%s", strip_ansi(line), extra={**self._fields, "source": "engine-output"})
 
     def on_event(self, event: EngineEvent) -> None:
+        self.changes.add(event)
         if event.resource_pre_event is not None:
             meta = event.resource_pre_event.metadata
             op = _op_name(meta.op)
             if op != OpType.SAME.value:
-                # A replacement announces several steps; the first (replace) names it best.
-                self.planned.setdefault(meta.urn, op)
-                if meta.keys and op in _REPLACE_OPS:
-                    self.replaced_by.setdefault(meta.urn, sorted(key for key in meta.keys if not key.startswith("__")))
                 log.debug("%s %s", op, meta.urn, extra={**self._fields, "event": "resource-pre", "op": op, "urn": meta.urn, "type": meta.type})
         elif event.res_outputs_event is not None:
             meta = event.res_outputs_event.metadata
             op = _op_name(meta.op)
             if op != OpType.SAME.value:
-                self.completed[meta.urn] = op
                 log.info("done %s %s", op, meta.urn, extra={**self._fields, "event": "resource-done", "op": op, "urn": meta.urn})
         elif event.res_op_failed_event is not None:
             meta = event.res_op_failed_event.metadata
@@ -68,15 +61,18 @@ class EventLog:
             log.warning("%s", message, extra={**self._fields, "event": "diagnostic", "urn": diagnostic.urn})
 
     def doomed(self) -> list[dict[str, str]]:
-        """Resources the operation deletes or replaces, one entry per resource (with the fields forcing a replacement)."""
-        doomed = [{"urn": urn, "op": op} for urn, op in self.planned.items() if op in {o.value for o in DOOMED_OPS}]
-        for entry in doomed:
-            if self.replaced_by.get(entry["urn"]):
-                entry["fields"] = ", ".join(self.replaced_by[entry["urn"]])
+        """Resources the operation deletes or replaces, one entry each, with the fields that force a replacement."""
+        doomed = []
+        for resource in self.changes.doomed():
+            entry = {"urn": resource.urn, "op": resource.operation}
+            if resource.replacement_properties:
+                entry["fields"] = ", ".join(resource.replacement_properties)
+            doomed.append(entry)
         return doomed
 
     def changed(self) -> list[dict[str, str]]:
-        return [{"urn": urn, "op": op} for urn, op in self.planned.items()]
+        """Every resource the operation changes (or, for a refresh, found changed), one entry each."""
+        return [{"urn": resource.urn, "op": resource.operation} for resource in self.changes.changed()]
 
     def error_text(self, fallback: BaseException) -> str:
         """The engine's own error diagnostics (they name the file and object), else the exception; redacted, capped."""

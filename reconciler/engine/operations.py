@@ -15,8 +15,6 @@ from .event_log import EventLog
 from .stack_session import StackSession
 
 T = TypeVar("T")
-# Ops a refresh reports for a resource whose live state differs from the stack's state.
-DRIFT_OPS = ("update", "delete", "create", "replace")
 
 
 class OperationFailed(Exception):
@@ -81,7 +79,6 @@ def drift(session: StackSession, commit: str, redactor: Redactor) -> EngineRepor
         session, "drift-check", commit, redactor,
         lambda ev: session.stack.preview_refresh(on_output=ev.on_output, on_event=ev.on_event, color="never"),
     )
-    # A refresh announces every step as "refresh" and tells what it found when the step ends.
-    drifted = [{"urn": urn, "op": op} for urn, op in events.completed.items() if op in DRIFT_OPS]
+    drifted = events.changed()
     # The refresh's own summary counts refresh steps; count what was found instead.
     return EngineReport(ChangeCounts.from_op_map(Counter(entry["op"] for entry in drifted)), drifted)

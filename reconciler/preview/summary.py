@@ -11,40 +11,10 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional, Union
 
 from pulumi.automation.errors import CommandError
-from pulumi.automation.events import DiffKind, EngineEvent, StepEventMetadata
+from pulumi.automation.events import EngineEvent
 
+from reconciler.engine.change_set import ChangedResource, ChangeSet, name_from_urn
 from reconciler.status.model import ChangeCounts
-
-# The engine reports one replacement as up to three steps on one URN
-# (create-replacement, replace, delete-replaced); they are one change here.
-# Reads, refreshes and discards change nothing a reviewer acts on.
-_OPERATION_OF_STEP = {
-    "same": "same",
-    "create": "create",
-    "update": "update",
-    "delete": "delete",
-    "replace": "replace",
-    "create-replacement": "replace",
-    "delete-replaced": "replace",
-    "import": "import",
-    "import-replacement": "replace",
-}
-# When steps on one URN disagree, the most consequential one names the change.
-_WEIGHT = {"same": 0, "update": 1, "import": 2, "create": 3, "delete": 4, "replace": 5}
-_REPLACING_DIFFS = {DiffKind.ADD_REPLACE, DiffKind.DELETE_REPLACE, DiffKind.UPDATE_REPLACE}
-
-
-@dataclass(frozen=True)
-class ChangedResource:
-    type: str
-    name: str
-    urn: str
-    operation: str  # create, update, replace, delete or import
-    # Property paths as the provider reports them (`spec.replicas`, `data.GREETING`).
-    changed_properties: tuple[str, ...] = ()
-    # The subset of those whose change forces the replacement.
-    replacement_properties: tuple[str, ...] = ()
-
 
 @dataclass(frozen=True)
 class PreviewSummary:
@@ -69,12 +39,6 @@ class PreviewSummary:
         return tuple(r for r in self.resources if r.operation in ("delete", "replace"))
 
 
-def name_from_urn(urn: str) -> str:
-    """The resource name: the part after the type in `urn:pulumi:STACK::PROJECT::TYPE::NAME`."""
-    parts = urn.split("::", 3)
-    return parts[3] if len(parts) == 4 else urn
-
-
 def summarize_preview(
     stack: str,
     commit: str,
@@ -84,17 +48,11 @@ def summarize_preview(
     change_summary: Optional[Mapping[str, int]] = None,
 ) -> PreviewSummary:
     """The summary of a preview that ran; counts from `change_summary`, else the summary event, else the steps."""
-    steps: dict[str, list[StepEventMetadata]] = {}
-    summary_changes: Optional[Mapping[str, int]] = None
+    change_set = ChangeSet()
     for event in events:
-        if event.summary_event is not None:
-            summary_changes = event.summary_event.resource_changes
-        for step_event in (event.resource_pre_event, event.res_outputs_event):
-            if step_event is not None and step_event.metadata.op.value in _OPERATION_OF_STEP:
-                steps.setdefault(step_event.metadata.urn, []).append(step_event.metadata)
-
-    resources = [_resource(urn, metadata) for urn, metadata in steps.items()]
-    op_map = change_summary if change_summary is not None else summary_changes
+        change_set.add(event)
+    resources = change_set.resources()
+    op_map = change_summary if change_summary is not None else change_set.summary
     if op_map is not None:
         counts = ChangeCounts.from_op_map(op_map)
     else:
@@ -128,30 +86,6 @@ def from_failure(
     if diagnostics:
         return PreviewSummary(stack=stack, commit=commit, diff_text=diff_text or described, error="\n".join(diagnostics))
     return PreviewSummary(stack=stack, commit=commit, diff_text=diff_text, error=described or "the preview failed without a message")
-
-
-def _resource(urn: str, steps: list[StepEventMetadata]) -> ChangedResource:
-    operation = max((_OPERATION_OF_STEP[s.op.value] for s in steps), key=_WEIGHT.__getitem__)
-    changed: set[str] = set()
-    replacing: set[str] = set()
-    for step in steps:
-        # Property paths from the provider's detailed diff when it gave one
-        # (the kubernetes provider does), else the top-level keys that differ.
-        detailed = step.detailed_diff or {}
-        changed.update(detailed or step.diffs or ())
-        replacing.update(path for path, diff in detailed.items() if diff.diff_kind in _REPLACING_DIFFS)
-        if operation == "replace":
-            replacing.update(step.keys or ())
-    # Keys like `__inputs` are the provider's bookkeeping, not the user's properties.
-    changed = {p for p in changed | replacing if not p.startswith("__")}
-    return ChangedResource(
-        type=steps[0].type,
-        name=name_from_urn(urn),
-        urn=urn,
-        operation=operation,
-        changed_properties=tuple(sorted(changed)),
-        replacement_properties=tuple(sorted(p for p in replacing if p in changed)),
-    )
 
 
 def _count(operations: Iterable[str]) -> dict[str, int]:

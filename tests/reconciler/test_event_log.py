@@ -1,4 +1,5 @@
-"""The fold from real SDK engine events to what a run records: planned, completed, doomed, errors."""
+"""The fold from real SDK engine events to what a run records: changed, doomed (with the fields forcing a
+replacement), what a refresh found, errors."""
 
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ def events() -> EventLog:
 def test_planned_steps_skip_unchanged_resources(events):
     for event in (pre("create", "web"), pre("same", "db"), pre("update", "api")):
         events.on_event(event)
-    assert events.planned == {urn("web"): "create", urn("api"): "update"}
     assert events.changed() == [{"urn": urn("web"), "op": "create"}, {"urn": urn("api"), "op": "update"}]
 
 
@@ -39,16 +39,16 @@ def test_deleted_and_replaced_resources_are_doomed_with_the_fields_forcing_it(ev
     ]
 
 
-def test_a_replacement_announced_by_its_create_step_is_doomed(events):
+def test_a_replacement_announced_by_its_create_step_is_doomed_as_a_replacement(events):
     events.on_event(pre("create-replacement", "web", keys=["spec"]))
-    assert events.doomed() == [{"urn": urn("web"), "op": "create-replacement", "fields": "spec"}]
+    assert events.doomed() == [{"urn": urn("web"), "op": "replace", "fields": "spec"}]
 
 
 def test_completed_steps_say_what_a_refresh_found(events):
     events.on_event(done("same", "db"))
     events.on_event(done("update", "web"))
     events.on_event(done("delete", "gone"))
-    assert events.completed == {urn("web"): "update", urn("gone"): "delete"}
+    assert events.changed() == [{"urn": urn("web"), "op": "update"}, {"urn": urn("gone"), "op": "delete"}]
 
 
 def test_failed_resources_and_summary_are_kept(events):
