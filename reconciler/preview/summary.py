@@ -13,7 +13,7 @@ from typing import Iterable, Mapping, Optional, Union
 from pulumi.automation.errors import CommandError
 from pulumi.automation.events import EngineEvent
 
-from reconciler.engine.change_set import ChangedResource, ChangeSet, name_from_urn
+from reconciler.engine.change_set import ChangedResource, ChangeSet
 from reconciler.status.model import ChangeCounts
 
 @dataclass(frozen=True)
