@@ -44,6 +44,7 @@ class Pass:
 class PassContext:
     trigger: str
     force: bool
+    spec: StackSpec  # with secret files as they were read at the start of the pass
     state: StackState  # the position the pass started from
     digest: str
     head: Optional[str] = None
@@ -84,7 +85,7 @@ class StackReconciler:
     def reconcile(self, trigger: str, force: bool = False) -> Pass:
         with self._lock:
             spec = self._current_spec()
-            ctx = PassContext(trigger, force, self.recorder.state(), config_digest(spec, self._digest_key))
+            ctx = PassContext(trigger, force, spec, self.recorder.state(), config_digest(spec, self._digest_key))
             state: Optional[StackState] = None
             try:
                 for name, step in self.steps:
@@ -119,7 +120,7 @@ class StackReconciler:
         try:
             self.observe(ctx)
             self.workspace.check_out(ctx.head)
-            self.workspace.prepare(self._current_spec())
+            self.workspace.prepare(ctx.spec)
             recovered = self.workspace.recover()
         except ReconcileError as error:
             if error.reason != LOCK_HELD:
@@ -169,7 +170,7 @@ class StackReconciler:
         return False
 
     def prepare(self, ctx: PassContext) -> bool:
-        self.workspace.prepare(self._current_spec())
+        self.workspace.prepare(ctx.spec)
         return True
 
     def guard(self, ctx: PassContext) -> bool:
