@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fake_pulumi_cli import NEW_SALT
+from fake_pulumi_cli import NEW_SALT, write_stack_state
 from pulumi import automation as auto
 from stub_pulumi import StubPulumi
 
@@ -32,6 +32,7 @@ class Harness:
     def __init__(self, tmp_path: Path, spec) -> None:
         self.stub = StubPulumi(tmp_path / "cli")
         self.stub.behave(f'exec "{sys.executable}" "{FAKE_CLI}" "{self.stub.root}" "$@"\n')
+        (self.stub.root / "calls.jsonl").touch()  # the fake records every call's argv
         self.project = tmp_path / "project"
         self.project.mkdir()
         (self.project / "Pulumi.yaml").write_text("name: tiny\nruntime: python\n")
@@ -45,12 +46,18 @@ class Harness:
         return StackSession(spec, self.project, command, self.redactor, remembered_salt=lambda: remembered,
                             remember_salt=self.remembered.append, create=create)
 
-    def backend(self, **state) -> None:
-        (self.stub.root / "state.json").write_text(json.dumps(state))
+    def backend(self, salt: str | None = None) -> None:
+        """The stack exists in the backend; its secrets provider has this salt."""
+        write_stack_state(Path(self.spec.backend_url[len("file://"):]), "tiny", self.spec.stack, salt)
 
     def calls(self) -> list[list[str]]:
-        path = self.stub.root / "calls.jsonl"
-        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+        return [json.loads(line) for line in (self.stub.root / "calls.jsonl").read_text().splitlines()]
+
+    def encryptions(self) -> int:
+        return sum(call[:3] == ["config", "set", "--secret"] for call in self.calls())
+
+    def on_argv(self, value: str) -> bool:
+        return any(value in arg for call in self.calls() for arg in call)
 
     def verbs(self) -> list[str]:
         return [" ".join(call[:2]) for call in self.calls()]
@@ -85,27 +92,27 @@ def test_a_stack_opened_to_preview_is_never_created(harness):
 
 
 def test_a_fresh_checkout_gets_the_salt_seen_last_without_asking_the_backend(harness):
-    harness.backend(exists=True, salt=STATE_SALT)
+    harness.backend(salt=STATE_SALT)
     harness.session(remembered="v1:remembered").prepare()
     assert harness.stack_file()["encryptionsalt"] == "v1:remembered"
     assert "stack export" not in harness.verbs()
 
 
 def test_without_a_remembered_salt_the_states_salt_is_used(harness):
-    harness.backend(exists=True, salt=STATE_SALT)
+    harness.backend(salt=STATE_SALT)
     harness.session().prepare()
     assert harness.stack_file()["encryptionsalt"] == STATE_SALT
 
 
 def test_committed_secrets_need_the_states_salt_even_when_another_is_remembered(harness):
-    harness.backend(exists=True, salt=STATE_SALT)
+    harness.backend(salt=STATE_SALT)
     harness.commit_stack_file({"config": {"tiny:token": secure("committed-token-9")}})
     harness.session(remembered="v1:remembered").prepare()
     assert harness.stack_file()["encryptionsalt"] == STATE_SALT
 
 
 def test_a_committed_salt_is_kept(harness):
-    harness.backend(exists=True, salt=STATE_SALT)
+    harness.backend(salt=STATE_SALT)
     harness.commit_stack_file({"encryptionsalt": "v1:committed", "config": {"tiny:greeting": "hi"}})
     harness.session(remembered="v1:remembered").prepare()
     assert harness.stack_file()["encryptionsalt"] == "v1:committed"
@@ -113,14 +120,14 @@ def test_a_committed_salt_is_kept(harness):
 
 
 def test_another_secrets_provider_gets_no_passphrase_salt(harness):
-    harness.backend(exists=True, salt=STATE_SALT)
+    harness.backend(salt=STATE_SALT)
     harness.commit_stack_file({"secretsprovider": "awskms://alias/x"})
     harness.session(remembered="v1:remembered").prepare()
     assert "encryptionsalt" not in harness.stack_file()
 
 
 def test_plain_overrides_are_written_over_committed_values(harness):
-    harness.backend(exists=True)
+    harness.backend()
     harness.commit_stack_file({"encryptionsalt": "v1:s", "config": {"tiny:greeting": "hello", "tiny:keep": [1, 2]}})
     session = harness.session(config=(ConfigOverride("tiny:greeting", "hi from the config"),
                                       ConfigOverride("tiny:map", {"a": {"b": 1}})))
@@ -128,32 +135,32 @@ def test_plain_overrides_are_written_over_committed_values(harness):
     assert harness.stack_file()["config"] == {
         "tiny:greeting": "hi from the config", "tiny:keep": [1, 2], "tiny:map": {"a": {"b": 1}},
     }
-    assert not any(call[:2] == ["config", "set-all"] for call in harness.calls())
+    assert harness.encryptions() == 0
 
 
 def test_secret_overrides_are_encrypted_once_per_salt_and_value(harness):
-    harness.backend(exists=True)
+    harness.backend()
     harness.commit_stack_file({"encryptionsalt": "v1:s"})
     session = harness.session(config=(ConfigOverride("tiny:token", "first-token", secret=True),))
     session.prepare()
     assert harness.stack_file()["config"]["tiny:token"] == secure("first-token")
-    encryptions = lambda: sum(call[:2] == ["config", "set-all"] for call in harness.calls())  # noqa: E731
-    assert encryptions() == 1
+    assert harness.encryptions() == 1
     # A fresh checkout (the file as committed) with the same value: the ciphertext is written back, no CLI call.
     harness.commit_stack_file({"encryptionsalt": "v1:s"})
     session.prepare()
     assert harness.stack_file()["config"]["tiny:token"] == secure("first-token")
-    assert encryptions() == 1
+    assert harness.encryptions() == 1
     # A rotated value is encrypted again.
     harness.commit_stack_file({"encryptionsalt": "v1:s"})
     session.spec = dataclasses.replace(session.spec, config=(ConfigOverride("tiny:token", "second-token", secret=True),))
     session.prepare()
     assert harness.stack_file()["config"]["tiny:token"] == secure("second-token")
-    assert encryptions() == 2
+    assert harness.encryptions() == 2
+    assert not harness.on_argv("first-token") and not harness.on_argv("second-token")
 
 
 def test_rotating_one_of_two_secret_overrides_encrypts_it_and_keeps_the_other(harness):
-    harness.backend(exists=True)
+    harness.backend()
     harness.commit_stack_file({"encryptionsalt": "v1:s"})
     keep, rotate = ConfigOverride("tiny:a", "kept-value", secret=True), ConfigOverride("tiny:b", "old-value", secret=True)
     session = harness.session(config=(keep, rotate))
@@ -163,10 +170,11 @@ def test_rotating_one_of_two_secret_overrides_encrypts_it_and_keeps_the_other(ha
     session.prepare()
     config = harness.stack_file()["config"]
     assert config == {"tiny:a": secure("kept-value"), "tiny:b": secure("new-value")}
+    assert not any(harness.on_argv(value) for value in ("kept-value", "old-value", "new-value"))
 
 
 def test_the_salt_the_cli_writes_into_a_new_stack_file_is_remembered_once(harness):
-    harness.backend(exists=True)
+    harness.backend()
     session = harness.session(config=(ConfigOverride("tiny:token", "a-token", secret=True),))
     session.prepare()
     assert harness.stack_file()["encryptionsalt"] == NEW_SALT
@@ -175,13 +183,13 @@ def test_the_salt_the_cli_writes_into_a_new_stack_file_is_remembered_once(harnes
 
 
 def test_committed_secrets_are_learned_for_redaction_once_per_file(harness):
-    harness.backend(exists=True, salt=STATE_SALT)
+    harness.backend(salt=STATE_SALT)
     committed = {"tiny:token": secure("committed-token-9"), "tiny:plain": "x"}
     harness.commit_stack_file({"encryptionsalt": STATE_SALT, "config": committed})
     session = harness.session()
     session.prepare()
     assert "committed-token-9" not in harness.redactor.redact("the token is committed-token-9")
-    reads = lambda: sum(call[:1] == ["config"] and "--json" in call for call in harness.calls())  # noqa: E731
+    reads = lambda: sum(call[:1] == ["config"] and "--json" in call for call in harness.calls())
     assert reads() == 1
     session.prepare()
     assert reads() == 1  # the same stack file: nothing new to learn
@@ -192,7 +200,7 @@ def test_committed_secrets_are_learned_for_redaction_once_per_file(harness):
 
 
 def test_the_backend_is_asked_whether_it_is_reachable(harness):
-    harness.backend(exists=True)
+    harness.backend()
     session = harness.session()
     assert session.backend_reachable()
     (harness.stub.root / "backend-down").write_text("")
