@@ -9,7 +9,6 @@ export PULUMI_HOME="${PULUMI_HOME:-$GITOPS_TOOLS_CACHE/pulumi-home}"
 # Nothing the project runs may download: a missing plugin is an error.
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
-export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK="${PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK:-false}"
 # Resource operations in flight at once (the CLI's default is 4 per core, 8 here).
 # Each Service waits ~10 s for its endpoints to settle, so 1,000 objects at 8
 # took 357 s; at 64, 190-235 s, where the file backend's checkpoints set the
