@@ -54,7 +54,7 @@ def identities(path: str, text: str) -> Optional[set[Identity]]:
         return None
     found: set[Identity] = set()
     for body in _objects(document.data for document in documents):
-        metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+        metadata = body["metadata"] if isinstance(body.get("metadata"), dict) else {}
         group = str(body.get("apiVersion", "")).rpartition("/")[0]
         found.add((group, str(body.get("kind")), str(metadata.get("namespace") or ""), str(metadata.get("name"))))
     return found

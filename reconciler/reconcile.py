@@ -56,6 +56,18 @@ class PassContext:
     recovered: Optional[str] = None
     steps_run: list[str] = field(default_factory=list)
 
+    @property
+    def commit(self) -> str:
+        """The head observe found: every step after it works on it."""
+        assert self.head is not None, "a step after observe ran without a head"
+        return self.head
+
+    @property
+    def outcome(self) -> RunOutcome:
+        """The run decide started: every step after it records into it."""
+        assert self.run is not None, "a step after decide ran without a run"
+        return self.run
+
 
 Step = Callable[[PassContext], bool]  # True: go on; False: the pass is done
 
@@ -119,7 +131,7 @@ class StackReconciler:
         self._start(ctx, RunKind.RECOVER, commit=None)
         try:
             self.observe(ctx)
-            self.workspace.check_out(ctx.head)
+            self.workspace.check_out(ctx.commit)
             self.workspace.prepare(ctx.spec)
             recovered = self.workspace.recover()
         except ReconcileError as error:
@@ -138,20 +150,20 @@ class StackReconciler:
 
     def decide(self, ctx: PassContext) -> bool:
         state = ctx.state
-        state.observed_commit, state.desired_digest = ctx.head, ctx.digest
+        state.observed_commit, state.desired_digest = ctx.commit, ctx.digest
         if ctx.recovered is not None:
             # The interrupted run may have changed part of the stack: the head is applied again, whatever was settled.
             state.needs_recovery, state.retry_at, state.settled_commit = False, None, None
-        ctx.action = decide(self.spec, state, ctx.head, ctx.digest, time.time(), force=ctx.force)
+        ctx.action = decide(self.spec, state, ctx.commit, ctx.digest, time.time(), force=ctx.force)
         if ctx.action is None:
             return False
         kind = RunKind.APPLY if ctx.action is Action.APPLY else RunKind.DRIFT
-        self._start(ctx, kind, ctx.head)
-        log.info("%s %s (%s)", ctx.action.value, ctx.head[:12], ctx.trigger, extra={"stack": self.spec.name, "commit": ctx.head})
+        self._start(ctx, kind, ctx.commit)
+        log.info("%s %s (%s)", ctx.action.value, ctx.commit[:12], ctx.trigger, extra={"stack": self.spec.name, "commit": ctx.commit})
         return True
 
     def check_out(self, ctx: PassContext) -> bool:
-        self.workspace.check_out(ctx.head)
+        self.workspace.check_out(ctx.commit)
         return True
 
     def filter(self, ctx: PassContext) -> bool:
@@ -161,12 +173,12 @@ class StackReconciler:
             return True
         if ctx.state.last_applied_digest != ctx.digest:
             return True
-        changed = self.workspace.changed_files(last, ctx.head)
+        changed = self.workspace.changed_files(last, ctx.commit)
         if changed is None or any(_under(path, self.spec.paths) for path in changed):
             return True
-        ctx.run.result = Result.SKIPPED
+        ctx.outcome.result = Result.SKIPPED
         log.info("nothing under %s changed since %s: skipped", ", ".join(self.spec.paths), last[:12],
-                 extra={"stack": self.spec.name, "commit": ctx.head})
+                 extra={"stack": self.spec.name, "commit": ctx.commit})
         return False
 
     def prepare(self, ctx: PassContext) -> bool:
@@ -177,39 +189,39 @@ class StackReconciler:
         if self.spec.deletion_guard is None or ctx.action is not Action.APPLY:
             return True
         state = ctx.state
-        reason = why_preview(self.workspace, self.spec, state.last_applied_commit, ctx.head,
+        reason = why_preview(self.workspace, self.spec, state.last_applied_commit, ctx.commit,
                              config_changed=state.last_applied_digest not in (None, ctx.digest))
         if reason is None:
             log.info("deletion guard: nothing can be deleted (object sets of the two commits)", extra={"stack": self.spec.name})
             return True
-        report = self.workspace.preview(ctx.head, refresh=False)
-        trailer = self.workspace.allowed_deletes(state.last_applied_commit, ctx.head)
+        report = self.workspace.preview(ctx.commit, refresh=False)
+        trailer = self.workspace.allowed_deletes(state.last_applied_commit, ctx.commit)
         verdict = judge(report.changes.delete, report.changes.replace, self.spec.deletion_guard, trailer)
         if verdict.allowed:
             return True
-        run = ctx.run
+        run = ctx.outcome
         run.result, run.reason, run.changes, run.resources = Result.BLOCKED, DELETION_GUARD, report.changes, report.doomed
         run.error_message = verdict.reason + _listing(report.doomed)
         return False
 
     def apply(self, ctx: PassContext) -> bool:
-        run = ctx.run
+        run = ctx.outcome
         if ctx.action is Action.APPLY:
-            report = self.workspace.up(ctx.head, refresh=False)
+            report = self.workspace.up(ctx.commit, refresh=False)
             run.changes, run.resources, run.result = report.changes, report.resources, Result.APPLIED
             return True
-        drift = self.workspace.drift(ctx.head)
+        drift = self.workspace.drift(ctx.commit)
         run.changes = drift.changes
         if not drift.resources:
             run.result = Result.SKIPPED
             return True
-        log.warning("%d resource(s) drifted", len(drift.resources), extra={"stack": self.spec.name, "commit": ctx.head})
+        log.warning("%d resource(s) drifted", len(drift.resources), extra={"stack": self.spec.name, "commit": ctx.commit})
         if not self.spec.auto_remediate:
             run.result, run.reason, run.resources = Result.DRIFTED, "Drifted", drift.resources
             run.error_message = (f"{len(drift.resources)} resource(s) differ from the stack's state; turn on "
                                  "auto_remediate or push a commit to restore them" + _listing(drift.resources))
             return True
-        report = self.workspace.up(ctx.head, refresh=True)
+        report = self.workspace.up(ctx.commit, refresh=True)
         run.changes, run.resources, run.result = drift.changes.then(report.changes), drift.resources, Result.REMEDIATED
         return True
 

@@ -84,20 +84,20 @@ class StackWorkspace:
     # Source
 
     def find_head(self) -> str:
-        with self._source_errors():
-            return find_head(self.spec)
+        return self._source(lambda: find_head(self.spec))
 
     def check_out(self, commit: str) -> None:
-        with self._source_errors():
+        def fetch_and_check_out() -> None:
             self.checkout.fetch(commit)
             self.checkout.check_out(commit)
+
+        self._source(fetch_and_check_out)
 
     def changed_files(self, old: str, new: str) -> Optional[list[str]]:
         if not self.checkout.has_commit(old):
             return None
-        with self._source_errors():
-            output = run_git(["diff", "--no-renames", "--name-only", "-z", old, new, "--"], self.spec.credentials,
-                             cwd=self.checkout.repo_dir).stdout
+        output = self._source(lambda: run_git(["diff", "--no-renames", "--name-only", "-z", old, new, "--"],
+                                              self.spec.credentials, cwd=self.checkout.repo_dir).stdout)
         return [path for path in output.split("\0") if path]
 
     def file_at(self, commit: str, path: str) -> Optional[str]:
@@ -106,8 +106,7 @@ class StackWorkspace:
         return result.stdout if result.returncode == 0 else None
 
     def allowed_deletes(self, old: Optional[str], new: str) -> Optional[int]:
-        with self._source_errors():
-            return self.checkout.allowed_deletes(old, new)
+        return self._source(lambda: self.checkout.allowed_deletes(old, new))
 
     # Engine
 
@@ -145,32 +144,19 @@ class StackWorkspace:
             message = self.redactor.redact(str(error).strip())
             raise errors.from_engine(error, message, self.session.backend_reachable, self.retry) from None
 
-    def _source_errors(self) -> "_SourceErrors":
-        return _SourceErrors(self.spec, self.retry, self.redactor)
-
-
-class _SourceErrors:
-    """Git's failures as typed errors: unreachable waits a short fixed time, a missing commit stalls."""
-
-    def __init__(self, spec: StackSpec, retry: RetryPolicy, redactor: Redactor) -> None:
-        self.spec, self.retry, self.redactor = spec, retry, redactor
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind, error, traceback) -> bool:
-        if error is None or isinstance(error, ReconcileError):
-            return False
-        message = self.redactor.redact(str(error))
-        if isinstance(error, BranchMissingError):
-            raise Temporary(errors.BRANCH_MISSING, message, delay=self.spec.resync_interval) from None
-        if isinstance(error, CommitMissingError):
-            raise Stalled(errors.COMMIT_MISSING, message) from None
-        if isinstance(error, GitError):
+    def _source(self, call: Callable[[], T]) -> T:
+        """Git's failures as typed errors: unreachable waits a short fixed time, a missing commit stalls."""
+        try:
+            return call()
+        except BranchMissingError as error:
+            raise Temporary(errors.BRANCH_MISSING, self.redactor.redact(str(error)), delay=self.spec.resync_interval) from None
+        except CommitMissingError as error:
+            raise Stalled(errors.COMMIT_MISSING, self.redactor.redact(str(error))) from None
+        except GitError as error:
             if error.unreachable:
-                raise Temporary(errors.SOURCE_UNREACHABLE, message, delay=self.retry.unreachable_delay) from None
-            raise Temporary(errors.SOURCE_ERROR, message) from None
-        return False
+                raise Temporary(errors.SOURCE_UNREACHABLE, self.redactor.redact(str(error)),
+                                delay=self.retry.unreachable_delay) from None
+            raise Temporary(errors.SOURCE_ERROR, self.redactor.redact(str(error))) from None
 
 
 def _project_name(project_path: Path) -> str:

@@ -4,7 +4,7 @@ guard, the drift check and the pull request comment (Markdown and JSON)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional
 
 from pulumi.automation.events import DiffKind, EngineEvent, StepEventMetadata
 
@@ -44,7 +44,7 @@ class ChangeSet:
 
     def __init__(self) -> None:
         self._steps: dict[str, list[StepEventMetadata]] = {}
-        self.summary: Optional[Mapping[str, int]] = None  # the engine's own counts, when it sent them
+        self.summary: Optional[Mapping[Any, int]] = None  # the engine's own counts, when it sent them
 
     def add(self, event: EngineEvent) -> None:
         if event.summary_event is not None:

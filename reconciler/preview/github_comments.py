@@ -140,7 +140,7 @@ class _GitHubApi:
             url = self._next_page(headers.get("Link", ""))
         return None
 
-    def send(self, method: str, path: str, payload: dict[str, Any], action: str) -> dict[str, Any]:
+    def send(self, method: str, path: str, payload: Optional[dict[str, Any]], action: str) -> dict[str, Any]:
         data, _ = self._request(method, f"{self.base}{path}", payload, action)
         return data
 

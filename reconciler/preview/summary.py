@@ -8,7 +8,7 @@ change_summary=result.change_summary)`; on an exception, `from_failure(...)`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Optional, Union
+from typing import Any, Iterable, Mapping, Optional, Union
 
 from pulumi.automation.errors import CommandError
 from pulumi.automation.events import EngineEvent
@@ -45,7 +45,7 @@ def summarize_preview(
     events: Iterable[EngineEvent],
     *,
     diff_text: str = "",
-    change_summary: Optional[Mapping[str, int]] = None,
+    change_summary: Optional[Mapping[Any, int]] = None,
 ) -> PreviewSummary:
     """The summary of a preview that ran; counts from `change_summary`, else the summary event, else the steps."""
     change_set = ChangeSet()

@@ -109,7 +109,9 @@ def refusal_comment(reason: str) -> str:
 
 def _labels(pull: dict[str, Any]) -> set[str]:
     labels = pull.get("labels")
-    return {label.get("name") for label in labels if isinstance(label, dict)} if isinstance(labels, list) else set()
+    if not isinstance(labels, list):
+        return set()
+    return {label["name"] for label in labels if isinstance(label, dict) and isinstance(label.get("name"), str)}
 
 
 def pull_number(payload: dict[str, Any]) -> Optional[int]:

@@ -158,7 +158,8 @@ class StatusStore:
             "INSERT INTO runs (stack, commit_sha, trigger, kind, started_at) VALUES (?, ?, ?, ?, ?)",
             (stack, commit, trigger, kind, started_at or time.time()),
         )
-        return int(cursor.lastrowid)
+        assert cursor.lastrowid is not None, "an INSERT always sets lastrowid"
+        return cursor.lastrowid
 
     def finish_run(self, run_id: int, outcome: RunOutcome, state: Optional[StackState] = None) -> int:
         """Completes the run row, and saves the stack's state in the same transaction; returns the id of the row

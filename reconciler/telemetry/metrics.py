@@ -57,8 +57,8 @@ class Metrics:
             self.runs.labels(stack, result.value)
         self.drifted.labels(stack)
         self.polls.labels(stack)
-        for result in PREVIEW_RESULTS:
-            self.previews.labels(stack, result)
+        for preview_result in PREVIEW_RESULTS:
+            self.previews.labels(stack, preview_result)
 
     def record(self, outcome: RunOutcome) -> None:
         self.runs.labels(outcome.stack, outcome.result.value).inc()
