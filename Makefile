@@ -7,20 +7,22 @@ VENV := .venv
 STATE_DIR ?= $(CURDIR)/.state
 WITH_TOOLS := source tools/env.sh &&
 
-.PHONY: help venv debs tools cluster-up cluster-down cluster-status up reconcile deploy-local test test-unit bench clean
+.PHONY: help venv debs tools cluster-up cluster-down cluster-status up reconcile deploy-local lint test test-unit bench clean
 
 help:
 	@echo "make up          build tools, start the local environment, reconcile the local stack to main once"
 	@echo "make reconcile   the reconciler service on the local stack"
 	@echo "make deploy-local  plain pulumi up -s local of the work tree"
 	@echo "make test        install what the tests need and run all of them"
-	@echo "make test-unit   only the tests that need no local environment"
+	@echo "make test-unit   ruff, mypy and the tests that need no local environment"
+	@echo "make lint        ruff and mypy"
 	@echo "make tools       build the Pulumi CLI, providers and Kubernetes binaries (cached)"
 	@echo "make cluster-up | cluster-down | cluster-status"
 
-$(VENV)/.requirements: requirements.txt
+$(VENV)/.requirements: requirements.txt pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
 	cp requirements.txt $@
 
 venv: $(VENV)/.requirements
@@ -60,10 +62,15 @@ deploy-local: cluster-up
 	  GITOPS_STATE_DIR=$(STATE_DIR) scripts/pulumi-local.sh up --yes --skip-preview && \
 	  GITOPS_STATE_DIR=$(STATE_DIR) scripts/pulumi-local.sh stack output
 
-test-unit: venv
+# ruff (style, import order) on everything, mypy on what its config names (pyproject.toml).
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test-unit: venv lint
 	$(WITH_TOOLS) $(VENV)/bin/python -m pytest -m "not e2e"
 
-test: venv tools
+test: venv tools lint
 	$(WITH_TOOLS) $(VENV)/bin/python -m pytest
 
 bench: venv

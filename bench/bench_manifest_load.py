@@ -18,9 +18,7 @@ from pathlib import Path
 
 import git
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from manifest_loader import load_manifests, render_objects  # noqa: E402
+from manifest_loader import load_manifests, render_objects
 
 FILES = 1_000
 OBJECTS_PER_FILE = 3

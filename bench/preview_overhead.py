@@ -30,8 +30,8 @@ from pathlib import Path
 
 from reconciler_common import PROJECT_DIR, engine_environment, local_environment, summary
 
-from reconciler_cluster import PASSPHRASE_ENV, REGISTRY_PASSWORD_ENV, ClusterRepo, manifests  # noqa: E402
-from reconciler_testing import git, write_config  # noqa: E402
+from testsupport.reconciler_cluster import PASSPHRASE_ENV, REGISTRY_PASSWORD_ENV, ClusterRepo, manifests
+from testsupport.reconciler_testing import git, write_config
 
 GOAL_EXTRA_S = 1.0
 EXTRA_CONFIG_MAPS = 220

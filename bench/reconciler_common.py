@@ -10,17 +10,13 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-# The benchmarks drive the same real repositories and service process as the tests.
-sys.path.insert(0, str(PROJECT_DIR / "tests" / "reconciler"))
-sys.path.insert(0, str(PROJECT_DIR))
+from testsupport.reconciler_testing import tools_environment
 
-from reconciler_testing import tools_environment  # noqa: E402
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 LOCAL_ENV_KEYS = ("KUBECONFIG", "DOCKER_HOST", "GITOPS_REGISTRY", "GITOPS_STATE_DIR")
 # docker-build finds the local environment's buildkitd through these (`localenv env` prints them).
@@ -94,7 +90,7 @@ class CliTwin:
     def __init__(self, root: Path, name: str, local_env: dict[str, str], env: dict[str, str]) -> None:
         import subprocess
 
-        from reconciler_cluster import ClusterRepo
+        from testsupport.reconciler_cluster import ClusterRepo
 
         self.repo = ClusterRepo(root, name, local_env)
         self.clone = self.repo.remote.clone

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from reconciler_common import engine_environment, rss_mb, status
 
-from reconciler_testing import TINY_PROJECT, GitRemote, ServiceProcess, free_port, tiny_stack, write_config  # noqa: E402
+from testsupport.reconciler_testing import TINY_PROJECT, GitRemote, ServiceProcess, free_port, tiny_stack, write_config
 
 STACKS = 10
 IDLE_SECONDS = 30

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from reconciler_common import CliTwin, engine_environment, local_environment, percentile, status, summary
 
-from reconciler_cluster import PASSPHRASE_ENV, REGISTRY_PASSWORD_ENV, ClusterRepo, manifests  # noqa: E402
-from reconciler_testing import ServiceProcess, free_port, write_config  # noqa: E402
+from testsupport.reconciler_cluster import PASSPHRASE_ENV, REGISTRY_PASSWORD_ENV, ClusterRepo, manifests
+from testsupport.reconciler_testing import ServiceProcess, free_port, write_config
 
 SECRET = "bench-webhook-secret"
 

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from reconciler_common import PROJECT_DIR, CliTwin, engine_environment, local_environment, summary
 
-from reconciler_cluster import PASSPHRASE_ENV, REGISTRY_PASSWORD_ENV, ClusterRepo, manifests  # noqa: E402
-from reconciler_testing import write_config  # noqa: E402
+from testsupport.reconciler_cluster import PASSPHRASE_ENV, REGISTRY_PASSWORD_ENV, ClusterRepo, manifests
+from testsupport.reconciler_testing import write_config
 
 GOAL = 1.05
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from reconciler_common import engine_environment, metric, process_cpu_seconds, status
 
-from reconciler_testing import TINY_PROJECT, GitRemote, ServiceProcess, free_port, tiny_stack, write_config  # noqa: E402
+from testsupport.reconciler_testing import TINY_PROJECT, GitRemote, ServiceProcess, free_port, tiny_stack, write_config
 
 POLLS = 100
 GOAL_CPU_MS = 50.0

@@ -39,15 +39,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
+from manifest_loader import MANAGED_BY_LABEL, MANAGER_NAME
+from testsupport.local_project import LocalProject
+from testsupport.scale_cluster import BenchNode, Kubectl, KubectlApplySet, live_objects
+from testsupport.scale_manifests import SET_LABEL, ManifestSet
+from testsupport.scale_measure import Measurement, load_average, run_measured
+
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BENCH_DIR.parent
-sys.path[:0] = [str(BENCH_DIR), str(PROJECT_DIR), str(PROJECT_DIR / "tests")]
-
-from local_project import LocalProject  # noqa: E402
-from manifest_loader import MANAGED_BY_LABEL, MANAGER_NAME  # noqa: E402
-from scale_cluster import BenchNode, Kubectl, KubectlApplySet, live_objects  # noqa: E402
-from scale_manifests import SET_LABEL, ManifestSet  # noqa: E402
-from scale_measure import Measurement, load_average, run_measured  # noqa: E402
 
 FRACTION = 0.10
 # kwok never pulls images: any digest reference will do for kubectl's copy of the files.

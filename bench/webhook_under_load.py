@@ -24,7 +24,7 @@ from pathlib import Path
 
 from reconciler_common import engine_environment, rss_mb, status
 
-from reconciler_testing import TINY_PROJECT, GitRemote, ServiceProcess, free_port, tiny_stack, write_config  # noqa: E402
+from testsupport.reconciler_testing import TINY_PROJECT, GitRemote, ServiceProcess, free_port, tiny_stack, write_config
 
 SECRET = "bench-webhook-secret"
 SENDERS = 4

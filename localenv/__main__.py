@@ -142,5 +142,10 @@ def main(argv: list[str]) -> int:
         return 130
 
 
+def entry() -> None:
+    """The `gitops-localenv` console script."""
+    sys.exit(main(sys.argv[1:]))
+
+
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -9,9 +9,9 @@ from typing import Collection, Union
 
 from .crd_schemas import crd_validators
 from .errors import ManifestError, ManifestProblem, dotted_path, object_problem
-from .kubernetes_schemas import DEFAULT_KUBERNETES_VERSION, schemas_for
 from .file_history import last_changing_commits
 from .git_source import find_manifest_folder, open_repository, tracked_yaml_files, uncommitted_changes
+from .kubernetes_schemas import DEFAULT_KUBERNETES_VERSION, schemas_for
 from .model import LoadedManifests, ManifestObject
 from .objects import duplicate_problems, to_objects
 from .placeholders import secret_placeholders

@@ -77,5 +77,10 @@ def main(argv: list[str]) -> int:
         return commands.EXIT_OUT_OF_SYNC
 
 
+def entry() -> None:
+    """The `gitops-reconciler` console script."""
+    sys.exit(main(sys.argv[1:]))
+
+
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

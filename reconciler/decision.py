@@ -9,7 +9,6 @@ from reconciler.settings import StackSpec
 from reconciler.status.model import IN_SYNC_VALUES, Result, StackState
 
 
-
 class Action(str, Enum):
     APPLY = "apply"
     DRIFT = "drift"

@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Callable, Optional
 
-from reconciler.status.model import ChangeCounts
 from reconciler.decision import Action, decide, drift_due_at
 from reconciler.desired_state import config_digest
 from reconciler.errors import DELETION_GUARD, INTERNAL_ERROR, LOCK_HELD, ReconcileError, Temporary
@@ -23,7 +22,7 @@ from reconciler.guard import why_preview
 from reconciler.policy.deletion_guard import judge
 from reconciler.recorder import Recorder
 from reconciler.settings import StackSpec
-from reconciler.status.model import Result, RunKind, RunOutcome, StackState
+from reconciler.status.model import ChangeCounts, Result, RunKind, RunOutcome, StackState
 from reconciler.telemetry.redaction import Redactor
 from reconciler.workspace import Workspace
 

@@ -5,44 +5,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import git
 import pytest
 
-TESTS_DIR = Path(__file__).resolve().parent
-PROJECT_DIR = TESTS_DIR.parent
-for path in (PROJECT_DIR, TESTS_DIR):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
+from testsupport.git_repos import commit_all, init_repo
+from testsupport.kubeconfigs import LOCAL_KUBECONFIG
 
-LOCAL_KUBECONFIG = """\
-apiVersion: v1
-kind: Config
-clusters:
-- name: local
-  cluster: {server: "https://127.0.0.1:16443", certificate-authority-data: Q0E=}
-contexts:
-- name: gitops-local
-  context: {cluster: local, user: admin}
-current-context: gitops-local
-users:
-- name: admin
-  user: {client-certificate-data: Q0VSVA==, client-key-data: S0VZ}
-"""
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 
-
-def init_repo(path: Path) -> git.Repo:
-    repo = git.Repo.init(path, initial_branch="main")
-    with repo.config_writer() as config:
-        config.set_value("user", "name", "Test")
-        config.set_value("user", "email", "test@example.com")
-        config.set_value("commit", "gpgsign", "false")
-    return repo
-
-
-def commit_all(repo: git.Repo, message: str) -> str:
-    repo.git.add("--all")
-    repo.git.commit("-m", message, "--allow-empty")
-    return repo.head.commit.hexsha
 
 
 @pytest.fixture

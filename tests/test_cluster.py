@@ -5,8 +5,8 @@ import pytest
 import yaml
 
 from components.cluster import CLUSTER_POLICIES, NODE_POLICIES, Cluster, ClusterArgs
-from conftest import LOCAL_KUBECONFIG
-from pulumi_mocks import is_secret_input, reveal, run_program
+from testsupport.kubeconfigs import LOCAL_KUBECONFIG
+from testsupport.pulumi_mocks import is_secret_input, reveal, run_program
 
 AWS_ARGS = dict(
     target="aws",

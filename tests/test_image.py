@@ -2,7 +2,7 @@ import pulumi
 import pytest
 
 from components.image import Image, ImageArgs
-from pulumi_mocks import FAKE_DIGEST, is_secret_input, reveal, run_program
+from testsupport.pulumi_mocks import FAKE_DIGEST, is_secret_input, reveal, run_program
 
 REPO = "123456789012.dkr.ecr.us-east-1.amazonaws.com/demo"
 

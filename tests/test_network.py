@@ -3,7 +3,7 @@ import ipaddress
 import pytest
 
 from components.network import Network, NetworkArgs, subnet_cidrs
-from pulumi_mocks import run_program
+from testsupport.pulumi_mocks import run_program
 
 
 def network(zones, single_nat):

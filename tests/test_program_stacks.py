@@ -8,8 +8,8 @@ import pytest
 
 from manifest_loader import ManifestError
 from program import gitops_program
-from pulumi_mocks import FAKE_DIGEST, ProgramRun, RecordingMocks, is_secret_input, reveal, run_program, stack_config
 from stack_settings import StackConfigError
+from testsupport.pulumi_mocks import FAKE_DIGEST, ProgramRun, RecordingMocks, is_secret_input, reveal, run_program, stack_config
 
 CONFIG_GROUP = "kubernetes:yaml/v2:ConfigGroup"
 

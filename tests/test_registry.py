@@ -3,7 +3,7 @@ import json
 import pulumi
 
 from components.registry import Registry, RegistryArgs
-from pulumi_mocks import ECR_TOKEN_PASSWORD, run_program
+from testsupport.pulumi_mocks import ECR_TOKEN_PASSWORD, run_program
 
 
 def ecr_registry(**overrides):

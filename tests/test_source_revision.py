@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import commit_all, init_repo
 from source_revision import SourceRevisionError, folder_revision
+from testsupport.git_repos import commit_all, init_repo
 
 
 @pytest.fixture

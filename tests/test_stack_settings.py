@@ -1,7 +1,7 @@
 import pytest
 
-from pulumi_mocks import run_program, stack_config
 from stack_settings import StackConfigError, read_stack_settings
+from testsupport.pulumi_mocks import run_program, stack_config
 
 
 def settings_for(stack, overrides=None, drop=()):

@@ -1,9 +1,9 @@
 import pytest
 
 from components.workloads import Workloads, WorkloadsArgs
-from conftest import commit_all, init_repo
 from manifest_loader import load_manifests
-from pulumi_mocks import reveal, run_program
+from testsupport.git_repos import commit_all, init_repo
+from testsupport.pulumi_mocks import reveal, run_program
 
 DIGEST_REF = "127.0.0.1:5050/demo@sha256:" + "cd" * 32
 

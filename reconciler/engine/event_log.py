@@ -7,9 +7,9 @@ from typing import Any, Optional
 
 from pulumi.automation import EngineEvent, OpType
 
-from reconciler.telemetry.terminal_text import strip_ansi
 from reconciler.engine.change_set import ChangeSet
 from reconciler.telemetry.redaction import Redactor
+from reconciler.telemetry.terminal_text import strip_ansi
 
 log = logging.getLogger("reconciler.engine")
 MAX_ERROR_CHARS = 6000

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable
 
-from reconciler.telemetry.secret_masking import clean_text
 from reconciler.preview.summary import PreviewSummary
+from reconciler.telemetry.secret_masking import clean_text
 
 
 def preview_report(summary: PreviewSummary, secrets: Iterable[str] = ()) -> dict[str, Any]:

@@ -11,8 +11,8 @@ import re
 from typing import Callable, Iterable, Sequence
 
 from reconciler.preview.comment_marker import comment_marker
-from reconciler.telemetry.secret_masking import clean_text
 from reconciler.preview.summary import ChangedResource, PreviewSummary
+from reconciler.telemetry.secret_masking import clean_text
 
 # GitHub refuses bodies over 65,536 characters; stay well clear of how it counts.
 COMMENT_LIMIT = 60_000

@@ -18,14 +18,14 @@ import yaml
 from pulumi import automation as auto
 from pulumi.automation.events import EngineEvent
 
-from reconciler.preview.summary import PreviewSummary, from_failure, summarize_preview
-from reconciler.telemetry.secret_masking import secret_config_values
 from reconciler.engine.event_log import EventLog
 from reconciler.engine.stack_file import StackFile
 from reconciler.engine.stack_session import StackSession
+from reconciler.preview.summary import PreviewSummary, from_failure, summarize_preview
 from reconciler.settings import ServiceConfig, StackSpec
 from reconciler.source.checkout import StackCheckout
 from reconciler.telemetry.redaction import Redactor
+from reconciler.telemetry.secret_masking import secret_config_values
 
 from .sandbox import PreviewSandbox, has_state
 from .workspace import PreviewWorkspace

@@ -16,6 +16,7 @@ from pulumi.automation.events import EngineEvent
 from reconciler.engine.change_set import ChangedResource, ChangeSet
 from reconciler.status.model import ChangeCounts
 
+
 @dataclass(frozen=True)
 class PreviewSummary:
     stack: str

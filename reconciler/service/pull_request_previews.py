@@ -21,11 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from reconciler.preview.comment import post_preview
 from reconciler.preview.comment_marker import comment_marker
 from reconciler.preview.github_comments import GitHubCommentError, publish_comment
 from reconciler.preview.pull_request import PullRequest, pull_request_from_webhook
 from reconciler.preview.pull_request_api import fetch_pull_request
-from reconciler.preview.comment import post_preview
 from reconciler.preview.run import run_preview
 from reconciler.preview.workspace import PreviewWorkspace, RefNotFound
 from reconciler.stack_set import StackSet, pulumi_command

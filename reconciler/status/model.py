@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Mapping, Optional
 
-
-
 COUNTED_OPERATIONS = ("create", "update", "replace", "delete", "same")
 
 

@@ -12,7 +12,6 @@ from .model import IN_SYNC_VALUES, READY
 from .store import StatusStore
 
 
-
 def _iso(moment: Optional[float]) -> Optional[str]:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment)) if moment else None
 

@@ -11,8 +11,8 @@ from typing import Iterable, Mapping
 
 from pulumi.automation import ConfigValue
 
-from reconciler.telemetry.terminal_text import strip_ansi
 from reconciler.telemetry.redaction import Redactor
+from reconciler.telemetry.terminal_text import strip_ansi
 
 SECRET_PLACEHOLDER = "[secret]"
 

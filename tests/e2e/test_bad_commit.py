@@ -11,18 +11,13 @@ immutable field (found by the program's server-side dry-run).
 from __future__ import annotations
 
 import json
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from local_project import LocalProject
-
-sys.path.append(str(Path(__file__).resolve().parent))  # --import-mode=importlib: the helper beside this file
-
-import admission_policy  # noqa: E402
+import testsupport.admission_policy as admission_policy
+from testsupport.local_project import LocalProject
 
 pytestmark = pytest.mark.e2e
 

@@ -8,20 +8,16 @@ whole commit before anything is registered.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import testsupport.admission_policy as admission_policy
+
 # --import-mode=importlib: the reconciler tests' helpers, and the one beside this file.
-sys.path.append(str(Path(__file__).resolve().parents[1] / "reconciler"))
-sys.path.append(str(Path(__file__).resolve().parent))
-
-from reconciler_cluster import PASSPHRASE_ENV, REGISTRY_PASSWORD_ENV, ClusterRepo, manifests  # noqa: E402
-from reconciler_testing import json_lines, run_cli, tools_environment, write_config  # noqa: E402
-
-import admission_policy  # noqa: E402
+from testsupport.reconciler_cluster import PASSPHRASE_ENV, REGISTRY_PASSWORD_ENV, ClusterRepo, manifests
+from testsupport.reconciler_testing import json_lines, run_cli, tools_environment, write_config
 
 pytestmark = pytest.mark.e2e
 NAME = "rec-bad-commit"

@@ -3,12 +3,11 @@
 The tests run in order on one stack, as a user's commits would.
 """
 
-import json
 import urllib.request
 
 import pytest
 
-from local_project import LocalProject
+from testsupport.local_project import LocalProject
 
 pytestmark = pytest.mark.e2e
 

@@ -6,17 +6,13 @@ The tests run in order on one stack, as a user's commits would. Not timed:
 bench/scale_compare.py measures.
 """
 
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-
-from local_project import LocalProject  # noqa: E402
-from manifest_loader import MANAGED_BY_LABEL, MANAGER_NAME  # noqa: E402
-from scale_cluster import BenchNode, Kubectl, live_objects, objects_in_namespaces  # noqa: E402
-from scale_manifests import SET_LABEL, ManifestSet  # noqa: E402
+from manifest_loader import MANAGED_BY_LABEL, MANAGER_NAME
+from testsupport.local_project import LocalProject
+from testsupport.scale_cluster import BenchNode, Kubectl, live_objects, objects_in_namespaces
+from testsupport.scale_manifests import SET_LABEL, ManifestSet
 
 pytestmark = pytest.mark.e2e
 

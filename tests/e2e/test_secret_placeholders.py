@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from local_project import LocalProject
+from testsupport.local_project import LocalProject
 
 pytestmark = pytest.mark.e2e
 

@@ -9,7 +9,7 @@ from typing import Iterator, Union
 
 import pytest
 
-from conftest import init_repo
+from testsupport.git_repos import init_repo
 
 
 class WorkTree:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any, Iterator, Optional
 
 import pytest
-from fake_github import FakeGitHub, serve_fake_github
 from pulumi.automation.events import EngineEvent
+
+from testsupport.fake_github import FakeGitHub, serve_fake_github
 
 PROJECT = "pulumi-gitops"
 # Where the program puts the manifests: Workloads component > ConfigGroup > objects.

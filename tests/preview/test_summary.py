@@ -6,9 +6,9 @@ import pytest
 from pulumi.automation._cmd import CommandResult
 from pulumi.automation.errors import CommandError
 
+from reconciler.engine.change_set import name_from_urn
 from reconciler.preview.summary import from_failure, summarize_preview
 from reconciler.status.model import ChangeCounts
-from reconciler.engine.change_set import name_from_urn
 
 COMMIT = "3f1c9a7e5b2d4c6a8e0f1b3d5a7c9e1f2b4d6a8c"
 

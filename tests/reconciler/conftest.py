@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
-# Appended, not prepended: tests/conftest.py is the `conftest` other test modules import by name.
-sys.path.append(str(Path(__file__).resolve().parent))
-
-from reconciler_testing import PROJECT_DIR, GitRemote, ServiceProcess, tools_environment  # noqa: E402
+from testsupport.reconciler_testing import PROJECT_DIR, GitRemote, ServiceProcess, tools_environment
 
 
 @pytest.fixture
@@ -54,6 +50,6 @@ def start_service(tmp_path: Path):
 def tiny_spec(tmp_path: Path, remote: GitRemote):
     """A validated StackSpec for a local remote, as load_config builds it."""
     from reconciler.settings import load_config
-    from reconciler_testing import tiny_stack, write_config
+    from testsupport.reconciler_testing import tiny_stack, write_config
 
     return load_config(write_config(tmp_path / "reconciler.yaml", [tiny_stack(remote, tmp_path / "backend", secrets_passphrase=None)])).stacks[0]

@@ -16,8 +16,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from reconciler_testing import PROJECT_DIR, TINY_PROJECT, tiny_stack, write_config
-from stub_pulumi import StubPulumi
 
 from reconciler import commands
 from reconciler.__main__ import main
@@ -26,6 +24,8 @@ from reconciler.errors import SOURCE_UNREACHABLE
 from reconciler.settings import load_config
 from reconciler.stack_set import LOCK_FILE, STORE_FILE, StackSet, StateDirBusy, pulumi_root, redactor_for
 from reconciler.status.store import StatusStore
+from testsupport.reconciler_testing import PROJECT_DIR, TINY_PROJECT, tiny_stack, write_config
+from testsupport.stub_pulumi import StubPulumi
 
 ONCE_KEYS = {"stack", "commit", "result", "reason", "changes", "duration_s", "error"}
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from reconciler_testing import PROJECT_DIR, tiny_stack, write_config
 
 from reconciler.settings import ConfigError, load_config
+from testsupport.reconciler_testing import PROJECT_DIR, tiny_stack, write_config
 
 
 def problems_of(path: Path) -> str:

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reconciler_testing import PROJECT_DIR, PYTHON, GitRemote, write_config
 from reconciler.settings import ConfigError, load_config
-
+from testsupport.reconciler_testing import PROJECT_DIR, PYTHON, GitRemote, write_config
 
 
 def stack_entry(remote: GitRemote, tmp_path: Path, **overrides) -> dict:

@@ -9,14 +9,14 @@ from types import SimpleNamespace
 from typing import Any, Callable
 
 import pytest
-from engine_events import diagnostic, done, pre, summary, urn
 from pulumi import automation as auto
 
-from reconciler.status.model import ChangeCounts
 from reconciler.engine import operations
 from reconciler.engine.encryption_salt import salt_from_state
 from reconciler.engine.operations import OperationFailed
+from reconciler.status.model import ChangeCounts
 from reconciler.telemetry.redaction import Redactor
+from testsupport.engine_events import diagnostic, done, pre, summary, urn
 
 COMMIT = "0123456789abcdef" + "0" * 24
 

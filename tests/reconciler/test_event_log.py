@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 
 import pytest
-from engine_events import diagnostic, done, failed, pre, summary, urn
 
 from reconciler.engine.event_log import EventLog
 from reconciler.telemetry.redaction import Redactor
+from testsupport.engine_events import diagnostic, done, failed, pre, summary, urn
 
 SECRET = "s3cr3t-token-value"
 

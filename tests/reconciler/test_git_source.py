@@ -15,7 +15,7 @@ from reconciler.settings import load_config
 from reconciler.source.checkout import StackCheckout
 from reconciler.source.git_command import GitError
 from reconciler.source.remote_head import BranchMissingError, find_head
-from reconciler_testing import PROJECT_DIR, write_config
+from testsupport.reconciler_testing import PROJECT_DIR, write_config
 
 TOKEN = "ghp_test_token_that_must_stay_secret"
 

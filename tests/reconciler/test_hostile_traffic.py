@@ -25,7 +25,7 @@ from typing import Any, Optional
 
 import pytest
 
-from reconciler_testing import PROJECT_DIR, TINY_PROJECT, free_port, tiny_stack, write_config
+from testsupport.reconciler_testing import PROJECT_DIR, TINY_PROJECT, free_port, tiny_stack, write_config
 
 pytestmark = pytest.mark.e2e
 SECRET = "hostile-suite-webhook-secret"

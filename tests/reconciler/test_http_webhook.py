@@ -22,7 +22,7 @@ from reconciler.service.http_api import HttpApi
 from reconciler.settings import load_config
 from reconciler.telemetry.log_format import configure_logging
 from reconciler.telemetry.redaction import MARKER, Redactor
-from reconciler_testing import PROJECT_DIR, write_config
+from testsupport.reconciler_testing import PROJECT_DIR, write_config
 
 SECRET = "webhook-secret-for-tests"
 STATUS_TOKEN = "status-token-for-tests"

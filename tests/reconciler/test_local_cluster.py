@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from reconciler_cluster import PASSPHRASE_ENV, REGISTRY_PASSWORD_ENV, ClusterRepo, manifests
-from reconciler_testing import free_port, json_lines, run_cli, write_config
+from testsupport.reconciler_cluster import PASSPHRASE_ENV, REGISTRY_PASSWORD_ENV, ClusterRepo, manifests
+from testsupport.reconciler_testing import free_port, json_lines, run_cli, write_config
 
 pytestmark = pytest.mark.e2e
 WEBHOOK_SECRET = "e2e-webhook-secret"

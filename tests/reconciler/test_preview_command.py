@@ -12,10 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from fake_github import serve_fake_github
-from fake_pulumi_cli import write_stack_state
-from reconciler_testing import TINY_PROJECT, tiny_stack, write_config
-from stub_pulumi import StubPulumi
 
 from reconciler.preview.command import (
     EXIT_BAD_ARGUMENTS,
@@ -24,6 +20,10 @@ from reconciler.preview.command import (
     preview,
 )
 from reconciler.settings import load_config
+from testsupport.fake_github import serve_fake_github
+from testsupport.fake_pulumi_cli import write_stack_state
+from testsupport.reconciler_testing import TINY_PROJECT, tiny_stack, write_config
+from testsupport.stub_pulumi import StubPulumi
 
 FAKE_CLI = Path(__file__).with_name("fake_pulumi_cli.py")
 OWNER, REPO, NUMBER = "example", "web", 7

@@ -6,14 +6,14 @@ from types import SimpleNamespace
 from typing import Any, Optional
 
 import pytest
-from fake_github import serve_fake_github
 
 from reconciler.service import pull_request_previews
 from reconciler.service.preview_permission import comment_permission, pull_request_permission
 from reconciler.service.pull_request_previews import PullRequestPreviews
 from reconciler.settings import PreviewSettings, load_config
 from reconciler.telemetry.redaction import Redactor
-from reconciler_testing import tiny_stack, write_config
+from testsupport.fake_github import serve_fake_github
+from testsupport.reconciler_testing import tiny_stack, write_config
 
 OWNER, REPO = "example", "web"
 HEAD = "a" * 40

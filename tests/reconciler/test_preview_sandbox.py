@@ -22,7 +22,7 @@ import pytest
 from reconciler.preview.sandbox import PreviewSandbox, namespaces_available
 from reconciler.preview.sandboxed_command import PreviewDeadlineExceeded
 from reconciler.settings import load_config
-from reconciler_testing import GitRemote, tiny_stack, write_config
+from testsupport.reconciler_testing import GitRemote, tiny_stack, write_config
 
 SERVICE_SECRETS = {
     "GITHUB_TOKEN": "ghs_service_token_5a9e",

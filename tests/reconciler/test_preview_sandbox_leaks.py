@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 
 import pytest
-from fake_github import serve_fake_github
 
 from reconciler.preview.sandbox import namespaces_available
-from reconciler_testing import PROJECT_DIR, TINY_PROJECT, git, run_cli, tiny_stack, write_config
+from testsupport.fake_github import serve_fake_github
+from testsupport.reconciler_testing import PROJECT_DIR, TINY_PROJECT, git, run_cli, tiny_stack, write_config
 
 pytestmark = pytest.mark.e2e
 OWNER, REPO, NUMBER = "example", "web", 5

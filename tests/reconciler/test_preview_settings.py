@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reconciler.settings import ConfigError, PreviewSettings, Secret, load_config
-from reconciler_testing import GitRemote, tiny_stack, write_config
+from testsupport.reconciler_testing import GitRemote, tiny_stack, write_config
 
 
 def load(tmp_path, stack_overrides=None, **top):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.preview.workspace import PreviewWorkspace, RefNotFound
-from reconciler_testing import PROJECT_DIR, PYTHON, TINY_PROJECT, GitRemote, git, tiny_stack, write_config
+from testsupport.reconciler_testing import PROJECT_DIR, PYTHON, TINY_PROJECT, GitRemote, git, tiny_stack, write_config
 
 
 @pytest.fixture

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pytest
-from fake_github import FakeGitHub, serve_fake_github
 
-from reconciler_cluster import PASSPHRASE_ENV, REGISTRY_PASSWORD_ENV, ClusterRepo, manifests
-from reconciler_testing import free_port, git, json_lines, run_cli, write_config
+from testsupport.fake_github import FakeGitHub, serve_fake_github
+from testsupport.reconciler_cluster import PASSPHRASE_ENV, REGISTRY_PASSWORD_ENV, ClusterRepo, manifests
+from testsupport.reconciler_testing import free_port, git, run_cli, write_config
 
 pytestmark = pytest.mark.e2e
 OWNER, REPO = "example", "web"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler_testing import TINY_PROJECT, json_lines, run_cli, tiny_stack, write_config
+from testsupport.reconciler_testing import TINY_PROJECT, json_lines, run_cli, tiny_stack, write_config
 
 pytestmark = pytest.mark.e2e
 

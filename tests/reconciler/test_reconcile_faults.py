@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.status.store import StatusStore
-from reconciler_testing import PROJECT_DIR, TINY_PROJECT, free_port, json_lines, run_cli, tiny_stack, wait_for, write_config
+from testsupport.reconciler_testing import PROJECT_DIR, TINY_PROJECT, free_port, json_lines, run_cli, tiny_stack, wait_for, write_config
 
 pytestmark = pytest.mark.e2e
 

@@ -11,17 +11,17 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from scripted_workspace import ScriptedWorkspace
 
-from reconciler.status.model import ChangeCounts
 from reconciler.engine.operations import EngineReport, PreviewReport
 from reconciler.errors import Stalled, Temporary, Waiting
 from reconciler.reconcile import StackReconciler
 from reconciler.recorder import Recorder
 from reconciler.settings import ConfigOverride, RetryPolicy
+from reconciler.status.model import ChangeCounts
 from reconciler.status.store import StatusStore
 from reconciler.telemetry.metrics import Metrics
 from reconciler.telemetry.redaction import Redactor
+from testsupport.scripted_workspace import ScriptedWorkspace
 
 A, B, C = "a" * 40, "b" * 40, "c" * 40
 POLICY = RetryPolicy(unreachable_delay=15, concurrent_delay=30, backoff_base=10, backoff_cap=600)

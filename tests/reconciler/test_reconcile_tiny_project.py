@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.status.store import StatusStore
-from reconciler_testing import (
+from testsupport.reconciler_testing import (
     PROJECT_DIR,
     TINY_PROJECT,
     free_port,

@@ -22,7 +22,7 @@ from reconciler.service.request_checks import (
     is_loopback,
 )
 from reconciler.settings import ConfigError, load_config
-from reconciler_testing import PROJECT_DIR, write_config
+from testsupport.reconciler_testing import PROJECT_DIR, write_config
 
 
 def request_with(*headers: tuple[str, bytes]) -> HttpRequest:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler_testing import TINY_PROJECT, run_cli, tiny_stack, write_config
+from testsupport.reconciler_testing import TINY_PROJECT, run_cli, tiny_stack, write_config
 
 pytestmark = pytest.mark.e2e
 TOKEN = "override-token-never-on-argv-8e2d"

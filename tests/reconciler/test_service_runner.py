@@ -14,13 +14,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from reconciler_testing import free_port, tiny_stack, wait_for, write_config
-from stub_pulumi import StubPulumi
 
 from reconciler.errors import SOURCE_UNREACHABLE
 from reconciler.service.runner import ReconcilerService
 from reconciler.settings import ConfigError, load_config
 from reconciler.stack_set import StackSet, redactor_for
+from testsupport.reconciler_testing import free_port, tiny_stack, wait_for, write_config
+from testsupport.stub_pulumi import StubPulumi
 
 
 def service_for(tmp_path: Path, remote, port: int = 0) -> ReconcilerService:

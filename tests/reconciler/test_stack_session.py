@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fake_pulumi_cli import NEW_SALT, write_stack_state
 from pulumi import automation as auto
-from stub_pulumi import StubPulumi
 
 from reconciler.engine.stack_session import StackSession
 from reconciler.engine.supervised_command import SupervisedCommand
 from reconciler.settings import ConfigOverride
 from reconciler.telemetry.redaction import Redactor
+from testsupport.fake_pulumi_cli import NEW_SALT, write_stack_state
+from testsupport.stub_pulumi import StubPulumi
 
 FAKE_CLI = Path(__file__).with_name("fake_pulumi_cli.py")
 STATE_SALT = "v1:salt-of-the-state"
@@ -189,7 +189,9 @@ def test_committed_secrets_are_learned_for_redaction_once_per_file(harness):
     session = harness.session()
     session.prepare()
     assert "committed-token-9" not in harness.redactor.redact("the token is committed-token-9")
-    reads = lambda: sum(call[:1] == ["config"] and "--json" in call for call in harness.calls())
+    def reads() -> int:
+        return sum(call[:1] == ["config"] and "--json" in call for call in harness.calls())
+
     assert reads() == 1
     session.prepare()
     assert reads() == 1  # the same stack file: nothing new to learn

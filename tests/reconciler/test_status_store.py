@@ -6,8 +6,7 @@ import sqlite3
 
 import pytest
 
-from reconciler.status.model import ChangeCounts
-from reconciler.status.model import Condition, Result, RunKind, RunOutcome, StackState
+from reconciler.status.model import ChangeCounts, Condition, Result, RunKind, RunOutcome, StackState
 from reconciler.status.store import StatusStore
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from pulumi import automation as auto
-from stub_pulumi import StubPulumi, gone_soon
 
 from reconciler.engine.supervised_command import SupervisedCommand
 from reconciler.errors import EngineInterrupted
+from testsupport.stub_pulumi import StubPulumi, gone_soon
 
 
 @pytest.fixture

@@ -17,8 +17,6 @@ from typing import Any, Optional, cast
 
 import pytest
 from pulumi import automation as auto
-from reconciler_testing import TINY_PROJECT, GitRemote
-from stub_pulumi import StubPulumi
 
 from reconciler import errors
 from reconciler.engine.stack_session import StackSession
@@ -26,6 +24,8 @@ from reconciler.errors import EngineInterrupted, Stalled, Temporary, Waiting
 from reconciler.settings import ConfigOverride, RetryPolicy
 from reconciler.telemetry.redaction import Redactor
 from reconciler.workspace import StackWorkspace
+from testsupport.reconciler_testing import TINY_PROJECT, GitRemote
+from testsupport.stub_pulumi import StubPulumi
 
 RETRY = RetryPolicy(unreachable_delay=15, concurrent_delay=30, backoff_base=10, backoff_cap=600)
 MISSING = "f" * 40

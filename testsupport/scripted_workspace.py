@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from typing import Any, Optional
 
-from reconciler.status.model import ChangeCounts
 from reconciler.engine.operations import EngineReport, PreviewReport
 from reconciler.engine.recovery import Recovered
 from reconciler.settings import StackSpec
+from reconciler.status.model import ChangeCounts
 
 
 class ScriptedWorkspace:

@@ -23,7 +23,7 @@ from typing import Any, Callable, Optional
 
 import yaml
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
+PROJECT_DIR = Path(__file__).resolve().parents[1]
 PYTHON = str(PROJECT_DIR / ".venv" / "bin" / "python")
 
 

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
-from scale_manifests import NODE_LABEL, RESOURCES, ManifestSet
+from testsupport.scale_manifests import NODE_LABEL, RESOURCES, ManifestSet
 
 CLUSTER_SCOPED = {"Namespace", "CustomResourceDefinition"}
 # Objects the API server makes in every namespace by itself.

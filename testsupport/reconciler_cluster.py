@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 import yaml
 
-from reconciler_testing import PROJECT_DIR, GitRemote
+from testsupport.reconciler_testing import PROJECT_DIR, GitRemote
 
 # What a service repository holds: the program, its app and its manifests (manifests are written per test).
 PROGRAM_FILES = [
