@@ -1,5 +1,6 @@
 """Command line: python -m localenv up|down|status|env (see localenv/__init__.py)."""
 
+import os
 import shlex
 import sys
 import time
@@ -121,7 +122,12 @@ def env(settings: Settings) -> int:
 COMMANDS = {"up": up, "down": down, "status": status, "env": env}
 
 
+# The state directory holds the cluster's CA and admin keys: nothing in it is for other users, from its creation on.
+PRIVATE_UMASK = 0o077
+
+
 def main(argv: list[str]) -> int:
+    os.umask(PRIVATE_UMASK)
     if len(argv) != 1 or argv[0] not in COMMANDS:
         print(f"usage: python -m localenv {'|'.join(COMMANDS)}", file=sys.stderr)
         return 2

@@ -61,8 +61,9 @@ def _run(step: str, argv: list[str], log_file: Path, timeout: float, env: dict |
         log.write(f"=== {step}: {' '.join(argv)}\n")
         log.flush()
         try:
+            # An image's files are for its users: the private umask of `localenv` must not reach the root filesystem.
             result = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, timeout=timeout,
-                                    env={**os.environ, **(env or {})})
+                                    env={**os.environ, **(env or {})}, umask=0o022)
         except subprocess.TimeoutExpired:
             raise ComponentFailed(NAME, f"step '{step}' took over {timeout:.0f}s", log_file,
                                   log_tail(log_file)) from None

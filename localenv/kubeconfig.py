@@ -4,6 +4,7 @@ Certificates are embedded, so a kubeconfig stays valid when copied elsewhere.
 """
 
 import base64
+import os
 from pathlib import Path
 
 from .certs import Pki
@@ -47,7 +48,9 @@ def write(path: Path, server: str, pki: Pki, client: str, user: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_text() != text:
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(text)
-        tmp.chmod(0o600)
+        tmp.unlink(missing_ok=True)  # left by a crash; O_EXCL below makes sure the file is new and ours
+        # The admin's client key is in it: owner-only from the moment it exists, whatever the umask.
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+            handle.write(text)
         tmp.replace(path)
     return path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from reconciler import commands
@@ -39,7 +40,12 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+# Status store, checkouts, preview cache, file-backend state: nothing the reconciler writes is for other users.
+PRIVATE_UMASK = 0o077
+
+
 def main(argv: list[str]) -> int:
+    os.umask(PRIVATE_UMASK)
     args = parser().parse_args(argv)
     try:
         config = load_config(args.config)

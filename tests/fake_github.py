@@ -31,6 +31,8 @@ class FakeGitHub:
     login: str = "preview-bot"
     installation_token: bool = False
     pulls: set[tuple[str, str, int]] = field(default_factory=set)
+    # What GET /repos/{owner}/{repo}/pulls/{number} answers, for the pull requests given one.
+    pull_details: dict[tuple[str, str, int], dict[str, Any]] = field(default_factory=dict)
     comments: list[dict[str, Any]] = field(default_factory=list)
     requests: list[RecordedRequest] = field(default_factory=list)
     # (status, JSON body, extra headers) answered to every request when set.
@@ -83,6 +85,10 @@ class FakeGitHub:
                     return 422, {"message": "Validation Failed", "errors": [{"message": "body is too long"}]}, {}
                 comment_id = self.add_comment(owner, repo, number, body["body"])
                 return 201, self._public(self._by_id(comment_id)), {}
+        pull = re.fullmatch(r"/repos/([^/]+)/([^/]+)/pulls/(\d+)", parsed.path)
+        if pull and method == "GET":
+            details = self.pull_details.get((pull.group(1), pull.group(2), int(pull.group(3))))
+            return (200, details, {}) if details is not None else (404, {"message": "Not Found"}, {})
         editing = re.fullmatch(r"/repos/([^/]+)/([^/]+)/issues/comments/(\d+)", parsed.path)
         if editing and method == "PATCH":
             comment = self._by_id(int(editing.group(3)))

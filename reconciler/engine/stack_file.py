@@ -14,9 +14,18 @@ import yaml
 SALT_KEY = "encryptionsalt"
 
 
+def stack_file_name(stack: str) -> str:
+    """The file's stem for a stack name, qualified (`org/project/stack`) or not.
+
+    The CLI names it after the stack's own name, the last segment (workspace.ProjectStackPath
+    with `s.Ref().Name()`, pulumi 3.274; the SDK's get_stack_settings_name does the same).
+    """
+    return f"Pulumi.{stack.rsplit('/', 1)[-1]}"
+
+
 class StackFile:
     def __init__(self, project_path: Path, stack: str) -> None:
-        candidates = [project_path / f"Pulumi.{stack}.{ext}" for ext in ("yaml", "yml", "json")]
+        candidates = [project_path / f"{stack_file_name(stack)}.{ext}" for ext in ("yaml", "yml", "json")]
         self.path = next((path for path in candidates if path.exists()), candidates[0])
 
     def read(self) -> dict[str, Any]:

@@ -9,10 +9,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import subprocess
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from pulumi import automation as auto
+from pulumi.automation._cmd import CommandResult
+from pulumi.automation.errors import create_command_error
 
 from reconciler.settings import StackSpec
 from reconciler.telemetry.redaction import Redactor
@@ -57,6 +60,7 @@ class StackSession:
         remembered_salt: Callable[[], Optional[str]],
         remember_salt: Callable[[str], None],
         create: bool = True,
+        env: Optional[Mapping[str, str]] = None,
     ) -> None:
         self.spec = spec
         self.project_path = project_path
@@ -66,6 +70,8 @@ class StackSession:
         self._remember_salt = remember_salt
         # A preview only reads: it selects the stack and never creates one in the backend.
         self._create = create
+        # The whole environment of the CLI when given (a preview's sandbox); else workspace_env over the service's.
+        self._env = env
         self._stack: Optional[auto.Stack] = None
         self._salt: Optional[str] = None
         self._learned_config: Optional[str] = None
@@ -77,7 +83,9 @@ class StackSession:
         if self._stack is None:
             ensure_backend_folder(self.spec)
             workspace = auto.LocalWorkspace(
-                work_dir=str(self.project_path), env_vars=workspace_env(self.spec), pulumi_command=self._command
+                work_dir=str(self.project_path),
+                env_vars=dict(self._env) if self._env is not None else workspace_env(self.spec),
+                pulumi_command=self._command,
             )
             if self._create:
                 self._stack = auto.Stack.create_or_select(self.spec.stack, workspace)
@@ -105,7 +113,7 @@ class StackSession:
         plain = {override.key: override.value for override in self.spec.config if not override.secret}
         if plain:
             stack_file.set_config_entries(plain)
-        self._set_secret_overrides(stack, stack_file)
+        self._set_secret_overrides(stack_file)
         if committed_secrets:
             # The overrides' own values are known already; only committed secrets need decrypting.
             self._learn_config_secrets(stack_file)
@@ -125,7 +133,7 @@ class StackSession:
             self._salt = remembered or salt_from_state(stack) or self._remembered_salt()
         return self._salt
 
-    def _set_secret_overrides(self, stack: auto.Stack, stack_file: StackFile) -> None:
+    def _set_secret_overrides(self, stack_file: StackFile) -> None:
         """Encrypts the secret overrides with the CLI once per salt; later runs write the same ciphertext back."""
         secret = [override for override in self.spec.config if override.secret]
         if not secret:
@@ -135,12 +143,22 @@ class StackSession:
         if salt and all(cached.values()):
             stack_file.set_config_entries({key: {"secure": ciphertext} for key, ciphertext in cached.items()})
             return
-        stack.set_all_config({o.key: auto.ConfigValue(value=o.value, secret=True) for o in secret})
+        for override in secret:
+            self._set_secret(override.key, str(override.value))
         entries, salt = stack_file.config_entries(), stack_file.salt()
         for override in secret:
             entry = entries.get(override.key)
             if salt and isinstance(entry, dict) and "secure" in entry:
                 self._ciphertexts[(salt, override.key, override.value)] = entry["secure"]
+
+    def _set_secret(self, key: str, value: str) -> None:
+        """`pulumi config set --secret KEY` with the value on stdin: argv is readable by anyone in /proc/*/cmdline."""
+        args = [self._command.command, "--non-interactive", "config", "set", "--secret", "--stack", self.spec.stack, key]
+        inherited = os.environ if self._env is None else {}
+        env = {**inherited, **self.stack.workspace.env_vars, "PULUMI_AUTOMATION_API": "true"}
+        result = subprocess.run(args, input=value, cwd=self.project_path, env=env, capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            raise create_command_error(CommandResult(stdout=result.stdout, stderr=result.stderr, code=result.returncode))
 
     def _learn_config_secrets(self, stack_file: StackFile) -> None:
         """Decrypts the stack's secret config once per distinct stack file, so redaction knows the values."""

@@ -27,6 +27,9 @@ GRACE_S = 60.0
 
 
 class SupervisedCommand(auto.PulumiCommand):
+    # A preview's sandbox (reconciler/preview) starts the CLI with its own environment only, behind a launcher.
+    inherits_environment = True
+
     def __init__(self, root: Optional[str], deadline_s: float, grace_s: float = GRACE_S) -> None:
         super().__init__(root=root)
         self.deadline_s = deadline_s
@@ -43,13 +46,14 @@ class SupervisedCommand(auto.PulumiCommand):
         separator = args.index("--") if "--" in args else len(args)
         if "--non-interactive" not in args[:separator]:
             args.insert(0, "--non-interactive")
-        env = {**os.environ, **additional_env, "PULUMI_AUTOMATION_API": "true"}
+        inherited = os.environ if self.inherits_environment else {}
+        env = {**inherited, **additional_env, "PULUMI_AUTOMATION_API": "true"}
         if os.path.isabs(self.command):
             env = _fixup_path(env, os.path.dirname(self.command))
         stdout: list[str] = []
         stderr: list[str] = []
         with subprocess.Popen(
-            [self.command, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+            [*self.launcher(), self.command, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
             cwd=cwd, env=env, encoding="utf-8", start_new_session=True,
         ) as process:
             readers = [
@@ -75,6 +79,10 @@ class SupervisedCommand(auto.PulumiCommand):
         if process.returncode != 0:
             raise create_command_error(result)
         return result
+
+    def launcher(self) -> list[str]:
+        """What the CLI is started behind (nothing here)."""
+        return []
 
     def _wait(self, process: subprocess.Popen, args: list[str]) -> Optional[str]:
         """None when the CLI ended by itself; "deadline" when it had to be stopped."""

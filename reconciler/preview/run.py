@@ -1,7 +1,8 @@
 """One preview of one stack at one commit, against the stack's real state, reduced to a PreviewSummary.
 
 Nothing here writes to the backend: the stack is selected, never created; the
-diy backend takes no lock for a preview; the checkout is thrown away.
+diy backend takes no lock for a preview; the checkout is thrown away. The
+pull request's program runs in a sandbox (sandbox.py) with a deadline.
 """
 
 from __future__ import annotations
@@ -13,15 +14,19 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
+import yaml
 from pulumi import automation as auto
 from pulumi.automation.events import EngineEvent
 
 from pr_preview import PreviewSummary, from_failure, secret_config_values, summarize_preview
 from reconciler.engine.event_log import EventLog
+from reconciler.engine.stack_file import StackFile
 from reconciler.engine.stack_session import StackSession
-from reconciler.settings import ServiceConfig
+from reconciler.settings import ServiceConfig, StackSpec
+from reconciler.source.checkout import StackCheckout
 from reconciler.telemetry.redaction import Redactor
 
+from .sandbox import PreviewSandbox, has_state
 from .workspace import PreviewWorkspace
 
 log = logging.getLogger("reconciler.preview")
@@ -57,13 +62,20 @@ def run_preview(
 
     log.info("previewing %s", commit[:12], extra=fields)
     try:
+        if not has_state(spec):
+            raise auto.StackNotFoundError(auto.CommandResult(stdout="", stderr="", code=1))
         with workspace.checkout(commit) as checkout:
+            sandbox = PreviewSandbox(config, spec, checkout.repo_dir.parent, workspace.cache, pulumi_command)
             session = StackSession(
-                spec, checkout.project_path, pulumi_command, redactor,
-                remembered_salt=lambda: None, remember_salt=lambda salt: None, create=False,
+                spec, checkout.project_path, sandbox.command, redactor,
+                remembered_salt=lambda: live_salt(config, spec), remember_salt=lambda salt: None, create=False,
+                env=sandbox.env,
             )
+            committed_secrets = StackFile(checkout.project_path, spec.stack).secure_keys()
             session.prepare()
-            secrets += secret_config_values(session.stack.get_all_config())
+            if committed_secrets:
+                # The overrides' values are among config.secrets() already; a CLI call only for what the commit holds.
+                secrets += secret_config_values(session.stack.get_all_config())
             result = session.stack.preview(diff=True, color="never", on_event=on_event)
             summary = summarize_preview(spec.name, commit, events, diff_text=result.stdout, change_summary=result.change_summary)
     except auto.StackNotFoundError:
@@ -80,3 +92,14 @@ def run_preview(
         log.info("preview done in %.1fs: %s", duration, summary.counts.as_dict(), extra=fields)
     return PreviewRun(summary, secrets, duration)
 
+
+def live_salt(config: ServiceConfig, spec: StackSpec) -> Optional[str]:
+    """The salt in the stack's live workspace, when the service has one: saves a `stack export` of the whole state.
+
+    Used only when the commit holds no secret config (StackSession asks the state itself otherwise).
+    """
+    live = StackCheckout(spec, config.state_dir / "workspaces" / spec.name)
+    try:
+        return StackFile(live.project_path, spec.stack).salt()
+    except (OSError, ValueError, yaml.YAMLError):
+        return None  # being rewritten by a run right now, or never written

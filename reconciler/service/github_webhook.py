@@ -59,24 +59,16 @@ def pushed_stacks(payload: Any, stacks: Iterable[StackSpec]) -> list[str]:
     return [spec.name for spec in stacks if spec.branch == branch and repository_key(spec.repo_url) in keys]
 
 
-# What a pull request event must say to be previewed: new commits to show, and code from this repository.
-PREVIEWED_ACTIONS = ("opened", "synchronize", "reopened")
-
-
 def pull_request_stacks(payload: Any, stacks: Iterable[StackSpec]) -> tuple[list[str], Optional[str]]:
-    """The stacks a pull request would change once merged (those tracking its base branch), or why none are previewed."""
+    """The stacks a pull request would change once merged (those tracking its base branch), or what the payload lacks.
+
+    Who may have it previewed is service/preview_permission.py's question.
+    """
     if not isinstance(payload, dict) or not isinstance(payload.get("repository"), dict):
         return [], "not a pull_request payload: it has no repository"
     pull = payload.get("pull_request")
     if not isinstance(pull, dict) or not isinstance(pull.get("base"), dict) or not isinstance(pull.get("head"), dict):
         return [], "not a pull_request payload: it has no pull_request.base and .head"
-    action = payload.get("action")
-    if action not in PREVIEWED_ACTIONS:
-        return [], f"action {action!r} brings no new commit (previewed: {', '.join(PREVIEWED_ACTIONS)})"
-    head_repo = pull["head"].get("repo") if isinstance(pull["head"].get("repo"), dict) else {}
-    if head_repo.get("full_name") != payload["repository"].get("full_name"):
-        # A preview runs the pull request's program with the stack's credentials.
-        return [], "the pull request comes from a fork: its code would run with the stacks' credentials, so it is not previewed"
     branch = pull["base"].get("ref")
     keys = _payload_keys(payload["repository"])
     return [spec.name for spec in stacks if spec.branch == branch and repository_key(spec.repo_url) in keys], None

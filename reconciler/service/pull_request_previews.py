@@ -1,5 +1,10 @@
 """Pull request previews asked for by webhooks: run on a pool of their own, posted as one comment per stack.
 
+`pull_request` events preview the pull requests whose author or label the
+config trusts; `issue_comment` events preview a pull request when a trusted
+member comments the preview command (preview_permission.py). Any other pull
+request gets one short comment per head saying why and how to ask.
+
 A preview never waits for the stack's reconcile and never holds it up: it
 takes no lock of the reconciler's, runs in a throwaway checkout, and the diy
 backend takes no lock for a preview. A newer push to a pull request that is
@@ -16,15 +21,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from pr_preview import GitHubCommentError, PullRequest, pull_request_from_webhook
+from pr_preview import GitHubCommentError, PullRequest, comment_marker, publish_comment, pull_request_from_webhook
+from pr_preview.pull_request_api import fetch_pull_request
 from reconciler.preview.comment import post_preview
 from reconciler.preview.run import run_preview
 from reconciler.preview.workspace import PreviewWorkspace, RefNotFound
 from reconciler.stack_set import StackSet, pulumi_command
 
 from .github_webhook import pull_request_stacks
+from .preview_permission import comment_permission, pull_number, pull_request_permission, refusal_comment
 
 log = logging.getLogger("reconciler.preview")
+# The refusal's own comment: '/' is in no stack name of the config, so no stack's preview comment has this marker.
+REFUSAL_MARKER = comment_marker("pull-request/not-previewed")
+# Heads remembered as told; past this many the oldest are forgotten (a head told twice costs one edit).
+TOLD_KEPT = 10_000
 
 
 @dataclass(frozen=True)
@@ -48,14 +59,23 @@ class PullRequestPreviews:
         self._lock = threading.Lock()
         self._running: set[tuple[str, str, int]] = set()
         self._waiting: dict[tuple[str, str, int], PreviewRequest] = {}
+        # (repository, number, head) already told they are not previewed: one comment per head, not one per event.
+        self._told: dict[tuple[str, int, str], None] = {}
 
-    def accept(self, payload: Any) -> dict[str, Any]:
-        """Queues the previews a `pull_request` event asks for; the answer says which, or why none."""
+    def accept(self, event: str, payload: Any) -> dict[str, Any]:
+        """Queues the previews a `pull_request` or `issue_comment` event asks for; the answer says which, or why none."""
+        if not os.environ.get(self._config.github.token_env):
+            return {"previewing": [], "ignored": f"no GitHub token in ${self._config.github.token_env}: previews could not be posted"}
+        if event == "issue_comment":
+            return self._accept_command(payload)
+        if event != "pull_request":
+            return {"previewing": [], "ignored": f"event {event!r} asks for no preview"}
         names, ignored = pull_request_stacks(payload, self._config.stacks)
-        if ignored is None and not os.environ.get(self._config.github.token_env):
-            ignored = f"no GitHub token in ${self._config.github.token_env}: previews could not be posted"
-        if ignored is not None or not names:
-            return {"previewing": [], "ignored": ignored or "no stack tracks the pull request's base branch"}
+        if ignored is not None:
+            return {"previewing": [], "ignored": ignored}
+        permission = pull_request_permission(payload, self._config.previews)
+        if not names:
+            return {"previewing": [], "ignored": "no stack tracks the pull request's base branch"}
         try:
             pull = pull_request_from_webhook(payload)
         except ValueError as error:
@@ -63,10 +83,62 @@ class PullRequestPreviews:
         head = payload["pull_request"]["head"].get("sha")
         if not isinstance(head, str) or not head:
             return {"previewing": [], "ignored": "pull_request.head.sha is missing"}
+        if not permission.allowed:
+            if permission.tell_author:
+                self._pool.submit(self._tell_author, pull, head, permission.reason)
+            return {"previewing": [], "ignored": permission.reason}
         base = payload["pull_request"]["base"].get("sha")
         for name in names:
             self._submit(PreviewRequest(name, pull, head, base if isinstance(base, str) else None))
-        return {"previewing": names}
+        return {"previewing": names, "because": permission.reason}
+
+    def _accept_command(self, payload: Any) -> dict[str, Any]:
+        permission = comment_permission(payload, self._config.previews)
+        number = pull_number(payload) if permission.allowed else None
+        if not permission.allowed or number is None:
+            return {"previewing": [], "ignored": permission.reason if not permission.allowed else "issue.number is missing"}
+        try:
+            pull = PullRequest.parse(payload["repository"]["full_name"], number)
+        except (KeyError, TypeError, ValueError) as error:
+            return {"previewing": [], "ignored": f"not an issue_comment payload: {error}"}
+        # The event names neither the head nor the base branch: GitHub is asked, off the webhook's thread.
+        self._pool.submit(self._preview_commanded, pull, payload["repository"], permission.reason)
+        return {"previewing": [], "pending": f"the stacks tracking the base branch of {pull.full_name}#{pull.number}, "
+                                             "once GitHub names it", "because": permission.reason}
+
+    def _preview_commanded(self, pull: PullRequest, repository: dict[str, Any], reason: str) -> None:
+        github = self._config.github
+        try:
+            details = fetch_pull_request(pull, token_env=github.token_env, api_url=github.api_url)
+        except GitHubCommentError as error:
+            log.error("cannot read %s#%d for its preview command: %s", pull.full_name, pull.number,
+                      self._stacks.redactor.redact(str(error)))
+            return
+        names, ignored = pull_request_stacks({"repository": repository, "pull_request": details}, self._config.stacks)
+        head, base = details["head"].get("sha"), details["base"].get("sha")
+        if ignored is not None or not isinstance(head, str) or not head:
+            log.error("cannot preview %s#%d: %s", pull.full_name, pull.number, ignored or "it has no head.sha")
+            return
+        log.info("previewing %s#%d at %s for %s: %s", pull.full_name, pull.number, head[:12], ", ".join(names) or "no stack",
+                 reason)
+        for name in names:
+            self._submit(PreviewRequest(name, pull, head, base if isinstance(base, str) else None))
+
+    def _tell_author(self, pull: PullRequest, head: str, reason: str) -> None:
+        key = (pull.full_name, pull.number, head)
+        with self._lock:
+            if key in self._told:
+                return
+            self._told[key] = None
+            if len(self._told) > TOLD_KEPT:
+                del self._told[next(iter(self._told))]
+        github = self._config.github
+        body = f"{REFUSAL_MARKER}\n{refusal_comment(reason)}\n\n<sub>Head `{head[:7]}`.</sub>\n"
+        try:
+            publish_comment(pull, "pull-request/not-previewed", body, token_env=github.token_env, api_url=github.api_url)
+        except GitHubCommentError as error:
+            log.error("telling %s#%d why it is not previewed failed: %s", pull.full_name, pull.number,
+                      self._stacks.redactor.redact(str(error)))
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

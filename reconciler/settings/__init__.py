@@ -2,7 +2,18 @@
 
 from .errors import ConfigError
 from .loading import load_config
-from .model import ConfigOverride, GitCredentials, GitHubSettings, HttpSettings, RetryPolicy, Secret, ServiceConfig, StackSpec, WebhookSettings
+from .model import (
+    ConfigOverride,
+    GitCredentials,
+    GitHubSettings,
+    HttpSettings,
+    PreviewSettings,
+    RetryPolicy,
+    Secret,
+    ServiceConfig,
+    StackSpec,
+    WebhookSettings,
+)
 
 __all__ = [
     "ConfigError",
@@ -10,6 +21,7 @@ __all__ = [
     "GitCredentials",
     "GitHubSettings",
     "HttpSettings",
+    "PreviewSettings",
     "RetryPolicy",
     "Secret",
     "ServiceConfig",

@@ -14,17 +14,23 @@ from typing import Any, Optional
 import yaml
 
 from .errors import ConfigError
-from .model import GitHubSettings, HttpSettings, RetryPolicy, ServiceConfig, StackSpec, WebhookSettings
+from .model import GitHubSettings, HttpSettings, PreviewSettings, RetryPolicy, ServiceConfig, StackSpec, WebhookSettings
 from .problems import Problems, duration, integer, secret
 from .stack_entry import check_unique, stack_entry
 
-TOP_KEYS = ("state_dir", "listen", "workers", "log_format", "log_level", "pulumi", "webhook", "github", "http", "retry", "stacks")
+TOP_KEYS = (
+    "state_dir", "listen", "workers", "log_format", "log_level", "pulumi", "webhook", "github", "http", "retry",
+    "previews", "stacks",
+)
 GITHUB_KEYS = ("api_url", "token_env")
 WEBHOOK_KEYS = ("secret", "max_body_bytes")
 HTTP_KEYS = ("allowed_hosts", "status_token", "status_auth", "max_connections", "request_timeout", "workers")
 STATUS_AUTH_MODES = ("non-loopback", "always")
 # A name or address as it appears in a Host header, without the port.
 _HOST_NAME = re.compile(r"[a-z0-9._-]+|\[?[0-9a-f:.]+\]?")
+PREVIEW_KEYS = ("trusted_associations", "label", "command", "forks", "timeout")
+# GitHub's author_association values (REST API, "author_association").
+ASSOCIATIONS = ("OWNER", "MEMBER", "COLLABORATOR", "CONTRIBUTOR", "FIRST_TIME_CONTRIBUTOR", "FIRST_TIMER", "MANNEQUIN", "NONE")
 RETRY_KEYS = ("unreachable_delay", "concurrent_delay", "backoff_base", "backoff_cap")
 
 
@@ -87,6 +93,7 @@ def _service(doc: dict, config_path: Path, problems: Problems) -> Optional[Servi
         pulumi_command=pulumi_command,
         github=_github(doc.get("github") or {}, problems),
         http=_http(doc.get("http") or {}, base, problems),
+        previews=_previews(doc.get("previews") or {}, problems),
     )
 
 
@@ -154,6 +161,34 @@ def _http(doc: Any, base: Path, problems: Problems) -> HttpSettings:
         request_timeout=timeout or defaults.request_timeout,
         workers=integer(doc.get("workers", defaults.workers), "http.workers", problems, minimum=1),
     )
+
+
+def _previews(doc: Any, problems: Problems) -> PreviewSettings:
+    defaults = PreviewSettings()
+    if not isinstance(doc, dict):
+        problems.add("previews", f"must be a mapping of {', '.join(PREVIEW_KEYS)}")
+        return defaults
+    problems.unknown_keys("previews", doc, PREVIEW_KEYS)
+    trusted = doc.get("trusted_associations", list(defaults.trusted_associations))
+    if not isinstance(trusted, list) or not all(item in ASSOCIATIONS for item in trusted):
+        problems.add("previews.trusted_associations", f"must be a list of GitHub author associations ({', '.join(ASSOCIATIONS)}), "
+                     f"got {trusted!r}")
+        trusted = list(defaults.trusted_associations)
+    texts = {}
+    for key, pattern in (("label", r"[^\s,][^,]{0,49}"), ("command", r"/[A-Za-z0-9][A-Za-z0-9_-]*")):
+        value = doc.get(key, getattr(defaults, key))
+        if value is not None and (not isinstance(value, str) or not re.fullmatch(pattern, value)):
+            example = "preview" if key == "label" else "/preview"
+            problems.add(f"previews.{key}", f"must be like {example!r} (or null for none), got {value!r}")
+            value = getattr(defaults, key)
+        texts[key] = value
+    forks = doc.get("forks", defaults.forks)
+    if not isinstance(forks, bool):
+        problems.add("previews.forks", f"must be true or false, got {forks!r}")
+        forks = defaults.forks
+    timeout = duration(doc.get("timeout", "10m"), "previews.timeout", problems) or defaults.timeout_s
+    return PreviewSettings(trusted_associations=tuple(trusted), label=texts["label"], command=texts["command"], forks=forks,
+                           timeout_s=timeout)
 
 
 def _retry(doc: Any, problems: Problems) -> RetryPolicy:

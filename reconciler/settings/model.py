@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,8 @@ class StackSpec:
     # Folders of Kubernetes manifests: a commit that changes nothing else is judged by the deletion guard
     # from the object sets of the two commits, without a separate engine preview.
     guard_manifests: tuple[str, ...] = ()
+    # What a pull request preview's engine gets besides the stack's own settings: its credentials, named one by one.
+    preview_env: tuple[tuple[str, Union[str, Secret]], ...] = ()
 
     @property
     def tracks(self) -> str:
@@ -114,6 +116,21 @@ class GitHubSettings:
 
 
 @dataclass(frozen=True)
+class PreviewSettings:
+    """Who may have a pull request previewed, and how long a preview may take."""
+
+    # The pull request author's association with the repository that lets a preview run at once.
+    trusted_associations: tuple[str, ...] = ("OWNER", "MEMBER", "COLLABORATOR")
+    # A label only people with triage rights can set; it lets anyone's pull request be previewed.
+    label: Optional[str] = "preview"
+    # A comment a trusted member writes on the pull request to have it previewed.
+    command: Optional[str] = "/preview"
+    # Previews of pull requests from forks: off unless a trusted member asks (label or command).
+    forks: bool = False
+    timeout_s: float = 600.0
+
+
+@dataclass(frozen=True)
 class ServiceConfig:
     path: Path
     state_dir: Path
@@ -128,6 +145,7 @@ class ServiceConfig:
     pulumi_command: Optional[Path] = None
     github: GitHubSettings = field(default_factory=GitHubSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
+    previews: PreviewSettings = field(default_factory=PreviewSettings)
 
     def stack(self, name: str) -> StackSpec:
         for spec in self.stacks:
@@ -148,4 +166,5 @@ class ServiceConfig:
             if spec.credentials.password:
                 values.append(spec.credentials.password.value)
             values += [override.value for override in spec.config if override.secret]
+            values += [value.value for _, value in spec.preview_env if isinstance(value, Secret)]
         return [value for value in values if value]

@@ -6,16 +6,16 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 from .git_names import GitNameError, check_branch, check_commit, repository_kind
-from .model import ConfigOverride, GitCredentials, StackSpec
+from .model import ConfigOverride, GitCredentials, Secret, StackSpec
 from .problems import Problems, duration, integer, secret
 
 STACK_KEYS = (
     "name", "repo", "branch", "commit", "project_dir", "stack", "backend_url", "secrets_passphrase",
     "resync_interval", "drift_interval", "auto_remediate", "paths", "deletion_guard", "virtualenv",
-    "config", "env", "operation_timeout", "program_retries", "lock_stale_after", "guard_manifests",
+    "config", "env", "operation_timeout", "program_retries", "lock_stale_after", "guard_manifests", "preview_env",
 )
 REPO_KEYS = ("url", "credentials")
 CREDENTIAL_KEYS = ("username", "password", "ssh_key_file", "known_hosts_file")
@@ -84,6 +84,7 @@ def stack_entry(entry: Any, index: int, base: Path, problems: Problems) -> Optio
         program_retries=integer(entry.get("program_retries", 3), at("program_retries"), problems, minimum=0),
         lock_stale_after=stale_after,
         guard_manifests=_paths(entry.get("guard_manifests", []), at, problems, key="guard_manifests"),
+        preview_env=_preview_env(entry.get("preview_env") or {}, at, base, problems),
     )
 
 
@@ -237,6 +238,23 @@ def _env(doc: Any, at: Callable[[str], str], problems: Problems) -> tuple[tuple[
         problems.add(at("env"), "must map environment variable names to plain values (secrets go in config with secret_env)")
         return ()
     return tuple((name, _scalar(value)) for name, value in doc.items())
+
+
+def _preview_env(doc: Any, at: Callable[[str], str], base: Path, problems: Problems) -> tuple[tuple[str, Union[str, Secret]], ...]:
+    """NAME: plain value, or NAME: {env: VAR} / {file: PATH} for a secret (the read-only credentials a preview uses)."""
+    if not isinstance(doc, dict):
+        problems.add(at("preview_env"), "must map environment variable names to a plain value, {env: NAME} or {file: PATH}")
+        return ()
+    values: list[tuple[str, Union[str, Secret]]] = []
+    for name, value in doc.items():
+        where = at(f"preview_env.{name}")
+        if not isinstance(name, str) or not _ENV_NAME.match(name):
+            problems.add(where, "the key must be an environment variable name like AWS_ACCESS_KEY_ID")
+        elif isinstance(value, (str, int, float, bool)):
+            values.append((name, _scalar(value)))
+        elif (found := secret(value, where, base, problems)) is not None:
+            values.append((name, found))
+    return tuple(values)
 
 
 def check_unique(stacks: list[StackSpec], problems: Problems) -> None:

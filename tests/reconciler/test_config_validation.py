@@ -191,9 +191,12 @@ def test_the_github_section_is_checked_and_defaults_to_github_com(remote, tmp_pa
 
 
 def test_the_sample_aws_config_used_by_the_preview_workflow_is_valid(monkeypatch):
-    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "any")
+    for name in ("PULUMI_DEV_PASSPHRASE", "PULUMI_PROD_PASSPHRASE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, f"value of {name}")
     loaded = load_config(PROJECT_DIR / "reconciler.aws.yaml")
 
     assert [(spec.name, spec.stack, spec.branch) for spec in loaded.stacks] == [("dev", "dev", "main"), ("prod", "prod", "main")]
     assert loaded.stack("prod").deletion_guard == 0 and not loaded.stack("prod").auto_remediate
     assert loaded.stack("dev").repo_url == str(PROJECT_DIR), "the workflow's own clone"
+    assert loaded.stack("dev").passphrase.origin != loaded.stack("prod").passphrase.origin, "one passphrase per stack"
+    assert {name for name, _ in loaded.stack("prod").preview_env} == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}

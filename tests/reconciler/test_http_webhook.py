@@ -405,17 +405,15 @@ def test_the_deadline_is_for_the_whole_request_not_each_read(make_api):
     assert elapsed < len(request_bytes) * 0.2
 
 
-def test_pull_request_events_preview_only_new_commits_from_this_repository(api):
+def test_a_pull_request_concerns_the_stacks_of_its_repository_tracking_its_base_branch(api):
+    # Which actions, authors and forks are previewed: test_preview_permission.py.
     _, service, remote = api
     stacks = service.config.stacks
 
     assert pull_request_stacks(pull_request_payload(remote, "opened"), stacks) == (["web"], None)
     assert pull_request_stacks(pull_request_payload(remote, "reopened", base="release"), stacks) == (["web-release"], None)
     assert pull_request_stacks(pull_request_payload(remote, base="develop"), stacks) == ([], None)
-    closed, why_closed = pull_request_stacks(pull_request_payload(remote, "closed"), stacks)
-    assert closed == [] and "closed" in why_closed
-    fork, why_fork = pull_request_stacks(pull_request_payload(remote, head_repo="stranger/web"), stacks)
-    assert fork == [] and "fork" in why_fork and "credentials" in why_fork
+    assert pull_request_stacks({"repository": {}}, stacks)[1] == "not a pull_request payload: it has no pull_request.base and .head"
     elsewhere = {**pull_request_payload(remote), "repository": {"full_name": "example/web", "clone_url": "https://example.com/other.git"}}
     assert pull_request_stacks(elsewhere, stacks) == ([], None)
 

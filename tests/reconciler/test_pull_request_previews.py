@@ -141,7 +141,8 @@ def test_a_second_push_to_the_pull_request_edits_the_same_comment(scenario):
     assert edited["id"] == first["id"] and f"commit `{head[:7]}`" in edited["body"]
     assert "replicas: 1 => 3" in edited["body"], "compared with the stack's state, not with the previous push"
     calls = [(r.method, r.path) for r in scenario.github.requests[requests_before:]]
-    assert calls == [("GET", f"/repos/{OWNER}/{REPO}/issues/7/comments"),
+    # Who the token is first: only our own account's comment is edited.
+    assert calls == [("GET", "/user"), ("GET", f"/repos/{OWNER}/{REPO}/issues/7/comments"),
                      ("PATCH", f"/repos/{OWNER}/{REPO}/issues/comments/{first['id']}")]
 
 
@@ -222,7 +223,7 @@ def test_a_pull_request_webhook_previews_the_stack_on_its_base_branch_and_applie
     payload = {
         "action": "opened",
         "number": 11,
-        "pull_request": {"number": 11, "head": {"sha": head, "ref": "pr-11", "repo": {"full_name": f"{OWNER}/{REPO}"}},
+        "pull_request": {"number": 11, "author_association": "MEMBER", "head": {"sha": head, "ref": "pr-11", "repo": {"full_name": f"{OWNER}/{REPO}"}},
                          "base": {"sha": applied, "ref": "main", "repo": {"full_name": f"{OWNER}/{REPO}"}}},
         "repository": {"full_name": f"{OWNER}/{REPO}", "clone_url": str(repo.remote.bare)},
     }
@@ -230,7 +231,7 @@ def test_a_pull_request_webhook_previews_the_stack_on_its_base_branch_and_applie
 
     status, answer = service.post("/hooks/github", body, signed(body))
 
-    assert status == 202 and json.loads(answer) == {"previewing": [repo.name]}
+    assert status == 202 and json.loads(answer) == {"previewing": [repo.name], "because": "its author is a member"}
     service.wait_until(lambda: scenario.comments(11), 300, "the preview comment")
     [comment] = scenario.comments(11)
     assert comment["body"].startswith(f"<!-- pulumi-gitops-preview stack={repo.name} -->")
