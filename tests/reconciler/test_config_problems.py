@@ -53,7 +53,7 @@ HTTPS = "https://example.com/o/r.git"
     ({"config": ["a"]}, "config: must be a mapping of Pulumi config key to value"),
     ({"config": {"tiny:x": [1]}}, "config.tiny:x: must be a plain value or one of"),
     ({"config": {"tiny:x": {"secret_file": "no-such-file"}}}, "config.tiny:x: cannot read"),
-    ({"env": {"1BAD": "x"}}, "env: must map environment variable names"),
+    ({"env": {"1BAD": "x"}}, "env.1BAD: the key must be an environment variable name"),
     ({"program_retries": -1}, "program_retries"),
 ])
 def test_a_bad_stack_value_is_named_with_its_fix(tmp_path, entry, overrides, expected):
@@ -98,10 +98,10 @@ def test_a_prod_stack_is_guarded_by_default(tmp_path, entry):
     ({"listen": "8099"}, "listen: must be HOST:PORT like 127.0.0.1:8099"),
     ({"listen": "127.0.0.1:70000"}, "listen: must be HOST:PORT"),
     ({"workers": 0}, "workers"),
-    ({"log_format": "xml"}, "log_format: must be text or json"),
+    ({"log_format": "xml"}, "log_format: must be 'text' or 'json'"),
     ({"log_level": "loud"}, "log_level: must be DEBUG, INFO, WARNING or ERROR"),
     ({"pulumi": "no-such-cli"}, "is not an executable pulumi CLI"),
-    ({"webhook": "s3cret"}, "webhook: must be a mapping with secret and max_body_bytes"),
+    ({"webhook": "s3cret"}, "webhook: must be a mapping of secret, max_body_bytes"),
     ({"github": "api.github.com"}, "github: must be a mapping of"),
     ({"github": {"api_url": "ftp://x"}}, "github.api_url: must be an http(s) URL"),
     ({"github": {"token_env": "ghp_abc def"}}, "github.token_env: must name an environment variable"),
