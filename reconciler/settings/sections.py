@@ -28,7 +28,7 @@ class Section(BaseModel):
 
 class WebhookSection(Section):
     secret: Optional[SecretRef] = Field(None, description="HMAC secret of GitHub's webhook deliveries; unset: /webhook is refused")
-    max_body_bytes: StrictInt = Field(1_048_576, ge=1, description="largest webhook body accepted")
+    max_body_bytes: StrictInt = Field(1_048_576, ge=1, description="largest webhook body accepted; larger bodies: 413")
 
 
 class GitHubSection(Section):
@@ -38,7 +38,7 @@ class GitHubSection(Section):
     )
     token_env: str = Field(
         "GITHUB_TOKEN", json_schema_extra={"pattern": ENV_NAME},
-        description="the environment variable holding the token (the token is never written in this file)",
+        description="the environment variable holding a token with `pull-requests: write` (never the token itself)",
     )
 
     @field_validator("api_url")
@@ -58,14 +58,14 @@ class GitHubSection(Section):
 
 class HttpSection(Section):
     allowed_hosts: list[str] = Field(
-        [], description="Host header names answered; empty: the listen host and loopback names",
+        [], description="names the Host header may carry (no port), others: 421; empty: the listen host, localhost, 127.0.0.1, ::1",
     )
     status_token: Optional[SecretRef] = Field(None, description="bearer token for /status and /metrics")
     status_auth: Literal["non-loopback", "always"] = Field(
         "non-loopback", description="when /status and /metrics ask for the token",
     )
     max_connections: StrictInt = Field(256, ge=1, description="open connections; more get 503 and are closed")
-    request_timeout: PositiveDuration = Field("10s", description="time for a whole request, headers and body")
+    request_timeout: PositiveDuration = Field("10s", description="for a whole request (head and body), not per read; then 408")
     workers: StrictInt = Field(4, ge=1, description="threads that answer complete requests")
 
     @field_validator("allowed_hosts")
@@ -94,10 +94,10 @@ class PreviewsSection(Section):
     )
     command: Optional[str] = Field(
         "/preview", json_schema_extra={"pattern": _COMMAND},
-        description="a comment a trusted member writes on the pull request to have it previewed; null: none",
+        description="a trusted member's comment that previews the pull request's current head (forks included); null: none",
     )
     forks: StrictBool = Field(False, description="preview pull requests from forks without a trusted member asking")
-    timeout: Duration = Field("10m", description="how long one preview may take")
+    timeout: Duration = Field("10m", description="a preview's CLI is interrupted past it")
 
     @field_validator("trusted_associations")
     @classmethod

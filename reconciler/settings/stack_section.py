@@ -94,7 +94,7 @@ def _or_a_url(schema: dict[str, Any]) -> None:
 
 
 class CredentialsSection(Section):
-    username: Optional[str] = Field(None, description="user name for an https repository")
+    username: Optional[str] = Field(None, description="user name for an https repository (git's default: x-access-token)")
     password: Optional[SecretRef] = Field(None, description="password or token for an https repository")
     ssh_key_file: Optional[RelativePath] = Field(None, description="private key for an ssh repository")
     known_hosts_file: Optional[RelativePath] = Field(None, description="known_hosts for an ssh repository")
@@ -149,7 +149,7 @@ class StackSection(Section):
     resync_interval: PositiveDuration = Field("60s", description="how often the branch head is checked")
     drift_interval: DurationOrOff = Field("15m", description="how often the live resources are compared; off: never")
     auto_remediate: StrictBool = Field(False, description="apply the commit again when drift is found")
-    paths: list[str] = Field([], description="only commits changing these repository paths run the stack; empty: all")
+    paths: list[str] = Field([], description="only commits touching these (repository-relative, literal) run the stack; empty: all")
     deletion_guard: Union[int, str, None] = Field(
         None, json_schema_extra={"anyOf": [{"type": "integer", "minimum": 0}, {"const": "off"}, {"type": "null"}]},
         description="deletes+replaces allowed without an `Allow-Delete:` trailer; off: no guard (default 0 for stack prod/production, else off)",
@@ -159,14 +159,14 @@ class StackSection(Section):
         {}, description="Pulumi config set before each run: a plain value, {path}, {secret_env}, {secret_file} or {value}",
     )
     env: dict[EnvName, PlainText] = Field({}, description="environment of the program (plain values only)")
-    operation_timeout: PositiveDuration = Field("60m", description="deadline of each engine operation")
+    operation_timeout: PositiveDuration = Field("60m", description="each engine operation's deadline (SIGINT, then SIGKILL after 60 s)")
     program_retries: StrictInt = Field(3, ge=0, description="retries of a failing program before the stack stalls")
-    lock_stale_after: Duration = Field("2h", description="a stack lock this old counts as abandoned, whoever holds it")
+    lock_stale_after: Duration = Field("2h", description="a stack lock this old counts as abandoned, whoever holds it; must exceed operation_timeout")
     guard_manifests: list[str] = Field(
         [], description="manifest folders: a commit changing only these is judged by the guard without an engine preview",
     )
     preview_env: dict[EnvName, PreviewEnvValue] = Field(
-        {}, description="what a pull request preview's engine gets: plain values, {env: NAME} or {file: PATH}",
+        {}, description="what a pull request preview's CLI gets besides the stack's own settings (never the service's environment): plain values, {env: NAME} or {file: PATH} (secrets, masked everywhere)",
     )
 
     @field_validator("name")
