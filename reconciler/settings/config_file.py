@@ -8,7 +8,7 @@ from typing import Literal, Optional
 
 from pydantic import Field, StrictInt, field_validator, model_validator
 
-from .fields import RelativePath
+from .fields import RelativePath, written
 from .sections import GitHubSection, HttpSection, PreviewsSection, RetrySection, Section, WebhookSection
 from .stack_section import StackSection
 
@@ -19,7 +19,7 @@ GUARDED_BY_DEFAULT = ("prod", "production")
 class ConfigFile(Section):
     """The reconciler config (YAML): what to keep in sync, where, and how often."""
 
-    state_dir: RelativePath = Field(".reconciler", description="status store, checkouts and locks (relative to this file)")
+    state_dir: RelativePath = written(".reconciler", "status store, checkouts and locks (relative to this file)")
     listen: str = Field("127.0.0.1:8099", description="HOST:PORT of /webhook, /status and /metrics")
     workers: StrictInt = Field(2, ge=1, description="stacks reconciled at once")
     log_format: Literal["text", "json"] = Field("text", description="text or json lines")

@@ -10,14 +10,14 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
-from pydantic import AfterValidator, BeforeValidator, PlainValidator, ValidationInfo, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Field, PlainValidator, ValidationInfo, WithJsonSchema
 
 from .durations import parse_duration
 from .model import Secret
 from .secret_sources import read_secret
 
-DURATION_SCHEMA = {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": r"^(\d+(\.\d+)?(ms|s|m|h|d)?)+$"}]}
-SECRET_SCHEMA = {
+DURATION_SCHEMA: dict[str, Any] = {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": r"^(\d+(\.\d+)?(ms|s|m|h|d)?)+$"}]}
+SECRET_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"env": {"type": "string", "description": "an environment variable"},
                    "file": {"type": "string", "description": "a file, relative to the config file"}},
@@ -25,7 +25,7 @@ SECRET_SCHEMA = {
     "minProperties": 1,
     "maxProperties": 1,
 }
-GENERATED_SECRET_SCHEMA = {
+GENERATED_SECRET_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {**SECRET_SCHEMA["properties"],
                    "generate": {"type": "boolean", "description": "create the file with a random value when it is missing"}},
@@ -36,7 +36,13 @@ GENERATED_SECRET_SCHEMA = {
 
 def config_dir(info: ValidationInfo) -> Path:
     """The config file's folder, given by load_config as the validation context."""
+    assert info.context is not None, "validate with context={'config_dir': ...}"
     return info.context["config_dir"]
+
+
+def written(default: str, description: str) -> Any:
+    """A default as it is written in the file (`60s`, `.reconciler`): validated, and shown in the schema, like one."""
+    return Field(default, description=description)
 
 
 def resolved_path(value: Any, info: ValidationInfo) -> Path:

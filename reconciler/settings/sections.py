@@ -7,7 +7,7 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationInfo, field_validator
 
-from .fields import Duration, PositiveDuration, SecretRef
+from .fields import Duration, PositiveDuration, SecretRef, written
 
 STATUS_AUTH_MODES = ("non-loopback", "always")
 # A name or address as it appears in a Host header, without the port.
@@ -65,7 +65,7 @@ class HttpSection(Section):
         "non-loopback", description="when /status and /metrics ask for the token",
     )
     max_connections: StrictInt = Field(256, ge=1, description="open connections; more get 503 and are closed")
-    request_timeout: PositiveDuration = Field("10s", description="for a whole request (head and body), not per read; then 408")
+    request_timeout: PositiveDuration = written("10s", "for a whole request (head and body), not per read; then 408")
     workers: StrictInt = Field(4, ge=1, description="threads that answer complete requests")
 
     @field_validator("allowed_hosts")
@@ -97,7 +97,7 @@ class PreviewsSection(Section):
         description="a trusted member's comment that previews the pull request's current head (forks included); null: none",
     )
     forks: StrictBool = Field(False, description="preview pull requests from forks without a trusted member asking")
-    timeout: Duration = Field("10m", description="a preview's CLI is interrupted past it")
+    timeout: Duration = written("10m", "a preview's CLI is interrupted past it")
 
     @field_validator("trusted_associations")
     @classmethod
@@ -116,10 +116,10 @@ class PreviewsSection(Section):
 
 
 class RetrySection(Section):
-    unreachable_delay: Duration = Field("15s", description="wait before retrying when the Git remote or backend is unreachable")
-    concurrent_delay: Duration = Field("30s", description="wait before retrying when another update holds the stack")
-    backoff_base: Duration = Field("10s", description="first wait after a failed run; doubles on each failure")
-    backoff_cap: Duration = Field("10m", description="longest wait between failed runs")
+    unreachable_delay: Duration = written("15s", "wait before retrying when the Git remote or backend is unreachable")
+    concurrent_delay: Duration = written("30s", "wait before retrying when another update holds the stack")
+    backoff_base: Duration = written("10s", "first wait after a failed run; doubles on each failure")
+    backoff_cap: Duration = written("10m", "longest wait between failed runs")
 
     @field_validator("backoff_cap")
     @classmethod

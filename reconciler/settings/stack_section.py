@@ -7,11 +7,30 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional, Union
 
-from pydantic import AfterValidator, BeforeValidator, Field, PlainValidator, StrictBool, StrictInt, ValidationInfo
-from pydantic import WithJsonSchema, field_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PlainValidator,
+    StrictBool,
+    StrictInt,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
 
-from .fields import SECRET_SCHEMA, Duration, DurationOrOff, GeneratedSecretRef, PositiveDuration, RelativePath, SecretRef
-from .fields import config_dir, resolved_path
+from .fields import (
+    SECRET_SCHEMA,
+    Duration,
+    DurationOrOff,
+    GeneratedSecretRef,
+    PositiveDuration,
+    RelativePath,
+    SecretRef,
+    config_dir,
+    resolved_path,
+    written,
+)
 from .git_names import GitNameError, check_branch, check_commit, repository_kind
 from .model import Secret
 from .secret_sources import read_secret
@@ -146,8 +165,8 @@ class StackSection(Section):
     secrets_passphrase: Optional[GeneratedSecretRef] = Field(
         None, description="the stack's secrets passphrase; with generate: true a missing file is created",
     )
-    resync_interval: PositiveDuration = Field("60s", description="how often the branch head is checked")
-    drift_interval: DurationOrOff = Field("15m", description="how often the live resources are compared; off: never")
+    resync_interval: PositiveDuration = written("60s", "how often the branch head is checked")
+    drift_interval: DurationOrOff = written("15m", "how often the live resources are compared; off: never")
     auto_remediate: StrictBool = Field(False, description="apply the commit again when drift is found")
     paths: list[str] = Field([], description="only commits touching these (repository-relative, literal) run the stack; empty: all")
     deletion_guard: Union[int, str, None] = Field(
@@ -159,9 +178,9 @@ class StackSection(Section):
         {}, description="Pulumi config set before each run: a plain value, {path}, {secret_env}, {secret_file} or {value}",
     )
     env: dict[EnvName, PlainText] = Field({}, description="environment of the program (plain values only)")
-    operation_timeout: PositiveDuration = Field("60m", description="each engine operation's deadline (SIGINT, then SIGKILL after 60 s)")
+    operation_timeout: PositiveDuration = written("60m", "each engine operation's deadline (SIGINT, then SIGKILL after 60 s)")
     program_retries: StrictInt = Field(3, ge=0, description="retries of a failing program before the stack stalls")
-    lock_stale_after: Duration = Field("2h", description="a stack lock this old counts as abandoned, whoever holds it; must exceed operation_timeout")
+    lock_stale_after: Duration = written("2h", "a stack lock this old counts as abandoned, whoever holds it; must exceed operation_timeout")
     guard_manifests: list[str] = Field(
         [], description="manifest folders: a commit changing only these is judged by the guard without an engine preview",
     )
