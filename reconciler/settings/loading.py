@@ -29,6 +29,7 @@ from .model import (
     WebhookSettings,
 )
 from .problem_text import describe
+from .sections import GITHUB_COM_API
 from .stack_section import StackSection
 
 
@@ -74,7 +75,7 @@ def _service(config: ConfigFile, path: Path) -> ServiceConfig:
         stacks=tuple(_stack(entry) for entry in config.stacks),
         pulumi_command=config.pulumi,
         github=GitHubSettings(
-            api_url=(config.github.api_url or os.environ.get("GITHUB_API_URL") or GitHubSettings.api_url).rstrip("/"),
+            api_url=(config.github.api_url or os.environ.get("GITHUB_API_URL") or GITHUB_COM_API).rstrip("/"),
             token_env=config.github.token_env,
         ),
         http=HttpSettings(**{**dict(config.http), "allowed_hosts": tuple(config.http.allowed_hosts)}),

@@ -28,7 +28,7 @@ def _problems(detail: ErrorDetails, document: dict, model: type[BaseModel]) -> l
     prefix, keys = _entry(loc, document)
     if detail["type"] == "extra_forbidden":
         where = ".".join(map(str, keys[:-1]))
-        section = ", ".join(part for part in (prefix, where) if part) or "top level"
+        section = ": ".join(part for part in (prefix, where) if part) or "top level"
         return [f"{section}: {_unknown_key(str(keys[-1]), _known_keys(model, loc[:-1]))}"]
     where = ": ".join(part for part in (prefix, ".".join(map(str, keys))) if part)
     text = _text(detail, model, loc)

@@ -11,6 +11,7 @@ from .fields import Duration, PositiveDuration, SecretRef, written
 
 STATUS_AUTH_MODES = ("non-loopback", "always")
 # A name or address as it appears in a Host header, without the port.
+GITHUB_COM_API = "https://api.github.com"
 _HTTP_URL = r"^https?://[^/\s]+"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 _LABEL = r"^[^\s,][^,]{0,49}$"
@@ -34,7 +35,7 @@ class WebhookSection(Section):
 class GitHubSection(Section):
     api_url: Optional[str] = Field(
         None, json_schema_extra={"pattern": _HTTP_URL},
-        description="where pull request preview comments go; unset: $GITHUB_API_URL, else https://api.github.com",
+        description="where pull request preview comments go; unset: $GITHUB_API_URL, else " + GITHUB_COM_API,
     )
     token_env: str = Field(
         "GITHUB_TOKEN", json_schema_extra={"pattern": ENV_NAME},

@@ -129,3 +129,28 @@ def test_a_file_that_is_not_a_config(tmp_path, text, expected):
     path.write_text(text)
     assert expected in problems_of(path)
     assert "cannot read the file" in problems_of(tmp_path / "missing.yaml")
+
+
+def test_unknown_keys_are_refused_in_every_section_with_the_closest_known_one(tmp_path, entry):
+    path = write_config(
+        tmp_path / "reconciler.yaml",
+        [entry(repo={"url": HTTPS, "credentials": {"pasword": {"env": "HOME"}}}, resync_intervl="1m")],
+        retry={"backof_cap": "1m"}, http={"worker": 2},
+    )
+
+    text = problems_of(path)
+
+    assert "stacks[0] (tiny): repo.credentials: unknown key 'pasword'; did you mean 'password'?" in text
+    assert "stacks[0] (tiny): unknown key 'resync_intervl'; did you mean 'resync_interval'?" in text
+    assert "retry: unknown key 'backof_cap'; did you mean 'backoff_cap'?" in text
+    assert "http: unknown key 'worker'; did you mean 'workers'?" in text
+    assert "4 problems" in text, "each problem once, all of them in one run"
+
+
+def test_a_stack_entry_without_its_required_keys_names_each(tmp_path):
+    path = write_config(tmp_path / "reconciler.yaml", [{"name": "bare"}])
+
+    text = problems_of(path)
+
+    assert "stacks[0] (bare): repo: is required" in text
+    assert "stacks[0] (bare): backend_url: is required" in text
