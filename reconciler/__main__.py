@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 
 from reconciler import commands
 from reconciler.settings import ConfigError, load_config
@@ -37,6 +38,8 @@ def parser() -> argparse.ArgumentParser:
     preview.add_argument(
         "--pull-request", metavar="OWNER/REPO#N", help="where --post comments (default: the pull request of the Actions run)",
     )
+    schema = sub.add_parser("schema", help="print the config file's JSON schema (reconciler/config.schema.json)")
+    schema.add_argument("--readme", metavar="FILE", help="instead, rewrite the config table between the markers in FILE")
     return top
 
 
@@ -47,6 +50,16 @@ PRIVATE_UMASK = 0o077
 def main(argv: list[str]) -> int:
     os.umask(PRIVATE_UMASK)
     args = parser().parse_args(argv)
+    if args.command == "schema":
+        from reconciler.settings import json_schema
+
+        if args.readme:
+            readme = Path(args.readme)
+            table = json_schema.markdown_table(json_schema.config_schema())
+            readme.write_text(json_schema.with_table(readme.read_text(encoding="utf-8"), table), encoding="utf-8")
+        else:
+            sys.stdout.write(json_schema.schema_text())
+        return 0
     try:
         config = load_config(args.config)
         if getattr(args, "stack", None) and args.stack not in {spec.name for spec in config.stacks}:

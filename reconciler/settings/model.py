@@ -1,4 +1,7 @@
-"""The reconciler's configuration as typed values, built and validated by settings.loading."""
+"""The reconciler's configuration as typed values, built by settings.loading from the validated models.
+
+Defaults live in the models (sections.py, stack_section.py, config_file.py), written once.
+"""
 
 from __future__ import annotations
 
@@ -66,15 +69,15 @@ class StackSpec:
     deletion_guard: Optional[int]  # None: no guard
     virtualenv: Path
     config: tuple[ConfigOverride, ...]
-    env: tuple[tuple[str, str], ...] = ()
-    operation_timeout: float = 3600.0  # each engine operation's deadline
-    program_retries: int = 3  # a failing program is tried this many more times, then the stack stalls
-    lock_stale_after: float = 7200.0  # a stack lock this old counts as abandoned, whoever holds it
+    env: tuple[tuple[str, str], ...]
+    operation_timeout: float  # each engine operation's deadline
+    program_retries: int  # a failing program is tried this many more times, then the stack stalls
+    lock_stale_after: float  # a stack lock this old counts as abandoned, whoever holds it
     # Folders of Kubernetes manifests: a commit that changes nothing else is judged by the deletion guard
     # from the object sets of the two commits, without a separate engine preview.
-    guard_manifests: tuple[str, ...] = ()
+    guard_manifests: tuple[str, ...]
     # What a pull request preview's engine gets besides the stack's own settings: its credentials, named one by one.
-    preview_env: tuple[tuple[str, Union[str, Secret]], ...] = ()
+    preview_env: tuple[tuple[str, Union[str, Secret]], ...]
 
     @property
     def tracks(self) -> str:
@@ -83,36 +86,36 @@ class StackSpec:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    unreachable_delay: float = 15.0
-    concurrent_delay: float = 30.0
-    backoff_base: float = 10.0
-    backoff_cap: float = 600.0
+    unreachable_delay: float
+    concurrent_delay: float
+    backoff_base: float
+    backoff_cap: float
 
 
 @dataclass(frozen=True)
 class WebhookSettings:
-    secret: Optional[Secret] = None
-    max_body_bytes: int = 1_048_576
+    secret: Optional[Secret]
+    max_body_bytes: int
 
 
 @dataclass(frozen=True)
 class HttpSettings:
     """How the HTTP listener defends itself: who it answers to, and how much it holds at once."""
 
-    allowed_hosts: tuple[str, ...] = ()  # Host header names; empty: the listen host and loopback names
-    status_token: Optional[Secret] = None  # bearer token for /status and /metrics
-    status_auth: str = "non-loopback"  # or "always": when the token is asked for
-    max_connections: int = 256  # open connections; more get 503 and are closed
-    request_timeout: float = 10.0  # seconds for a whole request, headers and body
-    workers: int = 4  # threads that answer complete requests
+    allowed_hosts: tuple[str, ...]  # Host header names; empty: the listen host and loopback names
+    status_token: Optional[Secret]  # bearer token for /status and /metrics
+    status_auth: str  # "non-loopback" or "always": when the token is asked for
+    max_connections: int  # open connections; more get 503 and are closed
+    request_timeout: float  # seconds for a whole request, headers and body
+    workers: int  # threads that answer complete requests
 
 
 @dataclass(frozen=True)
 class GitHubSettings:
     """Where pull request preview comments go; the token is read from `token_env` when a comment is posted."""
 
-    api_url: str = "https://api.github.com"
-    token_env: str = "GITHUB_TOKEN"
+    api_url: str
+    token_env: str
 
 
 @dataclass(frozen=True)
@@ -142,10 +145,10 @@ class ServiceConfig:
     webhook: WebhookSettings
     retry: RetryPolicy
     stacks: tuple[StackSpec, ...]
-    pulumi_command: Optional[Path] = None
-    github: GitHubSettings = field(default_factory=GitHubSettings)
-    http: HttpSettings = field(default_factory=HttpSettings)
-    previews: PreviewSettings = field(default_factory=PreviewSettings)
+    pulumi_command: Optional[Path]
+    github: GitHubSettings
+    http: HttpSettings
+    previews: PreviewSettings
 
     def stack(self, name: str) -> StackSpec:
         for spec in self.stacks:

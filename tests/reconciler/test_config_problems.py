@@ -53,7 +53,7 @@ HTTPS = "https://example.com/o/r.git"
     ({"config": ["a"]}, "config: must be a mapping of Pulumi config key to value"),
     ({"config": {"tiny:x": [1]}}, "config.tiny:x: must be a plain value or one of"),
     ({"config": {"tiny:x": {"secret_file": "no-such-file"}}}, "config.tiny:x: cannot read"),
-    ({"env": {"1BAD": "x"}}, "env: must map environment variable names"),
+    ({"env": {"1BAD": "x"}}, "env.1BAD: the key must be an environment variable name"),
     ({"program_retries": -1}, "program_retries"),
 ])
 def test_a_bad_stack_value_is_named_with_its_fix(tmp_path, entry, overrides, expected):
@@ -98,10 +98,10 @@ def test_a_prod_stack_is_guarded_by_default(tmp_path, entry):
     ({"listen": "8099"}, "listen: must be HOST:PORT like 127.0.0.1:8099"),
     ({"listen": "127.0.0.1:70000"}, "listen: must be HOST:PORT"),
     ({"workers": 0}, "workers"),
-    ({"log_format": "xml"}, "log_format: must be text or json"),
+    ({"log_format": "xml"}, "log_format: must be 'text' or 'json'"),
     ({"log_level": "loud"}, "log_level: must be DEBUG, INFO, WARNING or ERROR"),
     ({"pulumi": "no-such-cli"}, "is not an executable pulumi CLI"),
-    ({"webhook": "s3cret"}, "webhook: must be a mapping with secret and max_body_bytes"),
+    ({"webhook": "s3cret"}, "webhook: must be a mapping of secret, max_body_bytes"),
     ({"github": "api.github.com"}, "github: must be a mapping of"),
     ({"github": {"api_url": "ftp://x"}}, "github.api_url: must be an http(s) URL"),
     ({"github": {"token_env": "ghp_abc def"}}, "github.token_env: must name an environment variable"),
@@ -129,3 +129,28 @@ def test_a_file_that_is_not_a_config(tmp_path, text, expected):
     path.write_text(text)
     assert expected in problems_of(path)
     assert "cannot read the file" in problems_of(tmp_path / "missing.yaml")
+
+
+def test_unknown_keys_are_refused_in_every_section_with_the_closest_known_one(tmp_path, entry):
+    path = write_config(
+        tmp_path / "reconciler.yaml",
+        [entry(repo={"url": HTTPS, "credentials": {"pasword": {"env": "HOME"}}}, resync_intervl="1m")],
+        retry={"backof_cap": "1m"}, http={"worker": 2},
+    )
+
+    text = problems_of(path)
+
+    assert "stacks[0] (tiny): repo.credentials: unknown key 'pasword'; did you mean 'password'?" in text
+    assert "stacks[0] (tiny): unknown key 'resync_intervl'; did you mean 'resync_interval'?" in text
+    assert "retry: unknown key 'backof_cap'; did you mean 'backoff_cap'?" in text
+    assert "http: unknown key 'worker'; did you mean 'workers'?" in text
+    assert "4 problems" in text, "each problem once, all of them in one run"
+
+
+def test_a_stack_entry_without_its_required_keys_names_each(tmp_path):
+    path = write_config(tmp_path / "reconciler.yaml", [{"name": "bare"}])
+
+    text = problems_of(path)
+
+    assert "stacks[0] (bare): repo: is required" in text
+    assert "stacks[0] (bare): backend_url: is required" in text

@@ -172,7 +172,7 @@ def test_the_sample_local_config_is_valid():
     spec = loaded.stack("local")
     assert spec.repo_url == str(PROJECT_DIR)
     assert spec.stack == "local" and spec.branch == "main"
-    assert spec.virtualenv == PROJECT_DIR / ".venv"
+    assert spec.virtualenv == (PROJECT_DIR / ".venv").resolve(), "paths are resolved (.venv may be a link)"
 
 
 def test_the_github_section_is_checked_and_defaults_to_github_com(remote, tmp_path, monkeypatch):
