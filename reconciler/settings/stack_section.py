@@ -185,7 +185,9 @@ class StackSection(Section):
         [], description="manifest folders: a commit changing only these is judged by the guard without an engine preview",
     )
     preview_env: dict[EnvName, PreviewEnvValue] = Field(
-        {}, description="what a pull request preview's CLI gets besides the stack's own settings (never the service's environment): plain values, {env: NAME} or {file: PATH} (secrets, masked everywhere)",
+        {},
+        description="what a pull request preview's CLI gets besides the stack's own settings (never the service's environment): "
+        "plain values, {env: NAME} or {file: PATH} (secrets, masked everywhere)",
     )
 
     @field_validator("name")

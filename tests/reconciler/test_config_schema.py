@@ -8,9 +8,9 @@ import subprocess
 
 import jsonschema
 import yaml
-from reconciler_testing import PROJECT_DIR, PYTHON
 
 from reconciler.settings.json_schema import TABLE_END, TABLE_START, config_schema, markdown_table, schema_text
+from testsupport.reconciler_testing import PROJECT_DIR, PYTHON
 
 
 def test_the_committed_schema_is_what_the_models_produce():

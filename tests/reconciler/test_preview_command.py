@@ -20,12 +20,13 @@ from reconciler.preview.command import (
     preview,
 )
 from reconciler.settings import load_config
+from testsupport import fake_pulumi_cli
 from testsupport.fake_github import serve_fake_github
 from testsupport.fake_pulumi_cli import write_stack_state
 from testsupport.reconciler_testing import TINY_PROJECT, tiny_stack, write_config
 from testsupport.stub_pulumi import StubPulumi
 
-FAKE_CLI = Path(__file__).with_name("fake_pulumi_cli.py")
+FAKE_CLI = Path(fake_pulumi_cli.__file__)
 OWNER, REPO, NUMBER = "example", "web", 7
 
 

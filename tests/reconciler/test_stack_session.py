@@ -21,10 +21,11 @@ from reconciler.engine.stack_session import StackSession
 from reconciler.engine.supervised_command import SupervisedCommand
 from reconciler.settings import ConfigOverride
 from reconciler.telemetry.redaction import Redactor
+from testsupport import fake_pulumi_cli
 from testsupport.fake_pulumi_cli import NEW_SALT, write_stack_state
 from testsupport.stub_pulumi import StubPulumi
 
-FAKE_CLI = Path(__file__).with_name("fake_pulumi_cli.py")
+FAKE_CLI = Path(fake_pulumi_cli.__file__)
 STATE_SALT = "v1:salt-of-the-state"
 
 
