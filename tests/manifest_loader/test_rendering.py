@@ -90,9 +90,9 @@ def test_every_object_is_stamped_with_manager_commit_and_source(work_tree):
     first, namespace = render_objects(loaded.objects, {})
 
     assert first["metadata"]["labels"] == {MANAGED_BY_LABEL: MANAGER_NAME, COMMIT_LABEL: loaded.commit}
-    assert first["metadata"]["annotations"] == {SOURCE_ANNOTATION: "manifests/nested/app.yaml#0"}
+    assert first["metadata"]["annotations"] == {SOURCE_ANNOTATION: "manifests/nested/app.yaml#0", "pulumi.com/patchForce": "true"}
     assert namespace["metadata"]["labels"] == {"owner": "me", MANAGED_BY_LABEL: MANAGER_NAME, COMMIT_LABEL: loaded.commit}
-    assert namespace["metadata"]["annotations"] == {SOURCE_ANNOTATION: "manifests/nested/app.yaml#1"}
+    assert namespace["metadata"]["annotations"] == {SOURCE_ANNOTATION: "manifests/nested/app.yaml#1", "pulumi.com/patchForce": "true"}
 
 
 def test_label_key_names_are_the_published_ones():
@@ -182,3 +182,13 @@ def test_loaded_objects_are_not_mutated_and_each_render_is_fresh(work_tree):
     assert [obj.body for obj in loaded.objects] == before
     assert first[0]["metadata"]["labels"][COMMIT_LABEL] == loaded.commit
     assert first[0]["metadata"] is not second[0]["metadata"]
+
+
+def test_an_object_that_keeps_hand_edits_says_so_and_is_not_overridden(work_tree):
+    content = ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: tuned-by-hand\n"
+               "  annotations: {pulumi.com/patchForce: \"false\"}\ndata:\n  LEVEL: info\n")
+    loaded = load(work_tree, {"manifests/app.yaml": content})
+
+    [config_map] = render_objects(loaded.objects, {})
+
+    assert config_map["metadata"]["annotations"]["pulumi.com/patchForce"] == "false"
