@@ -5,14 +5,23 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from types import SimpleNamespace
 
 import pytest
 from pulumi import automation as auto
 from pulumi.automation._cmd import CommandResult
+from scripted_workspace import ScriptedWorkspace
 
 from reconciler import errors
 from reconciler.decision import Action, decide
-from reconciler.errors import EngineInterrupted, Stalled, Temporary, Waiting, from_engine
+from reconciler.errors import (
+    EngineInterrupted,
+    Stalled,
+    Temporary,
+    Waiting,
+    from_engine,
+)
+from reconciler.guard import identities, why_preview
 from reconciler.policy.deletion_guard import judge
 from reconciler.settings import RetryPolicy
 from reconciler.status.model import Result, RunKind, RunOutcome, StackState
@@ -239,3 +248,103 @@ def test_a_condition_keeps_its_transition_time_while_its_status_holds():
 def test_the_reasons_are_one_vocabulary():
     reasons = [value for name, value in vars(errors).items() if name.isupper() and isinstance(value, str)]
     assert len(reasons) == len(set(reasons)) and all(reason[0].isupper() and " " not in reason for reason in reasons)
+
+
+# The guard's cheap path: which objects a manifest file declares, and when the object sets of two
+# commits are enough to skip the preview (and when they are not, the reason it gives).
+
+def test_an_object_is_known_by_api_group_kind_namespace_and_name():
+    text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\n"
+    assert identities("m.yaml", text) == {("apps", "Deployment", "shop", "web")}
+
+
+def test_a_core_object_has_the_empty_group_and_a_cluster_object_the_empty_namespace():
+    text = "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"
+    assert identities("m.yaml", text) == {("", "Namespace", "", "shop")}
+
+
+def test_the_items_of_a_list_are_the_objects_nested_lists_included():
+    text = (
+        "apiVersion: v1\nkind: List\nitems:\n"
+        "- {apiVersion: v1, kind: ConfigMap, metadata: {name: one, namespace: a}}\n"
+        "- apiVersion: v1\n  kind: ConfigMapList\n  items:\n"
+        "  - {apiVersion: v1, kind: ConfigMap, metadata: {name: two, namespace: a}}\n"
+    )
+    assert identities("m.yaml", text) == {("", "ConfigMap", "a", "one"), ("", "ConfigMap", "a", "two")}
+
+
+def test_a_kind_ending_in_list_without_items_is_an_object_itself():
+    text = "apiVersion: example.com/v1\nkind: AllowList\nmetadata: {name: ips}\n"
+    assert identities("m.yaml", text) == {("example.com", "AllowList", "", "ips")}
+
+
+def test_documents_that_are_not_mappings_declare_nothing():
+    text = "- just\n- a list\n---\nplain text\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: one}\n"
+    assert identities("m.yaml", text) == {("", "ConfigMap", "", "one")}
+
+
+def test_an_object_whose_metadata_is_not_a_mapping_is_still_counted():
+    found = identities("m.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: broken\n")
+    assert [(group, kind, namespace) for group, kind, namespace, _ in found] == [("", "ConfigMap", "")]
+
+
+def test_a_file_that_is_not_yaml_is_not_manifests():
+    assert identities("m.yaml", "kind: [unclosed") is None
+
+
+def guarded_workspace(before: str, after: str, changed=("manifests/app.yaml",)) -> ScriptedWorkspace:
+    workspace = ScriptedWorkspace(B)
+    workspace.changes[(A, B)] = list(changed)
+    for path in changed:
+        workspace.files[(A, path)] = before
+        workspace.files[(B, path)] = after
+    return workspace
+
+
+ONE = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: one}\n"
+TWO = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: two}\n"
+SPEC = SimpleNamespace(guard_manifests=("deploy/manifests",))
+
+
+def reason(workspace, spec=SPEC, last_applied=A, config_changed=False):
+    return why_preview(workspace, spec, last_applied, B, config_changed)
+
+
+def test_a_renamed_object_is_a_deletion_and_is_counted():
+    workspace = guarded_workspace(ONE + "---\n" + TWO, TWO.replace("two", "three"), changed=("deploy/manifests/app.yaml",))
+    assert reason(workspace) == "2 object(s) are no longer in the manifests"
+
+
+def test_an_added_object_needs_no_preview_in_a_nested_folder_too():
+    workspace = guarded_workspace(ONE, ONE + "---\n" + TWO, changed=("deploy/manifests/web/app.yaml",))
+    assert reason(workspace) is None
+
+
+def test_an_object_moved_between_files_is_not_a_deletion():
+    workspace = ScriptedWorkspace(B)
+    workspace.changes[(A, B)] = ["deploy/manifests/a.yaml", "deploy/manifests/b.yaml"]
+    workspace.files.update({(A, "deploy/manifests/a.yaml"): ONE, (B, "deploy/manifests/b.yaml"): ONE})
+    assert reason(workspace) is None
+
+
+@pytest.mark.parametrize("path", ["deploy/manifests-old/app.yaml", "deploy/app.yaml", "manifests/app.yaml"])
+def test_a_file_beside_the_guarded_folder_is_not_a_manifest(path):
+    workspace = guarded_workspace(ONE, ONE, changed=(path,))
+    assert reason(workspace) == f"{path} changed (not a manifest)"
+
+
+def test_the_first_stack_run_and_a_changed_config_are_told_apart():
+    workspace = guarded_workspace(ONE, ONE)
+    assert reason(workspace, last_applied=None) is None
+    assert reason(workspace, config_changed=True) == "the stack's config changed"
+    assert reason(workspace, spec=SimpleNamespace(guard_manifests=())) == "no guard_manifests folders are configured"
+
+
+def test_a_last_commit_missing_from_the_checkout_is_named():
+    workspace = ScriptedWorkspace(B)
+    assert reason(workspace) == f"the last applied commit {A[:12]} is not in the checkout"
+
+
+def test_an_unreadable_manifest_names_the_file_and_commit():
+    workspace = guarded_workspace(ONE, "kind: [unclosed", changed=("deploy/manifests/app.yaml",))
+    assert reason(workspace) == f"deploy/manifests/app.yaml at {B[:12]} cannot be read as manifests"
