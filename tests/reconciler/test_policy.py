@@ -50,10 +50,21 @@ def test_engine_errors_are_typed_by_the_sdk_class(error, kind, reason, bounded):
 
 def test_a_lock_held_waits_the_concurrent_delay_and_an_unreachable_backend_the_short_one():
     held = from_engine(auto.ConcurrentUpdateError(RESULT), "m", backend_reachable=lambda: True, retry=POLICY)
-    down = from_engine(auto.CommandError(RESULT), "m", backend_reachable=lambda: False, retry=POLICY)
+    down = from_engine(auto.CommandError(RESULT), "no route to host", backend_reachable=lambda: False, retry=POLICY)
 
     assert held.delay == 30
     assert (down.reason, down.delay) == ("BackendUnreachable", 15)
+    assert "no route to host" in down.message
+
+
+@pytest.mark.parametrize("why, reason", [("signal", "Interrupted"), ("deadline", "DeadlineExceeded")])
+def test_an_interrupted_engine_says_how_it_ended_and_that_the_next_pass_recovers(why, reason):
+    error = EngineInterrupted(RESULT, why, "pulumi up was killed by SIGKILL")
+    typed = from_engine(error, "updating...", backend_reachable=lambda: True, retry=POLICY)
+
+    assert typed.reason == reason
+    assert "pulumi up was killed by SIGKILL" in typed.message and "updating..." in typed.message
+    assert "next pass" in typed.message
 
 
 def test_a_program_error_is_not_blamed_on_the_backend_even_when_it_is_down():
