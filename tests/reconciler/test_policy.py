@@ -264,14 +264,15 @@ def test_the_reasons_are_one_vocabulary():
 # The guard's cheap path: which objects a manifest file declares, and when the object sets of two
 # commits are enough to skip the preview (and when they are not, the reason it gives).
 
-def test_an_object_is_known_by_api_group_kind_namespace_and_name():
-    text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\n"
-    assert identities("m.yaml", text) == {("apps", "Deployment", "shop", "web")}
-
-
-def test_a_core_object_has_the_empty_group_and_a_cluster_object_the_empty_namespace():
-    text = "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"
-    assert identities("m.yaml", text) == {("", "Namespace", "", "shop")}
+@pytest.mark.parametrize("text, identity", [
+    ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\n", ("apps", "Deployment", "shop", "web")),
+    # the core group is empty, and so is a cluster-scoped object's namespace
+    ("apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n", ("", "Namespace", "", "shop")),
+    # a kind ending in List without items is an object itself
+    ("apiVersion: example.com/v1\nkind: AllowList\nmetadata: {name: ips}\n", ("example.com", "AllowList", "", "ips")),
+])
+def test_an_object_is_known_by_api_group_kind_namespace_and_name(text, identity):
+    assert identities("m.yaml", text) == {identity}
 
 
 def test_the_items_of_a_list_are_the_objects_nested_lists_included():
@@ -282,11 +283,6 @@ def test_the_items_of_a_list_are_the_objects_nested_lists_included():
         "  - {apiVersion: v1, kind: ConfigMap, metadata: {name: two, namespace: a}}\n"
     )
     assert identities("m.yaml", text) == {("", "ConfigMap", "a", "one"), ("", "ConfigMap", "a", "two")}
-
-
-def test_a_kind_ending_in_list_without_items_is_an_object_itself():
-    text = "apiVersion: example.com/v1\nkind: AllowList\nmetadata: {name: ips}\n"
-    assert identities("m.yaml", text) == {("example.com", "AllowList", "", "ips")}
 
 
 def test_documents_that_are_not_mappings_declare_nothing():
