@@ -355,3 +355,10 @@ def test_a_last_commit_missing_from_the_checkout_is_named():
 def test_an_unreadable_manifest_names_the_file_and_commit():
     workspace = guarded_workspace(ONE, "kind: [unclosed", changed=("deploy/manifests/app.yaml",))
     assert reason(workspace) == f"deploy/manifests/app.yaml at {B[:12]} cannot be read as manifests"
+
+
+def test_a_typed_error_reads_as_its_message_and_an_interrupted_engine_as_its_output():
+    # what a log line or a traceback shows for them
+    assert str(Stalled("CommitMissing", "commit abc is gone")) == "commit abc is gone"
+    killed = CommandResult(stdout="", stderr="error: the update was killed", code=-9)
+    assert "the update was killed" in str(EngineInterrupted(killed, "signal", "pulumi up was killed"))
