@@ -322,3 +322,25 @@ def test_drift_is_reported_or_remediated(harness):
     assert remediated.outcome.result.value == "remediated"
     assert ("up", (A, True)) in harness.workspace.calls
     assert harness.conditions()["Ready"] == (True, "ReconciliationSucceeded")
+
+
+def test_the_update_and_the_guard_preview_run_the_head_commit_without_a_refresh(harness):
+    guarded(harness, MANIFEST_2, MANIFEST_1)
+    harness.workspace.trailer = 1
+    harness.workspace.script("preview", PreviewReport(ChangeCounts(delete=1), [], []))
+    harness.run()
+    assert ("preview", B) in harness.workspace.calls and ("up", (B, False)) in harness.workspace.calls
+
+
+def test_a_blocked_run_lists_what_goes_away_why_it_is_replaced_and_how_many_more(harness):
+    guarded(harness, MANIFEST_2, MANIFEST_1)
+    replaced = {"urn": "urn:pulumi:x::p::kubernetes:apps/v1:Deployment::web", "op": "replace", "fields": "spec.selector"}
+    deleted = [{"urn": f"urn:pulumi:x::p::kubernetes:core/v1:ConfigMap::cm{i}", "op": "delete"} for i in range(200)]
+    doomed = [replaced, *deleted]
+    harness.workspace.script("preview", PreviewReport(ChangeCounts(delete=200, replace=1), doomed, doomed))
+
+    message = harness.run().outcome.error_message
+
+    assert "replace urn:pulumi:x::p::kubernetes:apps/v1:Deployment::web (replaced: spec.selector cannot change in place)" in message
+    listed = message.count("\n  delete urn:")
+    assert 0 < listed < 200 and message.endswith(f"\n  ... and {200 - listed} more")
