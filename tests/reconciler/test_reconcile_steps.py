@@ -153,6 +153,9 @@ def test_a_run_a_dead_process_left_open_is_recovered_against_the_current_head_fi
     interrupted = next(run for run in harness.store.runs("tiny") if run["id"] == dangling)
     assert interrupted["result"] == "failed" and interrupted["reason"] == "Interrupted"
     assert "1 dead lock(s) released" in interrupted["error"]
+    # it is closed as the run it was: its commit, trigger and kind kept
+    assert (interrupted["commit"], interrupted["trigger"], interrupted["kind"]) == (B, "poll", "apply")
+    assert interrupted["started_at"] <= interrupted["finished_at"]
     assert harness.store.unfinished_runs("tiny") == [] and not harness.state().needs_recovery
 
 
@@ -344,3 +347,8 @@ def test_a_blocked_run_lists_what_goes_away_why_it_is_replaced_and_how_many_more
     assert "replace urn:pulumi:x::p::kubernetes:apps/v1:Deployment::web (replaced: spec.selector cannot change in place)" in message
     listed = message.count("\n  delete urn:")
     assert 0 < listed < 200 and message.endswith(f"\n  ... and {200 - listed} more")
+
+
+def test_the_stack_salt_is_remembered_for_the_next_fresh_checkout(harness):
+    harness.reconciler.recorder.remember_salt("v1:salt-of-this-stack")
+    assert harness.state().encryption_salt == "v1:salt-of-this-stack"
