@@ -77,6 +77,8 @@ def test_a_first_pass_runs_every_step_in_order_and_records_one_applied_run(harne
                                     "Stalled": (False, "NotStalled")}
     [run] = harness.store.runs("tiny")
     assert run["result"] == "applied" and run["finished_at"] is not None and state.last_run_id == run["id"]
+    assert (run["commit"], run["trigger"], run["kind"]) == (A, "test", "apply")
+    assert run["started_at"] <= run["finished_at"]
 
 
 def test_a_settled_head_runs_nothing_and_writes_no_run(harness):
@@ -352,3 +354,8 @@ def test_a_blocked_run_lists_what_goes_away_why_it_is_replaced_and_how_many_more
 def test_the_stack_salt_is_remembered_for_the_next_fresh_checkout(harness):
     harness.reconciler.recorder.remember_salt("v1:salt-of-this-stack")
     assert harness.state().encryption_salt == "v1:salt-of-this-stack"
+
+
+def test_the_next_scheduled_pass_is_shown_in_the_state(harness):
+    harness.reconciler.recorder.scheduled(1_900_000_000.0)
+    assert harness.state().next_run_at == 1_900_000_000.0
