@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from types import SimpleNamespace
 
 import pytest
 from pulumi import automation as auto
@@ -12,11 +13,19 @@ from pulumi.automation._cmd import CommandResult
 
 from reconciler import errors
 from reconciler.decision import Action, decide
-from reconciler.errors import EngineInterrupted, Stalled, Temporary, Waiting, from_engine
+from reconciler.errors import (
+    EngineInterrupted,
+    Stalled,
+    Temporary,
+    Waiting,
+    from_engine,
+)
+from reconciler.guard import identities, why_preview
 from reconciler.policy.deletion_guard import judge
 from reconciler.settings import RetryPolicy
 from reconciler.status.model import Result, RunKind, RunOutcome, StackState
 from reconciler.status.position import advance, backoff, conditions
+from testsupport.scripted_workspace import ScriptedWorkspace
 
 POLICY = RetryPolicy(unreachable_delay=15, concurrent_delay=30, backoff_base=10, backoff_cap=600)
 RESULT = CommandResult(stdout="", stderr="", code=255)
@@ -41,10 +50,21 @@ def test_engine_errors_are_typed_by_the_sdk_class(error, kind, reason, bounded):
 
 def test_a_lock_held_waits_the_concurrent_delay_and_an_unreachable_backend_the_short_one():
     held = from_engine(auto.ConcurrentUpdateError(RESULT), "m", backend_reachable=lambda: True, retry=POLICY)
-    down = from_engine(auto.CommandError(RESULT), "m", backend_reachable=lambda: False, retry=POLICY)
+    down = from_engine(auto.CommandError(RESULT), "no route to host", backend_reachable=lambda: False, retry=POLICY)
 
     assert held.delay == 30
     assert (down.reason, down.delay) == ("BackendUnreachable", 15)
+    assert "no route to host" in down.message
+
+
+@pytest.mark.parametrize("why, reason", [("signal", "Interrupted"), ("deadline", "DeadlineExceeded")])
+def test_an_interrupted_engine_says_how_it_ended_and_that_the_next_pass_recovers(why, reason):
+    error = EngineInterrupted(RESULT, why, "pulumi up was killed by SIGKILL")
+    typed = from_engine(error, "updating...", backend_reachable=lambda: True, retry=POLICY)
+
+    assert typed.reason == reason
+    assert "pulumi up was killed by SIGKILL" in typed.message and "updating..." in typed.message
+    assert "next pass" in typed.message
 
 
 def test_a_program_error_is_not_blamed_on_the_backend_even_when_it_is_down():
@@ -239,3 +259,106 @@ def test_a_condition_keeps_its_transition_time_while_its_status_holds():
 def test_the_reasons_are_one_vocabulary():
     reasons = [value for name, value in vars(errors).items() if name.isupper() and isinstance(value, str)]
     assert len(reasons) == len(set(reasons)) and all(reason[0].isupper() and " " not in reason for reason in reasons)
+
+
+# The guard's cheap path: which objects a manifest file declares, and when the object sets of two
+# commits are enough to skip the preview (and when they are not, the reason it gives).
+
+@pytest.mark.parametrize("text, identity", [
+    ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\n", ("apps", "Deployment", "shop", "web")),
+    # the core group is empty, and so is a cluster-scoped object's namespace
+    ("apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n", ("", "Namespace", "", "shop")),
+    # a kind ending in List without items is an object itself
+    ("apiVersion: example.com/v1\nkind: AllowList\nmetadata: {name: ips}\n", ("example.com", "AllowList", "", "ips")),
+])
+def test_an_object_is_known_by_api_group_kind_namespace_and_name(text, identity):
+    assert identities("m.yaml", text) == {identity}
+
+
+def test_the_items_of_a_list_are_the_objects_nested_lists_included():
+    text = (
+        "apiVersion: v1\nkind: List\nitems:\n"
+        "- {apiVersion: v1, kind: ConfigMap, metadata: {name: one, namespace: a}}\n"
+        "- apiVersion: v1\n  kind: ConfigMapList\n  items:\n"
+        "  - {apiVersion: v1, kind: ConfigMap, metadata: {name: two, namespace: a}}\n"
+    )
+    assert identities("m.yaml", text) == {("", "ConfigMap", "a", "one"), ("", "ConfigMap", "a", "two")}
+
+
+def test_documents_that_are_not_mappings_declare_nothing():
+    text = "- just\n- a list\n---\nplain text\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: one}\n"
+    assert identities("m.yaml", text) == {("", "ConfigMap", "", "one")}
+
+
+def test_an_object_whose_metadata_is_not_a_mapping_is_still_counted():
+    found = identities("m.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: broken\n")
+    assert [(group, kind, namespace) for group, kind, namespace, _ in found] == [("", "ConfigMap", "")]
+
+
+def test_a_file_that_is_not_yaml_is_not_manifests():
+    assert identities("m.yaml", "kind: [unclosed") is None
+
+
+def guarded_workspace(before: str, after: str, changed=("manifests/app.yaml",)) -> ScriptedWorkspace:
+    workspace = ScriptedWorkspace(B)
+    workspace.changes[(A, B)] = list(changed)
+    for path in changed:
+        workspace.files[(A, path)] = before
+        workspace.files[(B, path)] = after
+    return workspace
+
+
+ONE = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: one}\n"
+TWO = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: two}\n"
+SPEC = SimpleNamespace(guard_manifests=("deploy/manifests",))
+
+
+def reason(workspace, spec=SPEC, last_applied=A, config_changed=False):
+    return why_preview(workspace, spec, last_applied, B, config_changed)
+
+
+def test_a_renamed_object_is_a_deletion_and_is_counted():
+    workspace = guarded_workspace(ONE + "---\n" + TWO, TWO.replace("two", "three"), changed=("deploy/manifests/app.yaml",))
+    assert reason(workspace) == "2 object(s) are no longer in the manifests"
+
+
+def test_an_added_object_needs_no_preview_in_a_nested_folder_too():
+    workspace = guarded_workspace(ONE, ONE + "---\n" + TWO, changed=("deploy/manifests/web/app.yaml",))
+    assert reason(workspace) is None
+
+
+def test_an_object_moved_between_files_is_not_a_deletion():
+    workspace = ScriptedWorkspace(B)
+    workspace.changes[(A, B)] = ["deploy/manifests/a.yaml", "deploy/manifests/b.yaml"]
+    workspace.files.update({(A, "deploy/manifests/a.yaml"): ONE, (B, "deploy/manifests/b.yaml"): ONE})
+    assert reason(workspace) is None
+
+
+@pytest.mark.parametrize("path", ["deploy/manifests-old/app.yaml", "deploy/app.yaml", "manifests/app.yaml"])
+def test_a_file_beside_the_guarded_folder_is_not_a_manifest(path):
+    workspace = guarded_workspace(ONE, ONE, changed=(path,))
+    assert reason(workspace) == f"{path} changed (not a manifest)"
+
+
+def test_the_first_stack_run_and_a_changed_config_are_told_apart():
+    workspace = guarded_workspace(ONE, ONE)
+    assert reason(workspace, last_applied=None) is None
+    assert reason(workspace, config_changed=True) == "the stack's config changed"
+    assert reason(workspace, spec=SimpleNamespace(guard_manifests=())) == "no guard_manifests folders are configured"
+
+
+def test_a_last_commit_missing_from_the_checkout_is_named():
+    workspace = ScriptedWorkspace(B)
+    assert reason(workspace) == f"the last applied commit {A[:12]} is not in the checkout"
+
+
+def test_an_unreadable_manifest_names_the_file_and_commit():
+    workspace = guarded_workspace(ONE, "kind: [unclosed", changed=("deploy/manifests/app.yaml",))
+    assert reason(workspace) == f"deploy/manifests/app.yaml at {B[:12]} cannot be read as manifests"
+
+
+def test_a_typed_error_reads_as_its_message_and_an_interrupted_engine_as_its_output():
+    # what a log line or a traceback shows for them
+    assert str(Stalled("CommitMissing", "commit abc is gone")) == "commit abc is gone"
+    killed = CommandResult(stdout="", stderr="error: the update was killed", code=-9)
+    assert "the update was killed" in str(EngineInterrupted(killed, "signal", "pulumi up was killed"))

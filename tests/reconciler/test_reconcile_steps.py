@@ -77,6 +77,8 @@ def test_a_first_pass_runs_every_step_in_order_and_records_one_applied_run(harne
                                     "Stalled": (False, "NotStalled")}
     [run] = harness.store.runs("tiny")
     assert run["result"] == "applied" and run["finished_at"] is not None and state.last_run_id == run["id"]
+    assert (run["commit"], run["trigger"], run["kind"]) == (A, "test", "apply")
+    assert run["started_at"] <= run["finished_at"]
 
 
 def test_a_settled_head_runs_nothing_and_writes_no_run(harness):
@@ -153,6 +155,9 @@ def test_a_run_a_dead_process_left_open_is_recovered_against_the_current_head_fi
     interrupted = next(run for run in harness.store.runs("tiny") if run["id"] == dangling)
     assert interrupted["result"] == "failed" and interrupted["reason"] == "Interrupted"
     assert "1 dead lock(s) released" in interrupted["error"]
+    # it is closed as the run it was: its commit, trigger and kind kept
+    assert (interrupted["commit"], interrupted["trigger"], interrupted["kind"]) == (B, "poll", "apply")
+    assert interrupted["started_at"] <= interrupted["finished_at"]
     assert harness.store.unfinished_runs("tiny") == [] and not harness.state().needs_recovery
 
 
@@ -322,3 +327,35 @@ def test_drift_is_reported_or_remediated(harness):
     assert remediated.outcome.result.value == "remediated"
     assert ("up", (A, True)) in harness.workspace.calls
     assert harness.conditions()["Ready"] == (True, "ReconciliationSucceeded")
+
+
+def test_the_update_and_the_guard_preview_run_the_head_commit_without_a_refresh(harness):
+    guarded(harness, MANIFEST_2, MANIFEST_1)
+    harness.workspace.trailer = 1
+    harness.workspace.script("preview", PreviewReport(ChangeCounts(delete=1), [], []))
+    harness.run()
+    assert ("preview", B) in harness.workspace.calls and ("up", (B, False)) in harness.workspace.calls
+
+
+def test_a_blocked_run_lists_what_goes_away_why_it_is_replaced_and_how_many_more(harness):
+    guarded(harness, MANIFEST_2, MANIFEST_1)
+    replaced = {"urn": "urn:pulumi:x::p::kubernetes:apps/v1:Deployment::web", "op": "replace", "fields": "spec.selector"}
+    deleted = [{"urn": f"urn:pulumi:x::p::kubernetes:core/v1:ConfigMap::cm{i}", "op": "delete"} for i in range(200)]
+    doomed = [replaced, *deleted]
+    harness.workspace.script("preview", PreviewReport(ChangeCounts(delete=200, replace=1), doomed, doomed))
+
+    message = harness.run().outcome.error_message
+
+    assert "replace urn:pulumi:x::p::kubernetes:apps/v1:Deployment::web (replaced: spec.selector cannot change in place)" in message
+    listed = message.count("\n  delete urn:")
+    assert 0 < listed < 200 and message.endswith(f"\n  ... and {200 - listed} more")
+
+
+def test_the_stack_salt_is_remembered_for_the_next_fresh_checkout(harness):
+    harness.reconciler.recorder.remember_salt("v1:salt-of-this-stack")
+    assert harness.state().encryption_salt == "v1:salt-of-this-stack"
+
+
+def test_the_next_scheduled_pass_is_shown_in_the_state(harness):
+    harness.reconciler.recorder.scheduled(1_900_000_000.0)
+    assert harness.state().next_run_at == 1_900_000_000.0

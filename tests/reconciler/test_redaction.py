@@ -188,6 +188,22 @@ def test_each_long_line_of_a_multi_line_secret_is_masked_and_short_lines_are_not
     assert "short" in output
 
 
+def test_a_multi_line_secret_printed_whole_is_one_marker():
+    key = "-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nshort\n-----END KEY-----"
+    assert Redactor([key]).redact(f"key: {key}\n") == "key: [redacted]\n"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("step 1\ntoken=hunter2-password done", "step 1\ntoken=[redacted] done"),
+    # broken across lines: the secret and the break inside it go, the text around it stays whole
+    ("token=hunter2-\n    password done\nnext", "token=[redacted] done\nnext"),
+    ("hunter2-password\\n", "[redacted]\\n"),
+    ("a=hunter2-password\nb=hunter2-password.", "a=[redacted]\nb=[redacted]."),
+])
+def test_in_text_with_line_breaks_only_the_secret_is_replaced(text, expected):
+    assert Redactor(["hunter2-password"]).redact(text) == expected
+
+
 def test_the_marker_is_chosen_by_the_caller():
     assert Redactor(["hunter2-password"], marker="[secret]").redact("pw=hunter2-password") == "pw=[secret]"
 
