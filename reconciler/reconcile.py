@@ -193,6 +193,7 @@ class StackReconciler:
         if reason is None:
             log.info("deletion guard: nothing can be deleted (object sets of the two commits)", extra={"stack": self.spec.name})
             return True
+        log.info("deletion guard: previewing (%s)", reason, extra={"stack": self.spec.name, "commit": ctx.commit})
         report = self.workspace.preview(ctx.commit, refresh=False)
         trailer = self.workspace.allowed_deletes(state.last_applied_commit, ctx.commit)
         verdict = judge(report.changes.delete, report.changes.replace, self.spec.deletion_guard, trailer)
