@@ -8,6 +8,7 @@ Nothing a preview does may reach the cluster.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -179,6 +180,35 @@ def test_a_secret_config_value_never_appears_even_when_a_manifest_holds_it(scena
     assert "leaky" in comment["body"] and "[secret]" in comment["body"]
     for text in (comment["body"], result.stdout, result.stderr):
         assert REGISTRY_PASSWORD not in text
+
+
+def test_a_secret_placeholder_from_encrypted_config_never_appears_in_the_comment(scenario):
+    """A Secret manifest says ${secret:db-password}; the value is in the pull request's stack file, encrypted."""
+    value = "pr-e2e-placeholder-value-51c7"
+    clone, stack_file = scenario.repo.remote.clone, scenario.repo.remote.clone / "Pulumi.local.yaml"
+    env = {**scenario.env, "PULUMI_BACKEND_URL": f"file://{scenario.repo.backend}", "PULUMI_CONFIG_PASSPHRASE": scenario.env[PASSPHRASE_ENV]}
+    exported = subprocess.run(["pulumi", "stack", "export", "--stack", "local", "--non-interactive"], cwd=clone, env=env,
+                              capture_output=True, text=True, check=True)
+    salt = json.loads(exported.stdout)["deployment"]["secrets_providers"]["state"]["salt"]
+    committed = stack_file.read_text()
+    try:
+        stack_file.write_text(f"encryptionsalt: {salt}\n" + committed)
+        subprocess.run(["pulumi", "config", "set", "--secret", "--path", "pulumi-gitops:secrets.db-password", value, "--stack", "local",
+                        "--non-interactive"], cwd=clone, env=env, capture_output=True, text=True, check=True)
+        encrypted = stack_file.read_text()
+    finally:
+        stack_file.write_text(committed)
+    secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  password: ${secret:db-password}\n"
+    scenario.open_pull_request(11, "a Secret from encrypted config", {"Pulumi.local.yaml": encrypted, "manifests/db-secret.yaml": secret})
+
+    result = scenario.preview(11, output_format="markdown")
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    [comment] = scenario.comments(11)
+    assert "db" in comment["body"] and value not in encrypted
+    for text in (comment["body"], result.stdout, result.stderr):
+        for form in (value, base64.b64encode(value.encode()).decode()):
+            assert form not in text
 
 
 def test_a_diff_over_70000_characters_is_cut_with_a_note(scenario):
