@@ -59,9 +59,17 @@ class _Reader:
     def fail(self, key: str, problem: str) -> StackConfigError:
         return StackConfigError(f"{self._stack_file}: {CONFIG_NAMESPACE}:{key}: {problem}")
 
-    def text(self, key: str, default: Optional[str] = None) -> Optional[str]:
+    def text(self, key: str) -> Optional[str]:
+        """An optional text (Pulumi.yaml's default is empty): None when empty."""
         value = self._config.get(key)
-        return default if value in (None, "") else value
+        return None if value in (None, "") else value
+
+    def declared_text(self, key: str) -> str:
+        """A text whose default Pulumi.yaml gives: the engine always passes a value."""
+        value = self.text(key)
+        if value is None:
+            raise self.fail(key, "is empty; give it a value, or remove it from the stack file to get Pulumi.yaml's default")
+        return value
 
     def required_text(self, key: str, why: str) -> str:
         value = self.text(key)
@@ -69,31 +77,31 @@ class _Reader:
             raise self.fail(key, f"is required {why}; set it with `pulumi config set {key} VALUE`")
         return value
 
-    def flag(self, key: str, default: bool) -> bool:
+    def flag(self, key: str) -> bool:
         try:
             value = self._config.get_bool(key)
         except pulumi.ConfigTypeError:
             raise self.fail(key, "must be true or false") from None
-        return default if value is None else value
+        return self._declared(key, value)
 
-    def number(self, key: str, default: int, minimum: int = 0) -> int:
+    def number(self, key: str, minimum: int = 0) -> int:
         try:
-            value = self._config.get_int(key)
+            value = self._declared(key, self._config.get_int(key))
         except pulumi.ConfigTypeError:
             raise self.fail(key, "must be a whole number") from None
-        value = default if value is None else value
         if value < minimum:
             raise self.fail(key, f"must be at least {minimum}, got {value}")
         return value
 
-    def strings(self, key: str, default: list[str]) -> list[str]:
-        value = self._object(key, default)
+    def strings(self, key: str) -> list[str]:
+        value = self._declared(key, self._object(key))
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise self.fail(key, 'must be a list of non-empty strings, e.g. ["a", "b"]')
         return list(value)
 
     def string_map(self, key: str) -> dict[str, str]:
-        value = self._object(key, {})
+        # Pulumi.yaml declares no default for a map without a schema: unset is empty.
+        value = self._object(key) or {}
         if not isinstance(value, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in value.items()
         ):
@@ -107,7 +115,7 @@ class _Reader:
 
     def secret_map(self, key: str) -> dict[str, pulumi.Output[str]]:
         """A map of names to secret strings; every value must be set with --secret, so Git holds only ciphertext."""
-        value = self._object(key, {})
+        value = self._declared(key, self._object(key))
         how = f"set each with `pulumi config set --secret --path '{CONFIG_NAMESPACE}:{key}.NAME' VALUE`"
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise self.fail(key, f"must be a map of strings; {how}")
@@ -128,12 +136,17 @@ class _Reader:
             return []
         return sorted(name for name, item in entries.items() if not (isinstance(item, dict) and "secure" in item))
 
-    def _object(self, key: str, default: Any) -> Any:
+    def _object(self, key: str) -> Any:
         try:
-            value = self._config.get_object(key)
+            return self._config.get_object(key)
         except pulumi.ConfigTypeError:
             raise self.fail(key, "must be valid JSON/YAML structured config") from None
-        return default if value is None else value
+
+    def _declared(self, key: str, value: Any) -> Any:
+        """Defaults live in Pulumi.yaml only; the engine passes them to the program like any value."""
+        if value is None:
+            raise self.fail(key, "has no value; Pulumi.yaml declares its default, which the engine passes to the program")
+        return value
 
 
 def _project_path(value: str) -> Path:
@@ -169,13 +182,13 @@ def read_stack_settings() -> StackSettings:
     if target not in TARGETS:
         raise read.fail("target", f"must be one of {', '.join(TARGETS)}, got {target!r}")
 
-    app_name = read.text("appName", "demo")
-    protect = read.flag("protect", False)
+    app_name = read.declared_text("appName")
+    protect = read.flag("protect")
     registry = _registry_args(read, target, app_name)
     cluster = _cluster_args(read, target, app_name)
 
     docker_host = read.text("dockerHost") or os.environ.get("DOCKER_HOST") or None
-    kubernetes_version = read.text("kubernetesVersion", "1.33")
+    kubernetes_version = read.declared_text("kubernetesVersion")
     if kubernetes_version not in supported_versions():
         raise read.fail(
             "kubernetesVersion",
@@ -184,17 +197,17 @@ def read_stack_settings() -> StackSettings:
     return StackSettings(
         target=target,
         app_name=app_name,
-        app_dir=_project_path(read.text("appDir", "app")),
-        manifests_dir=_project_path(read.text("manifestsDir", "manifests")),
-        default_namespace=read.text("defaultNamespace", "demo"),
-        require_clean_manifests=read.flag("requireCleanManifests", False),
+        app_dir=_project_path(read.declared_text("appDir")),
+        manifests_dir=_project_path(read.declared_text("manifestsDir")),
+        default_namespace=read.declared_text("defaultNamespace"),
+        require_clean_manifests=read.flag("requireCleanManifests"),
         protect=protect,
         image_build_args=read.string_map("imageBuildArgs"),
-        image_platforms=read.strings("imagePlatforms", ["linux/amd64"]),
+        image_platforms=read.strings("imagePlatforms"),
         image_builder=read.text("imageBuilder"),
         docker_host=docker_host,
         kubernetes_version=kubernetes_version,
-        server_dry_run=read.flag("serverDryRun", True),
+        server_dry_run=read.flag("serverDryRun"),
         secrets=read.secret_map("secrets"),
         registry=registry,
         cluster=cluster,
@@ -213,9 +226,9 @@ def _registry_args(read: _Reader, target: str, app_name: str) -> RegistryArgs:
     return RegistryArgs(
         target=target,
         repository_name=app_name,
-        immutable_tags=read.flag("ecrImmutableTags", False),
-        keep_tagged_images=read.number("ecrKeepTaggedImages", 30, minimum=1),
-        untagged_expiry_days=read.number("ecrUntaggedExpiryDays", 7, minimum=1),
+        immutable_tags=read.flag("ecrImmutableTags"),
+        keep_tagged_images=read.number("ecrKeepTaggedImages", minimum=1),
+        untagged_expiry_days=read.number("ecrUntaggedExpiryDays", minimum=1),
     )
 
 
@@ -226,28 +239,28 @@ def _cluster_args(read: _Reader, target: str, app_name: str) -> ClusterArgs:
         kubeconfig, server = _read_kubeconfig(read, kubeconfig_path, context)
         return ClusterArgs(target=target, local_kubeconfig=kubeconfig, local_context=context, local_server=server)
 
-    zones = read.strings("availabilityZones", [])
+    zones = read.strings("availabilityZones")
     region = pulumi.Config("aws").get("region")
     if not region:
         raise read.fail("target", "is aws but aws:region is not set; set it with `pulumi config set aws:region us-east-1`")
     if len(set(zones)) < 2:
         raise read.fail("availabilityZones", "needs at least two distinct zones, e.g. [\"us-east-1a\", \"us-east-1b\"]")
-    vpc_cidr = read.text("vpcCidr", "10.0.0.0/16")
+    vpc_cidr = read.declared_text("vpcCidr")
     try:
         ipaddress.ip_network(vpc_cidr)
     except ValueError:
         raise read.fail("vpcCidr", f"{vpc_cidr!r} is not a CIDR block like 10.0.0.0/16") from None
 
-    min_size = read.number("nodeMinSize", 1, minimum=1)
-    desired_size = read.number("nodeDesiredSize", 2, minimum=1)
-    max_size = read.number("nodeMaxSize", 3, minimum=1)
+    min_size = read.number("nodeMinSize", minimum=1)
+    desired_size = read.number("nodeDesiredSize", minimum=1)
+    max_size = read.number("nodeMaxSize", minimum=1)
     if not min_size <= desired_size <= max_size:
         raise read.fail(
             "nodeDesiredSize",
             f"needs nodeMinSize <= nodeDesiredSize <= nodeMaxSize, got {min_size} <= {desired_size} <= {max_size}",
         )
-    public_access = read.flag("endpointPublicAccess", True)
-    private_access = read.flag("endpointPrivateAccess", True)
+    public_access = read.flag("endpointPublicAccess")
+    private_access = read.flag("endpointPrivateAccess")
     if not (public_access or private_access):
         raise read.fail("endpointPrivateAccess", "cannot be false while endpointPublicAccess is false: nothing could reach the cluster")
 
@@ -257,17 +270,15 @@ def _cluster_args(read: _Reader, target: str, app_name: str) -> ClusterArgs:
         region=region,
         availability_zones=zones,
         vpc_cidr=vpc_cidr,
-        single_nat_gateway=read.flag("singleNatGateway", True),
-        kubernetes_version=read.text("kubernetesVersion", "1.33"),
-        log_types=read.strings(
-            "clusterLogTypes", ["api", "audit", "authenticator", "controllerManager", "scheduler"]
-        ),
+        single_nat_gateway=read.flag("singleNatGateway"),
+        kubernetes_version=read.declared_text("kubernetesVersion"),
+        log_types=read.strings("clusterLogTypes"),
         endpoint_public_access=public_access,
         endpoint_private_access=private_access,
-        public_access_cidrs=read.strings("publicAccessCidrs", ["0.0.0.0/0"]),
-        node_instance_types=read.strings("nodeInstanceTypes", ["t3.medium"]),
+        public_access_cidrs=read.strings("publicAccessCidrs"),
+        node_instance_types=read.strings("nodeInstanceTypes"),
         node_min_size=min_size,
         node_desired_size=desired_size,
         node_max_size=max_size,
-        node_disk_size_gb=read.number("nodeDiskSizeGb", 20, minimum=20),
+        node_disk_size_gb=read.number("nodeDiskSizeGb", minimum=20),
     )

@@ -1,7 +1,8 @@
 import pytest
+import yaml
 
 from stack_settings import StackConfigError, read_stack_settings
-from testsupport.pulumi_mocks import run_program, stack_config
+from testsupport.pulumi_mocks import PROJECT_DIR, run_program, stack_config
 
 
 def settings_for(stack, overrides=None, drop=()):
@@ -49,11 +50,33 @@ def test_local_reads_the_kubeconfig_and_its_context(kubeconfig_file):
         ("dev", {"pulumi-gitops:endpointPublicAccess": False, "pulumi-gitops:endpointPrivateAccess": False}, (), r"nothing could reach"),
         ("local", {"pulumi-gitops:kubeconfig": "/nonexistent/kubeconfig"}, (), r"Pulumi.local.yaml: pulumi-gitops:kubeconfig: cannot read /nonexistent/kubeconfig.*make cluster-up"),
         ("local", {}, ("pulumi-gitops:registryAddress",), r"registryAddress: is required for the local target"),
+        # Defaults live in Pulumi.yaml alone: a program run without them (no engine) says so instead of guessing.
+        ("dev", {}, ("pulumi-gitops:protect",), r"Pulumi.dev.yaml: pulumi-gitops:protect: has no value; Pulumi.yaml declares its default"),
+        ("dev", {}, ("pulumi-gitops:nodeMinSize",), r"nodeMinSize: has no value; Pulumi.yaml declares its default"),
+        ("dev", {"pulumi-gitops:appName": ""}, (), r"appName: is empty; give it a value, or remove it from the stack file"),
     ],
 )
 def test_bad_config_names_the_stack_file_and_the_key(stack, overrides, drop, message):
     with pytest.raises(StackConfigError, match=message):
         settings_for(stack, overrides, drop)
+
+
+def test_the_defaults_are_pulumi_yamls():
+    """A stack file that sets nothing optional gets exactly what Pulumi.yaml declares, as the engine passes it."""
+    declared = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())["config"]
+    defaults = {key: spec["default"] for key, spec in declared.items() if isinstance(spec, dict) and "default" in spec}
+    set_by_dev = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())["config"]
+    required = ("pulumi-gitops:target", "aws:region", "pulumi-gitops:availabilityZones")
+    settings = settings_for(
+        "dev", overrides={key: defaults[key] for key in set_by_dev if key in defaults and key not in required},
+        drop=[key for key in set_by_dev if key not in required and key not in defaults],
+    )
+
+    assert (settings.app_name, settings.default_namespace, settings.protect, settings.require_clean_manifests) == ("demo", "demo", False, False)
+    assert settings.image_platforms == ["linux/amd64"] and settings.server_dry_run is True and settings.kubernetes_version == "1.33"
+    assert (settings.cluster.node_min_size, settings.cluster.node_desired_size, settings.cluster.node_max_size) == (1, 2, 3)
+    assert settings.cluster.public_access_cidrs == ["0.0.0.0/0"] and settings.cluster.node_instance_types == ["t3.medium"]
+    assert (settings.registry.keep_tagged_images, settings.registry.untagged_expiry_days) == (30, 7)
 
 
 def test_unknown_kube_context_lists_the_ones_there(kubeconfig_file):

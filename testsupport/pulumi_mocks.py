@@ -70,8 +70,11 @@ def _fake_outputs(typ: str, name: str, inputs: dict) -> dict[str, Any]:
 
 
 def stack_config(stack: str, overrides: dict[str, Any] | None = None) -> dict[str, str]:
-    """The stack's real Pulumi.<stack>.yaml, in the string form the engine passes to programs."""
-    values = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]
+    """The config the engine passes to the program: Pulumi.yaml's defaults, then the stack's real
+    Pulumi.<stack>.yaml, then the test's overrides, in the string form the engine uses."""
+    declared = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())["config"]
+    values = {key: spec["default"] for key, spec in declared.items() if isinstance(spec, dict) and "default" in spec}
+    values.update(yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())["config"])
     values.update(overrides or {})
     return {key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()}
 
