@@ -10,7 +10,7 @@ import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, overload
 
 import pulumi
 import yaml
@@ -58,6 +58,12 @@ class _Reader:
 
     def fail(self, key: str, problem: str) -> StackConfigError:
         return StackConfigError(f"{self._stack_file}: {CONFIG_NAMESPACE}:{key}: {problem}")
+
+    @overload
+    def text(self, key: str) -> Optional[str]: ...
+
+    @overload
+    def text(self, key: str, default: str) -> str: ...
 
     def text(self, key: str, default: Optional[str] = None) -> Optional[str]:
         value = self._config.get(key)
