@@ -39,7 +39,7 @@ def gitops_program() -> None:
     app_revision = folder_revision(settings.app_dir)
     if settings.target == "local" and settings.server_dry_run:
         # The image's digest is known only after the build; the dry-run uses its tag, a valid reference.
-        stand_in = f"{settings.registry.local_address.rstrip('/')}/{settings.app_name}:{app_revision.tag}"
+        stand_in = f"{settings.registry.required_local_address()}/{settings.app_name}:{app_revision.tag}"
         _dry_run_on_cluster(settings, manifests, stand_in)
 
     protected = pulumi.ResourceOptions(protect=settings.protect)
@@ -98,7 +98,7 @@ def _dry_run_on_cluster(settings: StackSettings, manifests: LoadedManifests, ima
     quotas or immutable fields refuse before any object of it is applied. On
     aws the kubeconfig is an output of the cluster, not known this early.
     """
-    client = KubeClient(settings.cluster.local_kubeconfig, settings.cluster.local_context)
+    client = KubeClient(settings.cluster.required_local_kubeconfig(), settings.cluster.local_context)
     # Empty stand-ins for secrets: no secret value goes over the wire for a dry-run.
     rendered = render_objects(manifests.objects, {APP_IMAGE: image}, {name: "" for name in settings.secrets})
     result = server_dry_run(client, manifests.objects, rendered)

@@ -26,12 +26,12 @@ class FolderRevision:
     tag: str
 
 
-def _dirty_fingerprint(repo: git.Repo, relative: str) -> str:
+def _dirty_fingerprint(repo: git.Repo, work_tree: Path, relative: str) -> str:
     digest = hashlib.sha256()
     digest.update(repo.git.diff("HEAD", "--binary", "--", relative).encode())
     for path in sorted(repo.git.ls_files("--others", "--exclude-standard", "--", relative).splitlines()):
         digest.update(path.encode())
-        digest.update(Path(repo.working_tree_dir, path).read_bytes())
+        digest.update((work_tree / path).read_bytes())
     return digest.hexdigest()[:10]
 
 
@@ -42,12 +42,15 @@ def folder_revision(folder: Path) -> FolderRevision:
         raise SourceRevisionError(
             f"{folder}: not inside a Git work tree; images are tagged with the commit that built them, so commit the folder first"
         ) from None
-    relative = Path(folder).resolve().relative_to(Path(repo.working_tree_dir).resolve()).as_posix() or "."
+    if repo.working_tree_dir is None:
+        raise SourceRevisionError(f"{folder}: inside a bare Git repository; build from a clone that has a work tree")
+    work_tree = Path(repo.working_tree_dir)
+    relative = Path(folder).resolve().relative_to(work_tree.resolve()).as_posix() or "."
     commit = repo.git.log("-1", "--format=%H", "--", relative) if repo.head.is_valid() else ""
     if not commit:
         raise SourceRevisionError(f"{folder}: Git tracks no commit of this folder; commit it before deploying")
     dirty = bool(repo.git.status("--porcelain", "--", relative).strip())
     tag = commit[:12]
     if dirty:
-        tag = f"{tag}-dirty-{_dirty_fingerprint(repo, relative)}"
+        tag = f"{tag}-dirty-{_dirty_fingerprint(repo, work_tree, relative)}"
     return FolderRevision(commit=commit, dirty=dirty, tag=tag)

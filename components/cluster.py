@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -54,6 +54,12 @@ class ClusterArgs:
     local_context: Optional[str] = None
     local_server: Optional[str] = None
 
+    def required_local_kubeconfig(self) -> str:
+        """The kubeconfig text the local target deploys with; it has no other way to reach its cluster."""
+        if self.local_kubeconfig is None:
+            raise ValueError("ClusterArgs: target 'local' needs local_kubeconfig, the kubeconfig's text")
+        return self.local_kubeconfig
+
 
 def _assume_role_policy(service: str) -> str:
     return json.dumps(
@@ -62,6 +68,14 @@ def _assume_role_policy(service: str) -> str:
             "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
         }
     )
+
+
+def _oidc_issuer(identities: Sequence[aws.eks.outputs.ClusterIdentity]) -> str:
+    oidcs = identities[0].oidcs
+    issuer = oidcs[0].issuer if oidcs else None
+    if issuer is None:
+        raise ValueError("EKS reported no OIDC issuer for the cluster, which every EKS cluster has")
+    return issuer
 
 
 class Cluster(pulumi.ComponentResource):
@@ -161,7 +175,7 @@ class Cluster(pulumi.ComponentResource):
         )
         aws.iam.OpenIdConnectProvider(
             f"{name}-oidc",
-            url=cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer),
+            url=cluster.identities.apply(_oidc_issuer),
             client_id_lists=["sts.amazonaws.com"],
             thumbprint_lists=[EKS_OIDC_ROOT_CA_THUMBPRINT],
             opts=child,
@@ -178,5 +192,5 @@ class Cluster(pulumi.ComponentResource):
     def _local(self, name: str, args: ClusterArgs) -> None:
         self.name = pulumi.Output.from_input(args.local_context or name)
         self.endpoint = pulumi.Output.from_input(args.local_server or "")
-        self.kubeconfig = pulumi.Output.secret(args.local_kubeconfig)
+        self.kubeconfig = pulumi.Output.secret(args.required_local_kubeconfig())
 

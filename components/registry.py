@@ -23,6 +23,12 @@ class RegistryArgs:
     local_username: Optional[str] = None
     local_password: Optional[pulumi.Input[str]] = None
 
+    def required_local_address(self) -> str:
+        """The local registry's host:port without a trailing slash; the local target has nowhere else to push."""
+        if self.local_address is None:
+            raise ValueError("RegistryArgs: target 'local' needs local_address, the registry's host:port (e.g. 127.0.0.1:5050)")
+        return self.local_address.rstrip("/")
+
 
 def lifecycle_policy(keep_tagged_images: int, untagged_expiry_days: int) -> str:
     """ECR rules: untagged layers go first, then all but the newest tagged images."""
@@ -103,7 +109,7 @@ class Registry(pulumi.ComponentResource):
         self.password = pulumi.Output.secret(token.password)
 
     def _local(self, args: RegistryArgs) -> None:
-        address = args.local_address.rstrip("/")
+        address = args.required_local_address()
         self.repository_url = pulumi.Output.from_input(f"{address}/{args.repository_name}")
         self.registry_host = pulumi.Output.from_input(address)
         self.registry_id = pulumi.Output.from_input(address)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Mapping, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -19,7 +19,7 @@ class WorkloadsArgs:
     # What a preview shows while an image's digest is not known yet (it is being rebuilt): its tag.
     preview_images: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     # Values of `${secret:NAME}`, Pulumi secrets; only those the objects use are read.
-    secrets: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
 def object_id(obj: ManifestObject) -> str:

@@ -51,7 +51,7 @@ def _validator(schema: Any) -> Optional[jsonschema.protocols.Validator]:
 def _translate(schema: Any) -> Any:
     if not isinstance(schema, dict):
         return schema
-    translated = {}
+    translated: dict[str, Any] = {}
     for keyword, value in schema.items():
         if keyword in _SCHEMA_MAPS and isinstance(value, dict):
             translated[keyword] = {field: _translate(item) for field, item in value.items()}

@@ -44,10 +44,10 @@ def open_repository(repo_dir: Union[str, os.PathLike]) -> git.Repo:
         ) from None
     if repo.bare or repo.working_tree_dir is None:
         repo.close()
-        raise _fatal(str(repo_dir), "is a bare repository", "Pass a path inside a clone that has a work tree.")
+        raise _bare_repository(repo_dir)
     if not repo.head.is_valid():
         repo.close()
-        raise _fatal(repo.working_tree_dir, "the repository has no commit yet", "Commit the manifests first.")
+        raise _fatal(str(repo.working_tree_dir), "the repository has no commit yet", "Commit the manifests first.")
     return repo
 
 
@@ -56,6 +56,8 @@ def find_manifest_folder(
 ) -> ManifestFolder:
     """The manifests folder in the HEAD commit; manifests_dir is absolute or relative to repo_dir."""
     given = Path(repo_dir, manifests_dir)
+    if repo.working_tree_dir is None:
+        raise _bare_repository(repo_dir)
     work_tree = Path(os.path.realpath(repo.working_tree_dir))
     try:
         relative = Path(os.path.realpath(given)).relative_to(work_tree).as_posix()
@@ -93,10 +95,15 @@ def tracked_yaml_files(folder: ManifestFolder) -> tuple[list[git.Blob], list[Man
             continue
         if item.mode == _SYMLINK_MODE:
             problems.append(_symlink_problem(item))
-        elif item.path.endswith(YAML_SUFFIXES):
+        elif blob_path(item).endswith(YAML_SUFFIXES):
             files.append(item)
-    files.sort(key=lambda blob: blob.path)
+    files.sort(key=blob_path)
     return files, problems
+
+
+def blob_path(blob: git.Blob) -> str:
+    """The blob's repo-relative posix path; GitPython types it as str or PathLike, a tree's blobs hold a str."""
+    return os.fspath(blob.path)
 
 
 def uncommitted_changes(folder: ManifestFolder) -> list[tuple[str, str]]:
@@ -124,7 +131,7 @@ def uncommitted_changes(folder: ManifestFolder) -> list[tuple[str, str]]:
 def _change_state(code: str) -> str:
     if code == "??":
         return "untracked"
-    staged, unstaged = code
+    staged, unstaged = code[0], code[1]
     if "U" in code or code in ("AA", "DD"):
         return "unmerged"
     states = []
@@ -137,14 +144,18 @@ def _change_state(code: str) -> str:
 
 def _symlink_problem(link: git.Blob) -> ManifestProblem:
     target = link.data_stream.read().decode("utf-8", "replace")
-    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(link.path), target))
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(blob_path(link)), target))
     leaves_repo = posixpath.isabs(target) or resolved == ".." or resolved.startswith("../")
     where = "outside the repository" if leaves_repo else "inside the repository"
     return ManifestProblem(
         f"is a symlink to {target!r}, {where}; symlinks are not followed",
         "Commit the file itself in place of the symlink.",
-        path=link.path,
+        path=blob_path(link),
     )
+
+
+def _bare_repository(repo_dir: Union[str, os.PathLike]) -> ManifestError:
+    return _fatal(str(repo_dir), "is a bare repository", "Pass a path inside a clone that has a work tree.")
 
 
 def _fatal(path: str, problem: str, action: str) -> ManifestError:

@@ -10,7 +10,7 @@ from typing import Collection, Union
 from .crd_schemas import crd_validators
 from .errors import ManifestError, ManifestProblem, dotted_path, object_problem
 from .file_history import last_changing_commits
-from .git_source import find_manifest_folder, open_repository, tracked_yaml_files, uncommitted_changes
+from .git_source import blob_path, find_manifest_folder, open_repository, tracked_yaml_files, uncommitted_changes
 from .kubernetes_schemas import DEFAULT_KUBERNETES_VERSION, schemas_for
 from .model import LoadedManifests, ManifestObject
 from .objects import duplicate_problems, to_objects
@@ -47,7 +47,7 @@ def load_manifests(
         folder = find_manifest_folder(repo, repo_dir, manifests_dir)
         changes = uncommitted_changes(folder)
         blobs, problems = tracked_yaml_files(folder)
-        file_commits = last_changing_commits(repo, folder.commit, [blob.path for blob in blobs])
+        file_commits = last_changing_commits(repo, folder.commit, [blob_path(blob) for blob in blobs])
         if require_clean:
             problems += [
                 ManifestProblem(
@@ -60,24 +60,25 @@ def load_manifests(
         objects: list[ManifestObject] = []
         sources: dict[str, SourceLocator] = {}  # files with documents, to find a problem's line
         for blob in blobs:
+            file_path = blob_path(blob)
             if blob.size > max_file_bytes:
                 problems.append(
                     ManifestProblem(
                         f"the file is {blob.size} bytes, over the limit of {max_file_bytes}",
                         "Split it into smaller files or raise max_file_bytes.",
-                        path=blob.path,
+                        path=file_path,
                     )
                 )
                 continue
             raw = blob.data_stream.read()
-            documents, file_problems = parse_documents(blob.path, raw)
+            documents, file_problems = parse_documents(file_path, raw)
             problems += file_problems
             if documents:
-                sources[blob.path] = SourceLocator(raw.decode("utf-8"))
+                sources[file_path] = SourceLocator(raw.decode("utf-8"))
             for document in documents:
                 if document.data is None:
                     continue
-                found, object_problems = to_objects(blob.path, document, default_namespace, file_commits[blob.path])
+                found, object_problems = to_objects(file_path, document, default_namespace, file_commits[file_path])
                 problems += object_problems
                 objects += found
         problems += duplicate_problems(objects)

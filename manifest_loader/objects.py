@@ -8,7 +8,7 @@ written, and the object's key ignores it, as the API server does.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Iterable, Optional, TypeGuard, Union
 
 from .errors import ManifestProblem, dotted_path, object_problem
 from .kubernetes_names import (
@@ -118,13 +118,14 @@ def _to_object(
     problems = [problem(*found) for found in _rule_problems(group, body)]
     if problems:
         return None, problems
+    checked_metadata: dict[str, Any] = body["metadata"]  # a mapping with a string name: _field_problems found none
     if (group, kind) in CLUSTER_SCOPED_KINDS:
         namespace = ""
     else:
-        if metadata.get("namespace") is None:
-            metadata["namespace"] = default_namespace
-        namespace = metadata["namespace"]
-    key = ObjectKey(group, kind, namespace, name)
+        if checked_metadata.get("namespace") is None:
+            checked_metadata["namespace"] = default_namespace
+        namespace = checked_metadata["namespace"]
+    key = ObjectKey(group, body["kind"], namespace, checked_metadata["name"])
     return ManifestObject(path, document.index, document.line, body, key, commit, item_index), []
 
 
@@ -157,7 +158,7 @@ def _describe_key(key: ObjectKey) -> str:
 
 def _field_problems(body: dict[str, Any]) -> list[tuple[str, str, Location]]:
     """Shape problems: what an object must have for the rest of the checks to make sense."""
-    problems = []
+    problems: list[tuple[str, str, Location]] = []
     api_version = body.get("apiVersion")
     if not _non_empty_string(api_version):
         problems.append(
@@ -213,7 +214,7 @@ def _field_problems(body: dict[str, Any]) -> list[tuple[str, str, Location]]:
 def _rule_problems(group: str, body: dict[str, Any]) -> list[tuple[str, str, Location]]:
     """What the API server would refuse in the metadata: names, label and annotation keys and values."""
     kind, metadata = body["kind"], body["metadata"]
-    problems = []
+    problems: list[tuple[str, str, Location]] = []
     why = name_problem(group, kind, metadata["name"])
     if why:
         problems.append((f"metadata.name {metadata['name']!r} {why}", f"Rename the {kind}.", ("metadata", "name")))
@@ -282,7 +283,7 @@ def _string_map_problems(location: Location, value: Any) -> list[tuple[str, str,
 
 
 
-def _non_empty_string(value: Any) -> bool:
+def _non_empty_string(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and value != ""
 
 

@@ -11,7 +11,7 @@ the result share a dict or list (stamping one must not change the other).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Union
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -23,6 +23,9 @@ from yaml.events import (
     ScalarEvent,
 )
 from yaml.nodes import ScalarNode
+
+if TYPE_CHECKING:  # libyaml's loader exists only where PyYAML was built with it
+    from yaml.cyaml import CSafeLoader
 
 MAX_DEPTH = 100  # nesting levels; real manifests, CRD schemas included, stay far below
 MAX_ALIAS_NODES = 10_000  # values that aliases may add to one document
@@ -48,6 +51,7 @@ class YamlValueError(Exception):
         super().__init__(problem)
         self.problem = problem
         self.action = action
+        assert event.start_mark is not None, "the parser marks every event"
         self.line = event.start_mark.line + 1
 
 
@@ -88,7 +92,7 @@ class _OpenCollection:
                     "Keep one of them; YAML would silently drop the other.",
                     event,
                 )
-        elif self.key is _MERGE_KEY:
+        elif isinstance(self.key, _MergeKey):
             self.merged = _merge_sources(child.value, event)
             self.key = None
         else:
@@ -102,7 +106,7 @@ class _OpenCollection:
         return _Built(self.value, self.nodes, self.height)
 
 
-def build_value(root: Event, events: Iterator[Event], loader: yaml.BaseLoader) -> Any:
+def build_value(root: Event, events: Iterator[Event], loader: yaml.SafeLoader | CSafeLoader) -> Any:
     """Consume the events of the node that starts with `root` and return its value.
 
     `loader` resolves plain scalars (its resolver) and converts them (its constructor).
@@ -156,7 +160,7 @@ def build_value(root: Event, events: Iterator[Event], loader: yaml.BaseLoader) -
         event = next(events)
 
 
-def _scalar_value(event: ScalarEvent, loader: yaml.BaseLoader) -> Any:
+def _scalar_value(event: ScalarEvent, loader: yaml.SafeLoader | CSafeLoader) -> Any:
     tag = event.tag
     if tag in _NON_SPECIFIC:
         tag = loader.resolve(ScalarNode, event.value, event.implicit)
@@ -169,7 +173,9 @@ def _scalar_value(event: ScalarEvent, loader: yaml.BaseLoader) -> Any:
     construct = _SCALAR_CONSTRUCTORS.get(tag)
     if construct is None:
         raise _tag_not_allowed(tag, event)
-    return construct(loader, ScalarNode(tag, event.value, event.start_mark, event.end_mark))
+    # types-PyYAML types node marks as yaml.error.Mark, but libyaml's events carry yaml._yaml.Mark, which works alike
+    node = ScalarNode(tag, event.value, event.start_mark, event.end_mark)  # type: ignore[arg-type]
+    return construct(loader, node)
 
 
 def _check_collection_tag(event: CollectionStartEvent) -> None:
