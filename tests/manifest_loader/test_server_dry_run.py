@@ -1,4 +1,4 @@
-"""The server-side dry-run when the cluster does not answer, and kubeconfigs it cannot use (the cluster cases are in tests/e2e)."""
+"""The server-side dry-run when the cluster does not answer, and kubeconfigs it cannot use (a cluster's answers: test_server_dry_run_unit.py, and tests/e2e against the real API server)."""
 
 from __future__ import annotations
 
