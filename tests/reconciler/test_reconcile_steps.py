@@ -277,6 +277,24 @@ def test_the_guard_needs_no_preview_when_the_object_sets_lose_nothing(harness):
     assert "preview" not in harness.workspace.names()
 
 
+DEPLOYMENT = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  replicas: {replicas}\n  selector: {{matchLabels: {{app: {app}}}}}\n"
+
+
+@pytest.mark.parametrize("before, after, previews", [
+    # A selector change is a delete and create by the provider: the guard must see it.
+    (DEPLOYMENT.format(replicas=1, app="web"), DEPLOYMENT.format(replicas=1, app="web-v2"), True),
+    # Replicas change in place.
+    (DEPLOYMENT.format(replicas=1, app="web"), DEPLOYMENT.format(replicas=3, app="web"), False),
+    # A ConfigMap's data changes in place, unless the ConfigMap is immutable.
+    (MANIFEST_1 + "data: {a: '1'}\n", MANIFEST_1 + "data: {a: '2'}\n", False),
+    (MANIFEST_1 + "immutable: true\ndata: {a: '1'}\n", MANIFEST_1 + "immutable: true\ndata: {a: '2'}\n", True),
+])
+def test_the_guard_previews_a_manifest_change_the_provider_applies_as_a_replacement(harness, before, after, previews):
+    guarded(harness, before, after)
+    harness.run()
+    assert ("preview" in harness.workspace.names()) is previews
+
+
 def test_the_guard_previews_and_blocks_when_an_object_goes_away(harness):
     guarded(harness, MANIFEST_2, MANIFEST_1)
     doomed = [{"urn": "urn:pulumi:x::p::kubernetes:core/v1:ConfigMap::two", "op": "delete"}]
