@@ -199,12 +199,12 @@ def test_a_secret_placeholder_from_encrypted_config_never_appears_in_the_comment
     finally:
         stack_file.write_text(committed)
     secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  password: ${secret:db-password}\n"
-    scenario.open_pull_request(11, "a Secret from encrypted config", {"Pulumi.local.yaml": encrypted, "manifests/db-secret.yaml": secret})
+    scenario.open_pull_request(12, "a Secret from encrypted config", {"Pulumi.local.yaml": encrypted, "manifests/db-secret.yaml": secret})
 
-    result = scenario.preview(11, output_format="markdown")
+    result = scenario.preview(12, output_format="markdown")
 
     assert result.returncode == 0, result.stderr[-3000:]
-    [comment] = scenario.comments(11)
+    [comment] = scenario.comments(12)
     assert "db" in comment["body"] and value not in encrypted
     for text in (comment["body"], result.stdout, result.stderr):
         for form in (value, base64.b64encode(value.encode()).decode()):
