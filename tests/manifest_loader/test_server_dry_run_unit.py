@@ -235,12 +235,13 @@ def test_a_secret_value_the_api_server_quotes_in_a_refusal_is_not_repeated(work_
 
 def test_the_program_sends_stand_ins_so_no_secret_value_goes_over_the_wire(work_tree, api, client, pki, monkeypatch):
     import program  # the program's own dry-run step, with its stand-ins for the stack's secrets
+    from components.cluster import ClusterArgs
 
     value = "hunter2-s3cr3t"
     work_tree.write("manifests/db.yaml", SECRET)
     work_tree.commit()
     loaded = load_manifests(work_tree.root, "manifests", secret_names=["db-password"])
-    cluster = type("Cluster", (), {"local_kubeconfig": kubeconfig(api.url, {"certificate-authority-data": b64(pki.ca_cert)}, {"token": "t"}), "local_context": None})
+    cluster = ClusterArgs(target="local", local_kubeconfig=kubeconfig(api.url, {"certificate-authority-data": b64(pki.ca_cert)}, {"token": "t"}))
     settings = type("Settings", (), {"cluster": cluster, "secrets": {"db-password": value}})
 
     program._dry_run_on_cluster(settings, loaded, "registry.local/app:tag")
