@@ -61,7 +61,6 @@ BACKEND_UNREACHABLE = "BackendUnreachable"
 LOCK_HELD = "LockHeld"
 INTERRUPTED = "Interrupted"
 DEADLINE_EXCEEDED = "DeadlineExceeded"
-RECOVERY_FAILED = "RecoveryFailed"
 DELETION_GUARD = "DeletionGuard"
 INTERNAL_ERROR = "InternalError"
 

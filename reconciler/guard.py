@@ -53,13 +53,8 @@ def why_preview(workspace: Workspace, spec: StackSpec, last_applied: Optional[st
     return None
 
 
-def identities(path: str, text: str) -> Optional[set[Identity]]:
-    """The objects a manifest file declares (List items expanded); None when it is not plain manifests."""
-    objects = declared_objects(path, text)
-    return None if objects is None else set(objects)
-
-
 def declared_objects(path: str, text: str) -> Optional[dict[Identity, dict]]:
+    """The objects a manifest file declares, by identity (List items expanded); None when it is not plain manifests."""
     documents, problems = parse_documents(path, text.encode("utf-8"))
     if problems:
         return None

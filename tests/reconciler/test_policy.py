@@ -20,7 +20,7 @@ from reconciler.errors import (
     Waiting,
     from_engine,
 )
-from reconciler.guard import identities, why_preview
+from reconciler.guard import declared_objects, why_preview
 from reconciler.policy.deletion_guard import judge
 from reconciler.settings import RetryPolicy
 from reconciler.status.model import Result, RunKind, RunOutcome, StackState
@@ -31,6 +31,12 @@ POLICY = RetryPolicy(unreachable_delay=15, concurrent_delay=30, backoff_base=10,
 RESULT = CommandResult(stdout="", stderr="", code=255)
 A, B = "a" * 40, "b" * 40
 D1, D2 = "digest-one", "digest-two"
+
+
+def keys_of(path: str, text: str):
+    """The identities of the objects a manifest file declares, as the guard compares them."""
+    objects = declared_objects(path, text)
+    return None if objects is None else set(objects)
 
 
 @pytest.mark.parametrize("error, kind, reason, bounded", [
@@ -272,7 +278,7 @@ def test_the_reasons_are_one_vocabulary():
     ("apiVersion: example.com/v1\nkind: AllowList\nmetadata: {name: ips}\n", ("example.com", "AllowList", "", "ips")),
 ])
 def test_an_object_is_known_by_api_group_kind_namespace_and_name(text, identity):
-    assert identities("m.yaml", text) == {identity}
+    assert keys_of("m.yaml", text) == {identity}
 
 
 def test_the_items_of_a_list_are_the_objects_nested_lists_included():
@@ -282,21 +288,21 @@ def test_the_items_of_a_list_are_the_objects_nested_lists_included():
         "- apiVersion: v1\n  kind: ConfigMapList\n  items:\n"
         "  - {apiVersion: v1, kind: ConfigMap, metadata: {name: two, namespace: a}}\n"
     )
-    assert identities("m.yaml", text) == {("", "ConfigMap", "a", "one"), ("", "ConfigMap", "a", "two")}
+    assert keys_of("m.yaml", text) == {("", "ConfigMap", "a", "one"), ("", "ConfigMap", "a", "two")}
 
 
 def test_documents_that_are_not_mappings_declare_nothing():
     text = "- just\n- a list\n---\nplain text\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: one}\n"
-    assert identities("m.yaml", text) == {("", "ConfigMap", "", "one")}
+    assert keys_of("m.yaml", text) == {("", "ConfigMap", "", "one")}
 
 
 def test_an_object_whose_metadata_is_not_a_mapping_is_still_counted():
-    found = identities("m.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: broken\n")
+    found = keys_of("m.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: broken\n")
     assert [(group, kind, namespace) for group, kind, namespace, _ in found] == [("", "ConfigMap", "")]
 
 
 def test_a_file_that_is_not_yaml_is_not_manifests():
-    assert identities("m.yaml", "kind: [unclosed") is None
+    assert keys_of("m.yaml", "kind: [unclosed") is None
 
 
 def guarded_workspace(before: str, after: str, changed=("manifests/app.yaml",)) -> ScriptedWorkspace:
