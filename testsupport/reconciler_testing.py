@@ -253,3 +253,19 @@ class ServiceProcess:
                 self.process.wait(timeout=30)
         self._log.close()
         return self.process.returncode
+
+
+def stack_locks(backend: Path) -> list[Path]:
+    """The lock files a file backend holds for its stacks: one per update in progress (or left by a dead one)."""
+    return list(backend.glob(".pulumi/locks/**/*.json"))
+
+
+def kill_mid_update(service: ServiceProcess, remote: GitRemote, backend: Path, message: str = "a slow update") -> str:
+    """After the service's first apply of the tiny project, commits a slow update and SIGKILLs the service (and its
+    pulumi children) while that update holds the stack's lock; returns the slow commit."""
+    service.wait_until(lambda: service.stack("tiny")["last_applied_commit"] == remote.head(), 120, "the first apply")
+    slow = remote.commit(message, {"slow.txt": "60", "things.txt": "a\nb\nc\nd\n"})
+    service.wait_until(lambda: stack_locks(backend) and "Updating (dev)" in service.log(), 120, "the update to hold the stack's lock")
+    service.kill_hard()
+    return slow
+

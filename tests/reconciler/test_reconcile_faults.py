@@ -13,7 +13,18 @@ from pathlib import Path
 import pytest
 
 from reconciler.status.store import StatusStore
-from testsupport.reconciler_testing import PROJECT_DIR, TINY_PROJECT, free_port, json_lines, run_cli, tiny_stack, wait_for, write_config
+from testsupport.reconciler_testing import (
+    PROJECT_DIR,
+    TINY_PROJECT,
+    free_port,
+    json_lines,
+    kill_mid_update,
+    run_cli,
+    stack_locks,
+    tiny_stack,
+    wait_for,
+    write_config,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -26,10 +37,6 @@ def tiny(remote):
 
 def pulumi_env(engine_env: dict, backend: Path) -> dict:
     return {**engine_env, "PULUMI_BACKEND_URL": f"file://{backend}", "PULUMI_CONFIG_PASSPHRASE": engine_env["TINY_PASSPHRASE"]}
-
-
-def locks(backend: Path) -> list[Path]:
-    return list(backend.glob(".pulumi/locks/**/*.json"))
 
 
 def children(pid: int) -> list[int]:
@@ -77,21 +84,21 @@ def test_a_pulumi_cli_killed_alone_is_interrupted_and_recovered_at_the_next_pass
 
     once = subprocess.Popen([str(PROJECT_DIR / ".venv/bin/python"), "-m", "reconciler", "once", "--config", str(config), "--json"],
                             cwd=PROJECT_DIR, env=engine_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    cli = wait_for(lambda: locks(backend) and pulumi_child(once.pid), 120, "the update to hold the lock")
+    cli = wait_for(lambda: stack_locks(backend) and pulumi_child(once.pid), 120, "the update to hold the lock")
     os.kill(cli, signal.SIGKILL)  # what the OOM killer does to the biggest process
     out, err = once.communicate(timeout=120)
 
     assert once.returncode == 1, err
     [killed] = json_lines(out)
     assert killed["result"] == "failed" and killed["reason"] == "Interrupted" and "SIGKILL" in killed["error"]
-    assert locks(backend), "the killed CLI left its lock"
+    assert stack_locks(backend), "the killed CLI left its lock"
 
     tiny.commit("not slow any more", {"slow.txt": None})
     again = run_cli("once", "--config", str(config), "--json", env=engine_env)
 
     assert again.returncode == 0, again.stderr
     assert json_lines(again.stdout)[0]["result"] == "applied"
-    assert not locks(backend)
+    assert not stack_locks(backend)
     assert "released the lock of" in again.stderr
     status = json_lines(run_cli("status", "--config", str(config), "--json", env=engine_env).stdout)[0]
     assert status["ready"] is True and status["needs_recovery"] is False
@@ -101,11 +108,7 @@ def test_an_operators_live_lock_is_never_released_by_recovery(tiny, tmp_path, en
     backend = tmp_path / "backend"
     port = free_port()
     config = write_config(tmp_path / "reconciler.yaml", [tiny_stack(tiny, backend)], listen=f"127.0.0.1:{port}")
-    service = start_service(config, engine_env, port)
-    service.wait_until(lambda: service.stack("tiny")["last_applied_commit"] == tiny.head(), 120, "the first apply")
-    tiny.commit("a slow update", {"slow.txt": "60", "things.txt": "a\nb\nc\nd\n"})
-    service.wait_until(lambda: locks(backend) and "Updating (dev)" in service.log(), 120, "the update to hold the lock")
-    service.kill_hard()
+    kill_mid_update(start_service(config, engine_env, port), tiny, backend)
 
     # The operator clears the dead lock by hand and runs their own (slow) update.
     operator = tmp_path / "operator"
@@ -118,7 +121,7 @@ def test_an_operators_live_lock_is_never_released_by_recovery(tiny, tmp_path, en
     person = subprocess.Popen(["pulumi", "--non-interactive", "up", "--yes", "--skip-preview", "--stack", "dev"],
                               cwd=operator, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        [held] = wait_for(lambda: locks(backend), 60, "the operator's lock")
+        [held] = wait_for(lambda: stack_locks(backend), 60, "the operator's lock")
         result = run_cli("once", "--config", str(config), "--json", env=engine_env)
         assert held.exists(), "recovery deleted a live update's lock"
     finally:
@@ -137,11 +140,7 @@ def test_recovery_works_after_the_interrupted_commit_was_force_pushed_away(tiny,
     port = free_port()
     config = write_config(tmp_path / "reconciler.yaml", [tiny_stack(tiny, backend)], listen=f"127.0.0.1:{port}")
     base = tiny.head()
-    service = start_service(config, engine_env, port)
-    service.wait_until(lambda: service.stack("tiny")["last_applied_commit"] == base, 120, "the first apply")
-    doomed = tiny.commit("a slow update that will be rewritten away", {"slow.txt": "60", "things.txt": "a\nb\nc\nd\n"})
-    service.wait_until(lambda: locks(backend) and "Updating (dev)" in service.log(), 120, "the update to hold the lock")
-    service.kill_hard()
+    doomed = kill_mid_update(start_service(config, engine_env, port), tiny, backend, "a slow update that will be rewritten away")
     tiny.reset_and_force_push(base)
     head = tiny.commit("the rewritten history", {"things.txt": "a\nb\n"})
     subprocess.run(["git", "gc", "--quiet", "--prune=now"], cwd=tiny.bare, check=True)
@@ -152,7 +151,7 @@ def test_recovery_works_after_the_interrupted_commit_was_force_pushed_away(tiny,
     assert json_lines(result.stdout)[0] | {"duration_s": 0, "changes": None} == {
         "stack": "tiny", "commit": head, "result": "applied", "reason": None, "error": None, "duration_s": 0, "changes": None,
     }
-    assert not locks(backend)
+    assert not stack_locks(backend)
     store = StatusStore(tmp_path / "reconciler-state" / "status.sqlite", read_only=True)
     runs = {run["commit"]: (run["result"], run["reason"]) for run in store.runs("tiny")}
     store.close()
@@ -239,4 +238,4 @@ def test_an_operation_past_its_deadline_is_stopped_recorded_and_recovered(tiny, 
     tiny.commit("not hung", {"slow.txt": None})
     fixed = run_cli("once", "--config", str(config), "--json", env=engine_env)
     assert fixed.returncode == 0 and json_lines(fixed.stdout)[0]["result"] == "applied", fixed.stderr
-    assert not locks(backend)
+    assert not stack_locks(backend)

@@ -20,7 +20,9 @@ from testsupport.reconciler_testing import (
     TINY_PROJECT,
     free_port,
     json_lines,
+    kill_mid_update,
     run_cli,
+    stack_locks,
     tiny_stack,
     write_config,
 )
@@ -258,20 +260,14 @@ def test_a_service_killed_mid_update_releases_the_lock_at_its_next_start_and_con
     backend = tmp_path / "backend"
     port = free_port()
     config = write_config(tmp_path / "reconciler.yaml", [tiny_stack(tiny, backend)], listen=f"127.0.0.1:{port}")
-    service = start_service(config, engine_env, port)
-    service.wait_until(lambda: service.stack("tiny")["last_applied_commit"] == tiny.head(), 120, "the first apply")
-    locks = lambda: list(backend.glob(".pulumi/locks/**/*.json"))  # noqa: E731
-
-    tiny.commit("a slow update", {"slow.txt": "60", "things.txt": "a\nb\nc\nd\n"})
-    service.wait_until(lambda: locks() and "Updating (dev)" in service.log(), 120, "the update to hold the stack's lock")
-    service.kill_hard()
-    assert locks(), "the killed update left its lock behind"
+    kill_mid_update(start_service(config, engine_env, port), tiny, backend)
+    assert stack_locks(backend), "the killed update left its lock behind"
     fixed = tiny.commit("not slow any more", {"slow.txt": None})
 
     restarted = start_service(config, engine_env, port)
     restarted.wait_until(lambda: restarted.stack("tiny")["last_applied_commit"] == fixed, 120, "convergence")
 
-    assert not locks()
+    assert not stack_locks(backend)
     assert "the last run did not finish; recovering" in restarted.log()
     assert "released the lock of" in restarted.log() and "whose process is gone" in restarted.log()
     assert restarted.stop() == 0
