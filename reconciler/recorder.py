@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Optional
+from typing import Optional, Sequence
 
 from reconciler.errors import INTERRUPTED, ReconcileError
+from reconciler.run_events import RunListener
 from reconciler.settings import RetryPolicy, StackSpec
 from reconciler.status.model import Result, RunKind, RunOutcome, StackState
 from reconciler.status.position import advance, conditions
@@ -22,8 +23,12 @@ log = logging.getLogger("reconciler")
 
 
 class Recorder:
-    def __init__(self, spec: StackSpec, store: StatusStore, metrics: Metrics, redactor: Redactor, retry: RetryPolicy) -> None:
+    def __init__(
+        self, spec: StackSpec, store: StatusStore, metrics: Metrics, redactor: Redactor, retry: RetryPolicy,
+        listeners: Sequence[RunListener] = (),
+    ) -> None:
         self.spec = spec
+        self.listeners = tuple(listeners)
         self.store = store
         self.metrics = metrics
         self.redactor = redactor
@@ -43,6 +48,7 @@ class Recorder:
         state.observed_commit, state.desired_digest, state.reconciling = observed, digest, True
         state.conditions = conditions(state, time.time())
         self.store.save_state(state)
+        self._tell("run_started", run)
         return run_id
 
     def record(
@@ -84,7 +90,17 @@ class Recorder:
         if run.result.in_sync and run.commit:
             self.metrics.set_commit(self.spec.name, run.commit)
         self._log(run)
+        self._tell("run_recorded", run, state)
         return state
+
+    def _tell(self, event: str, *args: object) -> None:
+        # The state is written already: a listener that fails is logged and never changes the pass.
+        for listener in self.listeners:
+            try:
+                getattr(listener, event)(self.spec, *args)
+            except Exception as error:  # noqa: BLE001 - a listener's fault must not fail a reconcile
+                log.warning("%s: %s %s failed: %s", self.spec.name, type(listener).__name__, event,
+                            self.redactor.redact(str(error)), extra={"stack": self.spec.name})
 
     def _close_interrupted(self, rows: list[dict], recovered: str, now: float) -> None:
         for row in rows:
