@@ -9,6 +9,7 @@ from typing import Literal, Optional
 from pydantic import Field, StrictInt, field_validator, model_validator
 
 from .fields import RelativePath, written
+from .notifications_section import NotificationsSection
 from .sections import GitHubSection, HttpSection, PreviewsSection, RetrySection, Section, WebhookSection
 from .stack_section import StackSection
 
@@ -30,6 +31,7 @@ class ConfigFile(Section):
     http: HttpSection = Field(HttpSection(), description="how the HTTP listener defends itself")
     retry: RetrySection = Field(RetrySection(), description="how long to wait before trying a stack again")
     previews: PreviewsSection = Field(PreviewsSection(), description="who may have a pull request previewed")
+    notifications: NotificationsSection = Field(NotificationsSection(), description="where runs are announced (webhooks, Slack)")
     stacks: list[StackSection] = Field(min_length=1, description="the stacks to keep in sync")
 
     @field_validator("listen")

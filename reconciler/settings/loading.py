@@ -28,6 +28,9 @@ from .model import (
     StackSpec,
     WebhookSettings,
 )
+from .events_section import events_target
+from .notification_settings import NotificationSettings, NotificationSink, RateLimit
+from .notifications_section import NotificationsSection
 from .problem_text import describe
 from .sections import GITHUB_COM_API
 from .stack_section import StackSection
@@ -48,6 +51,7 @@ def load_config(path: str | os.PathLike) -> ServiceConfig:
         config_file = ConfigFile.model_validate(document, context={"config_dir": config_path.parent})
     except ValidationError as error:
         raise ConfigError(str(path), [*describe(error, document, ConfigFile), *problems]) from None
+    problems += config_file.notifications.unknown_stacks({entry.name for entry in config_file.stacks})
     if problems:
         raise ConfigError(str(path), problems)
     return _service(config_file, config_path)
@@ -86,7 +90,21 @@ def _service(config: ConfigFile, path: Path) -> ServiceConfig:
             forks=config.previews.forks,
             timeout_s=config.previews.timeout,
         ),
+        notifications=_notifications(config.notifications),
     )
+
+
+def _notifications(section: NotificationsSection) -> NotificationSettings:
+    sinks = tuple(
+        NotificationSink(
+            name=sink.name, type=sink.type, url=sink.url, secret=sink.secret,
+            results=frozenset(result.value for result in sink.results), stacks=frozenset(sink.stacks),
+            rate_limit=RateLimit(sink.rate_limit.messages, sink.rate_limit.per), timeout_s=sink.timeout,
+            retries=sink.retries, retry_backoff_s=sink.retry_backoff,
+        )
+        for sink in section.sinks
+    )
+    return NotificationSettings(sinks, section.link, section.flush_timeout)
 
 
 def _stack(entry: StackSection) -> StackSpec:
@@ -115,4 +133,5 @@ def _stack(entry: StackSection) -> StackSpec:
         lock_stale_after=entry.lock_stale_after,
         guard_manifests=tuple(entry.guard_manifests),
         preview_env=tuple(entry.preview_env.items()),
+        events=events_target(entry.events, entry.config),
     )

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
+
+if TYPE_CHECKING:
+    from .notification_settings import EventsTarget, NotificationSettings
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class StackSpec:
     guard_manifests: tuple[str, ...]
     # What a pull request preview's engine gets besides the stack's own settings: its credentials, named one by one.
     preview_env: tuple[tuple[str, Union[str, Secret]], ...]
+    events: Optional[EventsTarget]  # where its Kubernetes Events go; None: nowhere
 
     @property
     def tracks(self) -> str:
@@ -149,6 +153,7 @@ class ServiceConfig:
     github: GitHubSettings
     http: HttpSettings
     previews: PreviewSettings
+    notifications: NotificationSettings
 
     def stack(self, name: str) -> StackSpec:
         for spec in self.stacks:
@@ -170,4 +175,5 @@ class ServiceConfig:
                 values.append(spec.credentials.password.value)
             values += [override.value for override in spec.config if override.secret]
             values += [value.value for _, value in spec.preview_env if isinstance(value, Secret)]
+        values += self.notifications.secret_values()
         return [value for value in values if value]

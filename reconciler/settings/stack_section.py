@@ -31,6 +31,7 @@ from .fields import (
     resolved_path,
     written,
 )
+from .events_section import EventsSection
 from .git_names import GitNameError, check_branch, check_commit, repository_kind
 from .model import Secret
 from .secret_sources import read_secret
@@ -189,6 +190,7 @@ class StackSection(Section):
         description="what a pull request preview's CLI gets besides the stack's own settings (never the service's environment): "
         "plain values, {env: NAME} or {file: PATH} (secrets, masked everywhere)",
     )
+    events: Optional[EventsSection] = Field(None, description="where a Kubernetes Event is written for each run")
 
     @field_validator("name")
     @classmethod
