@@ -44,6 +44,7 @@ def once(config: ServiceConfig, redactor: Redactor, stack: Optional[str], as_jso
         for outcome in pool.map(one_pass, list(stacks.reconcilers)):
             results.append(outcome)
             _print_outcome(outcome, as_json, stacks.redactor, out)
+    stacks.flush()
     stacks.store.close()
     return EXIT_IN_SYNC if all(outcome.result.in_sync for outcome in results) else EXIT_OUT_OF_SYNC
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import time
 from pathlib import Path
 from typing import IO, Optional
 
 from pulumi import automation as auto
 
 from reconciler.desired_state import digest_key
+from reconciler.notify.listeners import notification_listeners
 from reconciler.reconcile import StackReconciler
 from reconciler.recorder import Recorder
 from reconciler.settings import ConfigError, ServiceConfig, StackSpec
@@ -62,7 +64,11 @@ class StackSet:
         pulumi_command(config)  # a missing or unusable CLI is a config problem, found before any pass
         key = digest_key(config.state_dir)
         specs = [spec for spec in config.stacks if only is None or spec.name == only]
-        self.recorders = {spec.name: Recorder(spec, self.store, self.metrics, self.redactor, config.retry) for spec in specs}
+        self.listeners = notification_listeners(config, redactor)
+        self.recorders = {
+            spec.name: Recorder(spec, self.store, self.metrics, self.redactor, config.retry, listeners=self.listeners)
+            for spec in specs
+        }
         self.reconcilers = {
             spec.name: StackReconciler(spec, self._workspace(spec), self.recorders[spec.name], self.redactor, key)
             for spec in specs
@@ -72,6 +78,12 @@ class StackSet:
             applied = self.store.stack_state(name).last_applied_commit
             if applied:
                 self.metrics.set_commit(name, applied)
+
+    def flush(self) -> None:
+        """Delivers what the listeners still hold (notifications, Events), waiting at most notifications.flush_timeout."""
+        deadline = time.monotonic() + self.config.notifications.flush_timeout_s
+        for listener in self.listeners:
+            listener.flush(max(deadline - time.monotonic(), 0))
 
     def _workspace(self, spec: StackSpec) -> StackWorkspace:
         recorder = self.recorders[spec.name]

@@ -75,6 +75,7 @@ class ReconcilerService:
             self._stop.wait()
             log.info("stopping: waiting for running updates to end (send the signal again to exit at once)")
             self.scheduler.stop()
+            self.stacks.flush()
         finally:
             http.close()
             self.previews.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
+from urllib.parse import urlsplit
 
 from .model import Secret
 
@@ -35,7 +36,12 @@ class NotificationSink:
         return self.url.value if isinstance(self.url, Secret) else self.url
 
     def secret_values(self) -> list[str]:
-        return [secret.value for secret in (self.url, self.secret) if isinstance(secret, Secret)]
+        values = [secret.value for secret in (self.url, self.secret) if isinstance(secret, Secret)]
+        if isinstance(self.url, Secret):
+            # HTTP libraries log the path they retry without the host: a Slack URL's token is in its path.
+            parts = urlsplit(self.url.value)
+            values.append(parts.path + (f"?{parts.query}" if parts.query else ""))
+        return values
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,51 @@
+"""A run as a Kubernetes Event, written as the Flux controllers write theirs (client-go's recorder: core/v1 Events).
+
+The Event's object is the stack (kind `Stack` of `pulumi-gitops.dev/v1`: no API serves it, and an Event may
+name any object), so `kubectl get events --field-selector involvedObject.name=<stack>` is a stack's history.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import socket
+import time
+
+from kubernetes import client
+
+from reconciler.notify.notification import REPORTING_CONTROLLER, Notification
+
+INVOLVED_API_VERSION, INVOLVED_KIND = "pulumi-gitops.dev/v1", "Stack"
+COMMIT_ANNOTATION = "pulumi-gitops.dev/commit"
+# The API server refuses a longer message or reportingInstance.
+MESSAGE_LIMIT, INSTANCE_LIMIT = 1024, 128
+
+
+def event_body(note: Notification, namespace: str) -> client.CoreV1Event:
+    at = datetime.datetime.fromtimestamp(note.finished_at, datetime.timezone.utc)
+    return client.CoreV1Event(
+        metadata=client.V1ObjectMeta(
+            # As client-go's recorder names its events: the object's name and the time in hex.
+            name=f"{_object_name(note.stack)}.{time.time_ns():x}",
+            namespace=namespace,
+            annotations={COMMIT_ANNOTATION: note.commit or ""},
+        ),
+        involved_object=client.V1ObjectReference(
+            api_version=INVOLVED_API_VERSION, kind=INVOLVED_KIND, name=note.stack, namespace=namespace,
+        ),
+        reason=note.result.value.capitalize(),
+        type="Normal" if note.in_sync else "Warning",
+        message=note.summary()[:MESSAGE_LIMIT],
+        action=note.kind.capitalize(),
+        source=client.V1EventSource(component=REPORTING_CONTROLLER),
+        reporting_component=REPORTING_CONTROLLER,
+        reporting_instance=socket.gethostname()[:INSTANCE_LIMIT],
+        first_timestamp=at,
+        last_timestamp=at,
+        count=1,
+    )
+
+
+def _object_name(stack: str) -> str:
+    # Stack names may hold `_` and capitals; object names are lowercase DNS names.
+    return re.sub(r"[^a-z0-9.-]", "-", stack.lower()).strip(".-") or "stack"
