@@ -57,7 +57,7 @@ def _text(detail: ErrorDetails, model: type[BaseModel], loc: list[Any]) -> str:
         return f"must be a mapping of {', '.join(known)}" if known else "must be a mapping"
     if kind == "greater_than_equal":
         return f"must be a whole number of at least {context['ge']}, got {detail['input']!r}"
-    if kind == "literal_error":
+    if kind in ("literal_error", "enum"):
         return f"must be {context['expected']}, got {detail['input']!r}"
     return f"{_PLAIN_WORDS.get(kind, detail['msg'])}, got {detail['input']!r}" if kind != "missing" else _PLAIN_WORDS[kind]
 
