@@ -43,8 +43,7 @@ class ClusterEvents:
     def run_recorded(self, spec: StackSpec, run: RunOutcome, state: StackState) -> None:
         if spec.events is None:
             return
-        body = event_body(Notification.of(run, None), spec.events.namespace)
-        body.message = self.redactor.redact(body.message)
+        body = event_body(Notification.of(run, None, self.redactor), spec.events.namespace)
         if not self.delivery.put((spec.name, spec.events, body)):
             log.warning("%s: too many Kubernetes Events waiting; this run's is not written", spec.name, extra={"stack": spec.name})
 

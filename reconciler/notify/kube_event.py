@@ -19,6 +19,7 @@ INVOLVED_API_VERSION, INVOLVED_KIND = "pulumi-gitops.dev/v1", "Stack"
 COMMIT_ANNOTATION = "pulumi-gitops.dev/commit"
 # The API server refuses a longer message or reportingInstance.
 MESSAGE_LIMIT, INSTANCE_LIMIT = 1024, 128
+CUT = "\n[cut: the whole error is in the reconciler's status]"
 
 
 def event_body(note: Notification, namespace: str) -> client.CoreV1Event:
@@ -35,7 +36,7 @@ def event_body(note: Notification, namespace: str) -> client.CoreV1Event:
         ),
         reason=note.result.value.capitalize(),
         type="Normal" if note.in_sync else "Warning",
-        message=note.summary()[:MESSAGE_LIMIT],
+        message=_message(note),
         action=note.kind.capitalize(),
         source=client.V1EventSource(component=REPORTING_CONTROLLER),
         reporting_component=REPORTING_CONTROLLER,
@@ -44,6 +45,12 @@ def event_body(note: Notification, namespace: str) -> client.CoreV1Event:
         last_timestamp=at,
         count=1,
     )
+
+
+def _message(note: Notification) -> str:
+    """The outcome, then the whole error as far as the limit allows (as Flux puts a failure's message)."""
+    text = note.outcome() + (f"\n{note.error.strip()}" if note.error else "")
+    return text if len(text) <= MESSAGE_LIMIT else text[:MESSAGE_LIMIT - len(CUT)] + CUT
 
 
 def _object_name(stack: str) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from reconciler.status.model import Result, RunOutcome
+from reconciler.telemetry.redaction import Redactor
 
 REPORTING_CONTROLLER = "pulumi-gitops"
 # An error in a one-line summary is cut here; the full (redacted) error travels in its own field.
@@ -30,11 +31,12 @@ class Notification:
     recovered_from: Optional[str] = None  # the failing result this in-sync run ends
 
     @classmethod
-    def of(cls, run: RunOutcome, link_template: Optional[str]) -> "Notification":
+    def of(cls, run: RunOutcome, link_template: Optional[str], redactor: Redactor) -> "Notification":
+        # Redacted before any message cuts the error short: a secret cut in half would not be recognised.
         return cls(
             stack=run.stack, commit=run.commit, result=run.result, reason=run.reason, kind=run.kind.value,
-            trigger=run.trigger, changes=run.changes.as_dict(), duration_s=run.duration_s, error=run.error_message,
-            finished_at=run.finished_at, link=_link(link_template, run),
+            trigger=run.trigger, changes=run.changes.as_dict(), duration_s=run.duration_s,
+            error=redactor.redact(run.error_message), finished_at=run.finished_at, link=_link(link_template, run),
         )
 
     @property
@@ -57,13 +59,14 @@ class Notification:
     def counts_text(self) -> str:
         return " ".join(f"{operation}={count}" for operation, count in self.changes.items() if count) or "no changes"
 
+    def outcome(self) -> str:
+        """Headline, counts and duration."""
+        return f"{self.headline()}; {self.counts_text()} in {self.duration_s:.1f}s"
+
     def summary(self) -> str:
-        """One line: headline, counts, duration and the start of the error."""
-        text = f"{self.headline()}; {self.counts_text()} in {self.duration_s:.1f}s"
-        if self.error:
-            first = self.error.strip().splitlines()[0] if self.error.strip() else ""
-            text += f": {first[:SUMMARY_ERROR_CHARS]}"
-        return text
+        """One line: the outcome and the error's last line (where a program's exception ends up)."""
+        lines = [line.strip() for line in (self.error or "").splitlines() if line.strip()]
+        return f"{self.outcome()}: {lines[-1][:SUMMARY_ERROR_CHARS]}" if lines else self.outcome()
 
     def timestamp(self) -> str:
         return datetime.datetime.fromtimestamp(self.finished_at, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -17,6 +17,7 @@ from reconciler.telemetry.redaction import Redactor
 class Notifier:
     def __init__(self, settings: NotificationSettings, redactor: Redactor, announced_file: Path) -> None:
         self.settings = settings
+        self.redactor = redactor
         announced = AnnouncedRuns(announced_file)
         self.sinks = [Sink(sink, announced, redactor) for sink in settings.sinks]
 
@@ -24,7 +25,7 @@ class Notifier:
         """Only ended runs are announced."""
 
     def run_recorded(self, spec: StackSpec, run: RunOutcome, state: StackState) -> None:
-        note = Notification.of(run, self.settings.link)
+        note = Notification.of(run, self.settings.link, self.redactor)
         for sink in self.sinks:
             sink.offer(note)
 

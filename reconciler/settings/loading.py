@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from .config_file import ConfigFile, deletion_guard, pulumi_stack
 from .errors import ConfigError
+from .events_section import events_target
 from .model import (
     ConfigOverride,
     GitCredentials,
@@ -28,7 +29,6 @@ from .model import (
     StackSpec,
     WebhookSettings,
 )
-from .events_section import events_target
 from .notification_settings import NotificationSettings, NotificationSink, RateLimit
 from .notifications_section import NotificationsSection
 from .problem_text import describe

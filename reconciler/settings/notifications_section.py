@@ -16,7 +16,7 @@ from .secret_sources import read_secret
 from .sections import Section
 
 # A skipped run changed nothing: announced only when it ends a failure (the recovery message).
-ANNOUNCED_RESULTS = [result for result in Result if result is not Result.SKIPPED]
+ANNOUNCED_RESULTS: list[Result] = [result for result in Result if result is not Result.SKIPPED]
 LINK_FIELDS = ("stack", "commit", "short_commit", "result")
 _HTTP_URL = re.compile(r"^https?://[^/\s]+")
 _SINK_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"

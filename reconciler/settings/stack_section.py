@@ -19,6 +19,7 @@ from pydantic import (
     field_validator,
 )
 
+from .events_section import EventsSection
 from .fields import (
     SECRET_SCHEMA,
     Duration,
@@ -31,7 +32,6 @@ from .fields import (
     resolved_path,
     written,
 )
-from .events_section import EventsSection
 from .git_names import GitNameError, check_branch, check_commit, repository_kind
 from .model import Secret
 from .secret_sources import read_secret
