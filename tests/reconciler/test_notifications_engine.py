@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 import uuid
 from pathlib import Path
 
@@ -99,3 +100,27 @@ def test_one_failure_message_then_one_recovery_and_an_event_per_run_on_the_clust
     assert [event.metadata.annotations["pulumi-gitops.dev/commit"] for event in events[-2:]] == [leaking, fixed_commit]
     assert events[-1].message.startswith(f"{stack}: applied at {fixed_commit[:12]}; ")
     assert "[redacted]" in events[1].message and engine_env["TINY_PASSPHRASE"] not in events[1].message
+
+
+def test_a_sink_that_never_answers_leaves_the_pass_as_it_was_and_once_exits_after_the_flush_timeout(
+    remote, tmp_path: Path, engine_env,
+):
+    remote.commit("tiny project", TINY_PROJECT)
+    (remote.clone / ".venv").symlink_to(PROJECT_DIR / ".venv")
+    key_file = tmp_path / "hook.key"
+    key_file.write_text(HMAC_KEY)
+    answer = threading.Event()
+    with recording_server() as hanging:
+        hanging.before_answer = answer.wait
+        path = write_config(
+            tmp_path / "reconciler.yaml", [tiny_stack(remote, tmp_path / "backend")],
+            notifications={"flush_timeout": "2s", "sinks": [
+                {"name": "hanging", "type": "webhook", "url": hanging.url, "secret": {"file": str(key_file)}, "timeout": "10m"},
+            ]},
+        )
+        result = run_cli("once", "--config", str(path), "--json", env=engine_env)
+        sent = len(hanging.received)
+        answer.set()
+
+    assert result.returncode == 0 and json_lines(result.stdout)[0]["result"] == "applied"
+    assert sent == 1, "the message was sent; its answer never came"
