@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-
-import urllib3
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
-from kubernetes.config.config_exception import ConfigException
+from typing import Any
 
 from reconciler.notify.delivery import BackgroundDelivery
 from reconciler.notify.kube_event import event_body
@@ -23,15 +19,12 @@ from reconciler.status.model import RunOutcome, StackState
 from reconciler.telemetry.redaction import Redactor
 
 log = logging.getLogger("reconciler")
-# (connect, read) seconds of the one request an Event takes, and the retries of a refused connection.
-REQUEST_TIMEOUT = (5.0, 10.0)
-CONNECT_RETRIES = 1
 
 
 class ClusterEvents:
     def __init__(self, redactor: Redactor) -> None:
         self.redactor = redactor
-        self.delivery: BackgroundDelivery[tuple[str, EventsTarget, client.CoreV1Event]] = BackgroundDelivery(
+        self.delivery: BackgroundDelivery[tuple[str, EventsTarget, dict[str, Any]]] = BackgroundDelivery(
             "kubernetes-events", self._write,
         )
         self._unreachable: set[str] = set()
@@ -50,17 +43,16 @@ class ClusterEvents:
     def flush(self, timeout_s: float) -> None:
         self.delivery.flush(timeout_s)
 
-    def _write(self, item: tuple[str, EventsTarget, client.CoreV1Event]) -> None:
+    def _write(self, item: tuple[str, EventsTarget, dict[str, Any]]) -> None:
+        # The Kubernetes client takes a second or two to import: the worker pays it, at the first Event,
+        # while the run goes on (and a config without Events never does).
+        from reconciler.notify.kube_client import ClusterUnreachable, write_event
+
         stack, target, body = item
         try:
-            # Read at each Event: the kubeconfig may be written (or its certificates renewed) after the start.
-            settings = client.Configuration()
-            config.load_kube_config(str(target.kubeconfig), context=target.context, client_configuration=settings)
-            settings.retries = CONNECT_RETRIES
-            with client.ApiClient(settings) as api:
-                client.CoreV1Api(api).create_namespaced_event(target.namespace, body, _request_timeout=REQUEST_TIMEOUT)
-        except (ConfigException, OSError, ApiException, urllib3.exceptions.HTTPError) as error:
-            self._unreachable_now(stack, target, error)
+            write_event(target, body)
+        except ClusterUnreachable as error:
+            self._unreachable_now(stack, target, str(error))
             return
         with self._lock:
             was_unreachable = stack in self._unreachable
@@ -68,11 +60,10 @@ class ClusterEvents:
         if was_unreachable:
             log.info("%s: its cluster is reachable again; Kubernetes Events are written", stack, extra={"stack": stack})
 
-    def _unreachable_now(self, stack: str, target: EventsTarget, error: Exception) -> None:
+    def _unreachable_now(self, stack: str, target: EventsTarget, why: str) -> None:
         with self._lock:
             first = stack not in self._unreachable
             self._unreachable.add(stack)
-        why = f"HTTP {error.status} {error.reason}" if isinstance(error, ApiException) else type(error).__name__
         log.log(logging.WARNING if first else logging.DEBUG,
                 "%s: no Kubernetes Event written (%s, kubeconfig %s, namespace %s); runs go on without them",
                 stack, why, target.kubeconfig, target.namespace, extra={"stack": stack})

@@ -44,7 +44,8 @@ class BackgroundDelivery(Generic[Item]):
             try:
                 self._deliver(item)
             except Exception as error:  # noqa: BLE001 - the worker must outlive any one delivery
-                log.warning("%s: a delivery failed: %s", self.name, type(error).__name__)
+                # Deliveries handle the failures they expect: this one is a fault, its traceback says where.
+                log.warning("%s: a delivery failed: %s", self.name, type(error).__name__, exc_info=True)
             finally:
                 with self._idle:
                     self._pending -= 1

@@ -6,12 +6,10 @@ name any object), so `kubectl get events --field-selector involvedObject.name=<s
 
 from __future__ import annotations
 
-import datetime
 import re
 import socket
 import time
-
-from kubernetes import client
+from typing import Any
 
 from reconciler.notify.notification import REPORTING_CONTROLLER, Notification
 
@@ -22,29 +20,29 @@ MESSAGE_LIMIT, INSTANCE_LIMIT = 1024, 128
 CUT = "\n[cut: the whole error is in the reconciler's status]"
 
 
-def event_body(note: Notification, namespace: str) -> client.CoreV1Event:
-    at = datetime.datetime.fromtimestamp(note.finished_at, datetime.timezone.utc)
-    return client.CoreV1Event(
-        metadata=client.V1ObjectMeta(
+def event_body(note: Notification, namespace: str) -> dict[str, Any]:
+    at = note.timestamp()
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {
             # As client-go's recorder names its events: the object's name and the time in hex.
-            name=f"{_object_name(note.stack)}.{time.time_ns():x}",
-            namespace=namespace,
-            annotations={COMMIT_ANNOTATION: note.commit or ""},
-        ),
-        involved_object=client.V1ObjectReference(
-            api_version=INVOLVED_API_VERSION, kind=INVOLVED_KIND, name=note.stack, namespace=namespace,
-        ),
-        reason=note.result.value.capitalize(),
-        type="Normal" if note.in_sync else "Warning",
-        message=_message(note),
-        action=note.kind.capitalize(),
-        source=client.V1EventSource(component=REPORTING_CONTROLLER),
-        reporting_component=REPORTING_CONTROLLER,
-        reporting_instance=socket.gethostname()[:INSTANCE_LIMIT],
-        first_timestamp=at,
-        last_timestamp=at,
-        count=1,
-    )
+            "name": f"{_object_name(note.stack)}.{time.time_ns():x}",
+            "namespace": namespace,
+            "annotations": {COMMIT_ANNOTATION: note.commit or ""},
+        },
+        "involvedObject": {"apiVersion": INVOLVED_API_VERSION, "kind": INVOLVED_KIND, "name": note.stack, "namespace": namespace},
+        "reason": note.result.value.capitalize(),
+        "type": "Normal" if note.in_sync else "Warning",
+        "message": _message(note),
+        "action": note.kind.capitalize(),
+        "source": {"component": REPORTING_CONTROLLER},
+        "reportingComponent": REPORTING_CONTROLLER,
+        "reportingInstance": socket.gethostname()[:INSTANCE_LIMIT],
+        "firstTimestamp": at,
+        "lastTimestamp": at,
+        "count": 1,
+    }
 
 
 def _message(note: Notification) -> str:

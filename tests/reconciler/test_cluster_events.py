@@ -40,12 +40,12 @@ def test_a_long_error_is_cut_to_the_api_limit_after_it_is_redacted():
     # Wherever the cut falls (somewhere in these paddings it cuts the secret in two), no part of it shows.
     for padding in range(850, 1050):
         body = event_body(Notification.of(failed("web", "." * padding + f" {SECRET} " + "tail " * 40), None, redactor), "default")
-        assert len(body.message) <= 1024 and body.message.endswith("[cut: the whole error is in the reconciler's status]")
-        assert SECRET[:6] not in body.message, padding
+        assert len(body["message"]) <= 1024 and body["message"].endswith("[cut: the whole error is in the reconciler's status]")
+        assert SECRET[:6] not in body["message"], padding
 
-    assert body.message.startswith("web: failed at 0123456789ab (ProgramError); update=1 in 3.0s\n....")
-    assert (body.reason, body.type, body.action, body.reporting_component) == ("Failed", "Warning", "Apply", "pulumi-gitops")
-    assert body.metadata.name.startswith("web.") and body.metadata.annotations == {"pulumi-gitops.dev/commit": COMMIT}
+    assert body["message"].startswith("web: failed at 0123456789ab (ProgramError); update=1 in 3.0s\n....")
+    assert (body["reason"], body["type"], body["action"], body["reportingComponent"]) == ("Failed", "Warning", "Apply", "pulumi-gitops")
+    assert body["metadata"]["name"].startswith("web.") and body["metadata"]["annotations"] == {"pulumi-gitops.dev/commit": COMMIT}
 
 
 def test_an_unreachable_cluster_is_logged_once_and_never_raises(tmp_path: Path, caplog):
