@@ -18,8 +18,8 @@ class Notifier:
     def __init__(self, settings: NotificationSettings, redactor: Redactor, announced_file: Path) -> None:
         self.settings = settings
         self.redactor = redactor
-        announced = AnnouncedRuns(announced_file)
-        self.sinks = [Sink(sink, announced, redactor) for sink in settings.sinks]
+        self.announced = AnnouncedRuns(announced_file)
+        self.sinks = [Sink(sink, self.announced, redactor) for sink in settings.sinks]
 
     def run_started(self, spec: StackSpec, run: RunOutcome) -> None:
         """Only ended runs are announced."""
@@ -33,3 +33,4 @@ class Notifier:
         deadline = time.monotonic() + timeout_s
         for sink in self.sinks:
             sink.flush(deadline - time.monotonic())
+        self.announced.flush(deadline - time.monotonic())
