@@ -10,7 +10,7 @@ from __future__ import annotations
 import collections
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import yaml
 from pydantic import ValidationError
@@ -24,6 +24,7 @@ from .model import (
     HttpSettings,
     PreviewSettings,
     RetryPolicy,
+    ReviewStackSettings,
     ServiceConfig,
     StackSpec,
     WebhookSettings,
@@ -115,4 +116,13 @@ def _stack(entry: StackSection) -> StackSpec:
         lock_stale_after=entry.lock_stale_after,
         guard_manifests=tuple(entry.guard_manifests),
         preview_env=tuple(entry.preview_env.items()),
+        review_stacks=_review_stacks(entry),
     )
+
+
+def _review_stacks(entry: StackSection) -> Optional[ReviewStackSettings]:
+    review = entry.review_stacks
+    if review is None:
+        return None
+    return ReviewStackSettings(label=review.label, ttl_s=review.ttl, namespace_config=review.namespace_config,
+                               url_output=review.url_output)

@@ -51,6 +51,16 @@ class ConfigOverride:
 
 
 @dataclass(frozen=True)
+class ReviewStackSettings:
+    """A labelled pull request's own stack: which label asks for it, how long it lives, where its objects go."""
+
+    label: str
+    ttl_s: float
+    namespace_config: str  # the program's config key given the review stack's namespace
+    url_output: str  # the stack output holding the app's URL
+
+
+@dataclass(frozen=True)
 class StackSpec:
     name: str
     repo_url: str  # what git is given: an URL or an absolute path
@@ -78,6 +88,8 @@ class StackSpec:
     guard_manifests: tuple[str, ...]
     # What a pull request preview's engine gets besides the stack's own settings: its credentials, named one by one.
     preview_env: tuple[tuple[str, Union[str, Secret]], ...]
+    # Pull requests carrying a label get a stack of their own (reconciler/review/); None: off.
+    review_stacks: Optional[ReviewStackSettings] = None
 
     @property
     def tracks(self) -> str:

@@ -33,6 +33,7 @@ from .fields import (
 )
 from .git_names import GitNameError, check_branch, check_commit, repository_kind
 from .model import Secret
+from .review_stacks_section import ReviewStacksSection
 from .secret_sources import read_secret
 from .sections import ENV_NAME, Section
 
@@ -188,6 +189,10 @@ class StackSection(Section):
         {},
         description="what a pull request preview's CLI gets besides the stack's own settings (never the service's environment): "
         "plain values, {env: NAME} or {file: PATH} (secrets, masked everywhere)",
+    )
+    review_stacks: Optional[ReviewStacksSection] = Field(
+        None, description="a pull request carrying the label gets a stack of its own, from its head, until it closes "
+        "or the ttl runs out; unset: none",
     )
 
     @field_validator("name")
