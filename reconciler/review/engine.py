@@ -82,10 +82,21 @@ class ReviewStackEngine:
             salt = _copy_stack_file(checkout.project_path, base, spec, lambda: live_salt(self._config, base))
             sandbox = PreviewSandbox(self._config, spec, checkout.repo_dir.parent, workspace.cache, self._command,
                                      timeout_s=base.operation_timeout, writable=[target.backend])
+            _own_buildx_config(sandbox.env, checkout.repo_dir.parent)
             session = StackSession(spec, checkout.project_path, sandbox.command, self._redactor,
                                    remembered_salt=lambda: salt, remember_salt=lambda _: None, create=create, env=sandbox.env)
             session.prepare()
             yield session
+
+
+def _own_buildx_config(env: dict[str, str], run_dir: Path) -> None:
+    """A copy of the builder settings the environment names, in the run folder: buildx records every build there,
+    and an `up` (unlike a preview) builds images, while everything outside the run folder is read-only."""
+    source = env.get("BUILDX_CONFIG")
+    if source and Path(source).is_dir():
+        copy = run_dir / "buildx"
+        shutil.copytree(source, copy, ignore=shutil.ignore_patterns("refs", "activity"), symlinks=True)
+        env["BUILDX_CONFIG"] = str(copy)
 
 
 def _copy_stack_file(project_path: Path, base: StackSpec, spec: StackSpec, base_salt: Callable[[], Optional[str]]) -> Optional[str]:

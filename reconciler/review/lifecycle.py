@@ -50,7 +50,8 @@ class PullRequestState:
 
     @classmethod
     def from_payload(cls, pull: dict[str, Any], action: str, repository: str, label_added: Optional[str] = None) -> "PullRequestState":
-        labels = pull.get("labels") if isinstance(pull.get("labels"), list) else []
+        labels = pull.get("labels")
+        labels = labels if isinstance(labels, list) else []
         head_repo = pull["head"].get("repo")
         return cls(
             open=pull.get("state", "open") == "open" and action != "closed",
