@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import re
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from .fields import PositiveDuration, written
 from .sections import LABEL_PATTERN, Section
 
 _CONFIG_KEY = r"^[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+$"
 _OUTPUT_NAME = r"^[A-Za-z_][A-Za-z0-9_-]*$"
+# Each text key's pattern and an example of it, for the error.
+_WRITTEN_LIKE = {
+    "label": (LABEL_PATTERN, "preview-env"),
+    "namespace_config": (_CONFIG_KEY, "pulumi-gitops:reviewNamespace"),
+    "url_output": (_OUTPUT_NAME, "url"),
+}
 
 
 class ReviewStacksSection(Section):
@@ -28,23 +34,10 @@ class ReviewStacksSection(Section):
         description="the stack output holding the app's URL, shown in the pull request comment (else the namespace is)",
     )
 
-    @field_validator("label")
+    @field_validator("label", "namespace_config", "url_output")
     @classmethod
-    def _a_label(cls, label: str) -> str:
-        if not re.fullmatch(LABEL_PATTERN, label):
-            raise ValueError(f"must be a GitHub label like 'preview-env', got {label!r}")
-        return label
-
-    @field_validator("namespace_config")
-    @classmethod
-    def _config_key(cls, key: str) -> str:
-        if not re.fullmatch(_CONFIG_KEY, key):
-            raise ValueError(f"must be a namespaced Pulumi config key like pulumi-gitops:reviewNamespace, got {key!r}")
-        return key
-
-    @field_validator("url_output")
-    @classmethod
-    def _output_name(cls, name: str) -> str:
-        if not re.fullmatch(_OUTPUT_NAME, name):
-            raise ValueError(f"must be a stack output name like url, got {name!r}")
-        return name
+    def _like_the_example(cls, text: str, info: ValidationInfo) -> str:
+        pattern, example = _WRITTEN_LIKE[info.field_name or ""]
+        if not re.fullmatch(pattern, text):
+            raise ValueError(f"must be like {example!r}, got {text!r}")
+        return text
