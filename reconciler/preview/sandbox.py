@@ -52,9 +52,10 @@ class PreviewSandbox:
     """The run folder's HOME, TMPDIR and PULUMI_HOME, the environment, and the CLI that uses them."""
 
     def __init__(self, config: ServiceConfig, spec: StackSpec, run_dir: Path, cache_dir: Path,
-                 pulumi_command: auto.PulumiCommand, timeout_s: Optional[float] = None,
+                 pulumi_command: auto.PulumiCommand, timeout: Optional[tuple[float, str]] = None,
                  writable: Sequence[Path] = ()) -> None:
-        """`writable`: folders the CLI may write besides the run folder (a review stack's own backend)."""
+        """`timeout`: seconds and the config key that sets them (default: previews.timeout);
+        `writable`: folders the CLI may write besides the run folder (a review stack's own backend)."""
         self.home, self.tmp, self.pulumi_home = run_dir / "home", run_dir / "tmp", run_dir / "pulumi-home"
         for folder in (self.home, self.tmp, self.pulumi_home):
             folder.mkdir(mode=0o700)
@@ -65,8 +66,8 @@ class PreviewSandbox:
         self.env = self._environment(spec, pulumi_command)
         prefix = _namespace_prefix(config, spec, run_dir, cache_dir, writable) if namespaces_available() else []
         self.isolated = bool(prefix)
-        timeout = config.previews.timeout_s if timeout_s is None else timeout_s
-        self.command = SandboxedPulumiCommand(pulumi_command, prefix, time.monotonic() + timeout, timeout)
+        seconds, setting = timeout or (config.previews.timeout_s, "previews.timeout")
+        self.command = SandboxedPulumiCommand(pulumi_command, prefix, time.monotonic() + seconds, seconds, setting)
 
     def _environment(self, spec: StackSpec, pulumi_command: auto.PulumiCommand) -> dict[str, str]:
         env = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ}

@@ -81,7 +81,8 @@ class ReviewStackEngine:
         with workspace.checkout(commit) as checkout:
             salt = _copy_stack_file(checkout.project_path, base, spec, lambda: live_salt(self._config, base))
             sandbox = PreviewSandbox(self._config, spec, checkout.repo_dir.parent, workspace.cache, self._command,
-                                     timeout_s=base.operation_timeout, writable=[target.backend])
+                                     timeout=(base.operation_timeout, f"stacks ({base.name}).operation_timeout"),
+                                     writable=[target.backend])
             _own_buildx_config(sandbox.env, checkout.repo_dir.parent)
             session = StackSession(spec, checkout.project_path, sandbox.command, self._redactor,
                                    remembered_salt=lambda: salt, remember_salt=lambda _: None, create=create, env=sandbox.env)

@@ -75,7 +75,10 @@ def test_a_restarted_service_destroys_a_review_stack_whose_ttl_ran_out_while_it_
         assert entry["status"] == "Expired" and not backend.parent.exists(), "a push does not bring it back"
         assert restarted.stop() == 0
 
-    listed = run_cli("status", "--config", str(config), "--json", env={**engine_env, "WEBHOOK_SECRET": SECRET})
+    cli_env = {**engine_env, "WEBHOOK_SECRET": SECRET}
+    listed = run_cli("status", "--config", str(config), "--json", env=cli_env)
     assert listed.returncode == 0, listed.stderr
     [line] = [entry for entry in json_lines(listed.stdout) if "review_stack" in entry]
     assert (line["review_stack"]["name"], line["review_stack"]["status"]) == ("tiny-pr-3", "Expired")
+    text = run_cli("status", "--config", str(config), env=cli_env).stdout
+    assert "tiny-pr-3" in text and "Expired" in text and "review of example/tiny#3" in text
