@@ -67,6 +67,8 @@ def test_closing_merging_or_unlabelling_destroys_it(state, why):
 
 def test_a_push_applies_the_new_head_and_the_applied_head_is_left_alone():
     assert decide(pull(head=NEWER), SETTINGS, PREVIEWS, record(), NOW).action is Action.APPLY
+    assert decide(pull("poll", head=NEWER), SETTINGS, PREVIEWS, record(), NOW).action is Action.APPLY, \
+        "the poll catches a push whose webhook was missed"
     assert decide(pull("poll"), SETTINGS, PREVIEWS, record(), NOW).action is Action.NOTHING
 
 
