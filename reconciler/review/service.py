@@ -35,6 +35,7 @@ from .store import ReviewStackStore
 
 log = logging.getLogger("reconciler.review")
 DESTROYED = "Destroyed"  # what the comment says last; the record is gone
+MESSAGE_KEPT = 4_000
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,7 @@ class ReviewStacks:
             commit = pull_request_head(PreviewWorkspace(base, self._config.state_dir), job.pull.number, head)
             applied = self._engine.apply(base, target, commit)
         except Exception as error:  # noqa: BLE001 - any failure is the review stack's status, told on the pull request
-            self._set(record, FAILED, self._stacks.redactor.redact(f"{type(error).__name__}: {error}"))
+            self._set(record, FAILED, self._failure(error))
             return
         record.applied_commit, record.url = commit, applied.url
         self._set(record, READY, f"applied {commit[:12]}")
@@ -196,7 +197,7 @@ class ReviewStacks:
         try:
             self._engine.destroy(base, target, record.applied_commit or record.head)
         except Exception as error:  # noqa: BLE001 - told on the pull request; the poll tries again
-            self._set(record, DESTROY_FAILED, self._stacks.redactor.redact(f"{type(error).__name__}: {error}"))
+            self._set(record, DESTROY_FAILED, self._failure(error))
             return
         if decision.action is Action.EXPIRE:
             record.applied_commit, record.url = None, None
@@ -205,6 +206,11 @@ class ReviewStacks:
         self.store.delete(record.name)
         record.status, record.message, record.updated_at = DESTROYED, f"destroyed: {decision.reason}", time.time()
         self._post(record)
+
+    def _failure(self, error: Exception) -> str:
+        """The error as the record keeps it: redacted, and its end only (the engine's summary is last)."""
+        text = self._stacks.redactor.redact(f"{type(error).__name__}: {error}")
+        return text if len(text) <= MESSAGE_KEPT else "..." + text[-MESSAGE_KEPT:]
 
     def _set(self, record: ReviewStack, status: str, message: str, head: Optional[str] = None) -> None:
         record.status, record.message, record.updated_at = status, message, time.time()
