@@ -1,9 +1,10 @@
-"""Review stacks outlive the service: a restarted service finds them in the status store and destroys an expired one.
+"""Review stacks of the tiny project (no provider) on the real engine: a restart, a failure, secrets.
 
-The tiny project (no provider) on the real engine: a labelled pull request's
-review stack is created; the service stops; its TTL runs out while the service
-is down; the next service destroys it on its first poll and keeps it as
-Expired, so later pushes do not bring it back.
+A restart: a labelled pull request's review stack is created; the service
+stops; its TTL runs out while the service is down; the next service destroys it
+on its first poll and keeps it as Expired, so later pushes do not bring it back.
+A failure: the program's error is told on the pull request with its secrets
+masked, and the next push that fixes it is applied.
 """
 
 from __future__ import annotations
@@ -82,3 +83,34 @@ def test_a_restarted_service_destroys_a_review_stack_whose_ttl_ran_out_while_it_
     assert (line["review_stack"]["name"], line["review_stack"]["status"]) == ("tiny-pr-3", "Expired")
     text = run_cli("status", "--config", str(config), env=cli_env).stdout
     assert "tiny-pr-3" in text and "Expired" in text and "review of example/tiny#3" in text
+
+
+def test_a_failing_program_is_told_on_the_pull_request_without_its_secrets_and_the_next_push_fixes_it(
+        tmp_path: Path, remote, engine_env, start_service):
+    remote.commit("tiny", TINY_PROJECT)
+    token = "review-stack-token-8d1f0a"
+    with serve_fake_github() as github:
+        env = {**engine_env, "GITHUB_TOKEN": github.token, "WEBHOOK_SECRET": SECRET, "TINY_TOKEN": token}
+        port = free_port()
+        stack = tiny_stack(remote, tmp_path / "backend", config={"tiny:token": {"secret_env": "TINY_TOKEN"}},
+                           review_stacks={"label": LABEL, "namespace_config": "tiny:reviewNamespace"})
+        config = write_config(tmp_path / "reconciler.yaml", [stack], listen=f"127.0.0.1:{port}",
+                              github={"api_url": github.url}, webhook={"secret": {"env": "WEBHOOK_SECRET"}})
+        pull = LabelledPullRequest(remote, github, "example/tiny", 4, (LABEL,))
+        pull.push("a careless program", {"leak.txt": "config:token"})
+        service = start_service(config, env, port)
+        body = pull.event("opened")
+        assert service.post("/hooks/github", body, signed_event(SECRET, body))[0] == 202
+
+        [failed] = service.wait_until(lambda: [r for r in review_stacks(service) if r["status"] == "Failed"], 300, "the failure")
+        comment = pull.comment("tiny")
+        assert "### Review stack `dev-pr-4`: Failed" in comment and "a careless program prints token" in comment
+        assert token not in comment and token not in json.dumps(failed) and token not in service.log()
+
+        fixed = pull.push("careful again", {"leak.txt": None})
+        body = pull.event("synchronize")
+        assert service.post("/hooks/github", body, signed_event(SECRET, body))[0] == 202
+        service.wait_until(lambda: [r for r in review_stacks(service) if r["applied_commit"] == fixed and r["status"] == "Ready"],
+                           300, "the fixed head applied")
+        assert "### Review stack `dev-pr-4`: Ready" in pull.comment("tiny")
+        assert service.stop() == 0
