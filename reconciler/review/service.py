@@ -205,6 +205,7 @@ class ReviewStacks:
             return
         self.store.delete(record.name)
         record.status, record.message, record.updated_at = DESTROYED, f"destroyed: {decision.reason}", time.time()
+        log.info("review stack %s is %s", record.name, record.message, extra={"stack": record.name})
         self._post(record)
 
     def _failure(self, error: Exception) -> str:
@@ -217,6 +218,8 @@ class ReviewStacks:
         if head is not None:
             record.head = head
         self.store.save(record)
+        log.info("review stack %s is %s: %s", record.name, status, message.strip().splitlines()[-1] if message.strip() else "",
+                 extra={"stack": record.name})
         self._post(record)
 
     def _post(self, record: ReviewStack) -> None:
