@@ -25,7 +25,7 @@ from testsupport.scripted_workspace import ScriptedWorkspace
 
 A, B, C = "a" * 40, "b" * 40, "c" * 40
 POLICY = RetryPolicy(unreachable_delay=15, concurrent_delay=30, backoff_base=10, backoff_cap=600)
-FULL_PASS = ["recover", "observe", "decide", "check_out", "filter", "prepare", "guard", "apply"]
+FULL_PASS = ["recover", "observe", "decide", "gate", "check_out", "filter", "prepare", "guard", "apply"]
 
 
 class Harness:
