@@ -87,5 +87,20 @@ def downstreams(specs: Sequence[StackSpec]) -> dict[str, list[str]]:
     return found
 
 
+def waves(specs: Sequence[StackSpec]) -> list[list[str]]:
+    """The stacks in promotion order: every stack's upstream (when among them) is in an earlier wave, so one
+    `once` over a chain without soak promotes each commit down the whole chain (the config has no cycles)."""
+    by_name = {spec.name: spec for spec in specs}
+
+    def depth(name: str) -> int:
+        upstream = by_name[name].promote_from
+        return 0 if upstream not in by_name else 1 + depth(upstream)
+
+    found: dict[int, list[str]] = {}
+    for spec in specs:
+        found.setdefault(depth(spec.name), []).append(spec.name)
+    return [found[level] for level in sorted(found)]
+
+
 def _clock(moment: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment))

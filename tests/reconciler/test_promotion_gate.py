@@ -15,6 +15,7 @@ import pytest
 
 from reconciler.engine.operations import EngineReport
 from reconciler.errors import Temporary, Waiting
+from reconciler.promotion import waves
 from reconciler.reconcile import StackReconciler
 from reconciler.recorder import Recorder
 from reconciler.settings import RetryPolicy
@@ -284,3 +285,11 @@ def test_a_new_head_after_a_failed_older_one_starts_its_failures_afresh(chain):
     prod.workspace.script("up", Temporary("ProgramError", "broken again", bounded=True))
     prod.run()
     assert prod.conditions()["Stalled"] == (False, "NotStalled"), "B's first failure, not the second of the stack"
+
+
+def test_once_runs_upstreams_first_whatever_the_order_of_the_config(chain):
+    specs = [chain("prod", promote_from="staging").spec, chain("eu", promote_from="dev").spec,
+             chain("staging", promote_from="dev").spec, chain("dev").spec, chain("tools").spec]
+
+    assert waves(specs) == [["dev", "tools"], ["eu", "staging"], ["prod"]]
+    assert waves([spec for spec in specs if spec.name == "prod"]) == [["prod"]], "`once --stack prod` runs prod alone"
