@@ -16,47 +16,21 @@ import pytest
 from reconciler.engine.operations import EngineReport
 from reconciler.errors import Temporary, Waiting
 from reconciler.promotion import waves
-from reconciler.reconcile import StackReconciler
-from reconciler.recorder import Recorder
-from reconciler.settings import RetryPolicy
 from reconciler.status.model import ChangeCounts
 from reconciler.status.store import StatusStore
-from reconciler.telemetry.metrics import Metrics
-from reconciler.telemetry.redaction import Redactor
-from testsupport.scripted_workspace import ScriptedWorkspace
+from testsupport.scripted_stack import ScriptedStack
 
 A, B, C = "a" * 40, "b" * 40, "c" * 40
-POLICY = RetryPolicy(unreachable_delay=15, concurrent_delay=30, backoff_base=10, backoff_cap=600)
 HOUR = 3600.0
 
 
-class Stack:
-    """One stack of the chain: its spec, its scripted workspace and its reconciler, on the shared store."""
-
-    def __init__(self, spec, store: StatusStore, head: str) -> None:
-        self.spec = spec
-        self.store = store
-        self.workspace = ScriptedWorkspace(head)
-        recorder = Recorder(spec, store, Metrics(), Redactor([]), POLICY)
-        self.reconciler = StackReconciler(spec, self.workspace, recorder, Redactor([]), b"k" * 32)
-
-    def run(self, force: bool = False):
-        self.workspace.calls.clear()
-        return self.reconciler.reconcile("test", force=force)
-
-    def state(self):
-        return self.store.stack_state(self.spec.name)
-
-    def conditions(self):
-        return {c.type: (c.status, c.reason) for c in self.state().conditions}
-
-    def backdate(self, seconds: float) -> None:
-        """As if everything this stack recorded happened `seconds` earlier: its apply, and its conditions' transitions."""
-        state = self.state()
-        state.last_applied_at -= seconds
-        for condition in state.conditions:
-            condition.last_transition_at -= seconds
-        self.store.save_state(state)
+def backdate(stack: ScriptedStack, seconds: float) -> None:
+    """As if everything the stack recorded happened `seconds` earlier: its apply, and its conditions' transitions."""
+    state = stack.state()
+    state.last_applied_at -= seconds
+    for condition in state.conditions:
+        condition.last_transition_at -= seconds
+    stack.store.save_state(state)
 
 
 @pytest.fixture
@@ -65,8 +39,8 @@ def chain(tiny_spec, tmp_path: Path):
     base = dataclasses.replace(tiny_spec, paths=(), deletion_guard=None, drift_interval=None, auto_remediate=False,
                                resync_interval=HOUR)
 
-    def make(name: str, head: str = A, **changes) -> Stack:
-        return Stack(dataclasses.replace(base, name=name, stack=name, **changes), store, head)
+    def make(name: str, head: str = A, **changes) -> ScriptedStack:
+        return ScriptedStack(dataclasses.replace(base, name=name, stack=name, **changes), store, head)
 
     yield make
     store.close()
@@ -154,7 +128,7 @@ def test_the_soak_holds_the_stack_with_the_time_left_and_the_next_look_is_when_i
     assert prod.state().retry_at == pytest.approx(time.time() + 30, abs=5)
     assert prod.run().outcome is None, "a poll before the soak ends runs nothing"
 
-    dev.backdate(31)
+    backdate(dev, 31)
     done = prod.run(force=True)
     assert done.outcome.result.value == "applied" and done.outcome.commit == A
 
@@ -162,7 +136,7 @@ def test_the_soak_holds_the_stack_with_the_time_left_and_the_next_look_is_when_i
 def test_a_newer_apply_upstream_starts_the_soak_again(chain):
     dev, prod = chain("dev"), chain("prod", promote_from="dev", soak=30.0)
     dev.run()
-    dev.backdate(31)
+    backdate(dev, 31)
     dev.workspace.head = B
     dev.run()
     prod.workspace.head = A
@@ -196,14 +170,14 @@ def test_a_stalled_upstream_blocks(chain):
 def test_a_drifted_upstream_blocks_and_its_remediation_starts_the_soak_again(chain):
     dev, prod = chain("dev", drift_interval=0.0), chain("prod", promote_from="dev", soak=30.0)
     dev.run()
-    dev.backdate(31)
+    backdate(dev, 31)
     drifted = EngineReport(ChangeCounts(update=1), [{"urn": "urn:pulumi:dev::tiny::tiny:index:Thing::a", "op": "update"}])
     dev.workspace.script("drift", drifted)
     assert dev.run().outcome.result.value == "drifted"
 
     waits(prod.run(), "waiting for dev: 1 resource(s) drifted there")
 
-    dev.reconciler.spec = dataclasses.replace(dev.spec, auto_remediate=True)
+    dev.respec(auto_remediate=True)
     dev.workspace.script("drift", drifted)
     assert dev.run().outcome.result.value == "remediated"
     waits(prod.run(force=True), "waiting for dev's soak of 30s")
@@ -214,7 +188,7 @@ def test_a_drift_repaired_by_hand_counts_the_soak_from_when_the_upstream_was_rea
     dev.run()
     dev.workspace.script("drift", EngineReport(ChangeCounts(update=1), [{"urn": "urn:a", "op": "update"}]))
     dev.run()
-    dev.backdate(100)  # applied (and drifted) long ago
+    backdate(dev, 100)  # applied (and drifted) long ago
     assert dev.run().outcome.result.value == "skipped", "the next drift check finds nothing: repaired by hand"
 
     waits(prod.run(), "waiting for dev's soak")
