@@ -17,6 +17,7 @@ from reconciler.errors import PROMOTION_PENDING, WAITING_REASONS, Waiting
 from reconciler.settings import StackSpec
 from reconciler.settings.durations import format_duration
 from reconciler.status.model import IN_SYNC_VALUES, READY, STALLED, Result, StackState
+from reconciler.status.position import is_settled
 
 # contains(commit, descendant): whether `descendant` is `commit` or has it in its history.
 Contains = Callable[[str, str], bool]
@@ -63,14 +64,17 @@ def healthy_since(upstream: StackState) -> float:
 
 
 def _unhealthy(upstream: StackState, require_healthy: bool) -> str:
-    """Why the upstream blocks every promotion now ("" when nothing does): failed, stalled, drifted, or (with
-    require_healthy) anything short of Ready."""
+    """Why the upstream blocks every promotion now ("" when nothing does): stalled, interrupted, drifted, failing,
+    or (with require_healthy) anything short of Ready."""
     stalled = upstream.condition(STALLED)
     if stalled is not None and stalled.status:
         return f"it is stalled ({stalled.reason})"
+    if upstream.needs_recovery and upstream.reason not in WAITING_REASONS:  # killed or past its deadline, not locked
+        return "its last run did not finish (it recovers at its next pass)"
     if upstream.last_result == Result.DRIFTED.value:
         return f"{upstream.drifted} resource(s) drifted there"
-    if upstream.last_result == Result.FAILED.value and upstream.reason not in WAITING_REASONS:
+    # Failing on its head. A failure that left its head settled (the remote unreachable for a poll) changed nothing there.
+    if upstream.last_result == Result.FAILED.value and upstream.reason not in WAITING_REASONS and not is_settled(upstream):
         return f"its last run failed ({upstream.reason})"
     ready = upstream.condition(READY)
     if require_healthy and (ready is None or not ready.status):

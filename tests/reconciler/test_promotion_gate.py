@@ -158,6 +158,26 @@ def test_a_failed_upstream_blocks_even_a_commit_it_applied_before(chain):
     assert prod.state().last_applied_commit is None
 
 
+def test_an_upstream_whose_remote_was_unreachable_for_a_poll_does_not_block(chain):
+    dev, prod = chain("dev"), chain("prod", promote_from="dev")
+    dev.run()
+    dev.workspace.script("find_head", Temporary("SourceUnreachable", "cannot reach the remote", delay=15))
+    assert dev.run().outcome.reason == "SourceUnreachable"
+    assert dev.run(force=True).outcome is None, "reachable again, nothing to do: the failure stays its last result"
+
+    assert prod.run().outcome.result.value == "applied", "A stayed applied and Ready on dev all along"
+
+
+def test_an_upstream_whose_run_was_cut_short_blocks_until_it_recovers(chain):
+    dev, prod = chain("dev"), chain("prod", promote_from="dev")
+    dev.run()
+    dev.workspace.head = B
+    dev.workspace.script("up", Temporary("Interrupted", "the CLI was killed by SIGKILL"))
+    dev.run()
+
+    waits(prod.run(), "waiting for dev: its last run did not finish (it recovers at its next pass)")
+
+
 def test_a_stalled_upstream_blocks(chain):
     dev, prod = chain("dev", program_retries=0), chain("prod", promote_from="dev")
     dev.workspace.script("up", Temporary("ProgramError", "broken", bounded=True))
