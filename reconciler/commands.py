@@ -8,6 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Optional, TextIO
 
+from reconciler.promotion import waves
 from reconciler.review.status_line import review_stack_line
 from reconciler.review.store import ReviewStackStore
 from reconciler.settings import ServiceConfig
@@ -29,7 +30,8 @@ def run(config: ServiceConfig, redactor: Redactor) -> int:
 
 
 def once(config: ServiceConfig, redactor: Redactor, stack: Optional[str], as_json: bool, out: TextIO = sys.stdout) -> int:
-    """One pass over every (or one) stack; 0 when all ended applied, skipped or remediated, else 1."""
+    """One pass over every (or one) stack, upstreams before the stacks promoted from them; 0 when all ended
+    applied, skipped or remediated, else 1."""
     stacks = StackSet(config, redactor, only=stack)
 
     def one_pass(name: str) -> RunOutcome:
@@ -43,9 +45,10 @@ def once(config: ServiceConfig, redactor: Redactor, stack: Optional[str], as_jso
 
     results: list[RunOutcome] = []
     with ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="stack") as pool:
-        for outcome in pool.map(one_pass, list(stacks.reconcilers)):
-            results.append(outcome)
-            _print_outcome(outcome, as_json, stacks.redactor, out)
+        for wave in waves([config.stack(name) for name in stacks.reconcilers]):
+            for outcome in pool.map(one_pass, wave):
+                results.append(outcome)
+                _print_outcome(outcome, as_json, stacks.redactor, out)
     stacks.store.close()
     return EXIT_IN_SYNC if all(outcome.result.in_sync for outcome in results) else EXIT_OUT_OF_SYNC
 

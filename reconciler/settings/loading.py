@@ -116,6 +116,9 @@ def _stack(entry: StackSection) -> StackSpec:
         lock_stale_after=entry.lock_stale_after,
         guard_manifests=tuple(entry.guard_manifests),
         preview_env=tuple(entry.preview_env.items()),
+        promote_from=entry.promote_from,
+        soak=entry.soak,
+        require_healthy=entry.require_healthy,
         review_stacks=_review_stacks(entry),
     )
 
