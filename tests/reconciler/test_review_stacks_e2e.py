@@ -89,15 +89,16 @@ def test_a_labelled_pull_request_gets_a_review_stack_updated_on_push_and_destroy
             assert greeting_in(local_env, repo.namespace) == "hello from git", "the base stack's objects are its own"
             [entry] = review_stacks(service)
             assert (entry["pulumi_stack"], entry["namespace"]) == (REVIEW_STACK, REVIEW_NAMESPACE)
-            comment = pull.comment(repo.name)
-            assert f"### Review stack `{REVIEW_STACK}`: Ready" in comment and f"Namespace: `{REVIEW_NAMESPACE}`" in comment
+            # The comment follows the store by a moment.
+            service.wait_until(lambda: f"### Review stack `{REVIEW_STACK}`: Ready" in pull.comment(repo.name), 30, "the comment")
+            assert f"Namespace: `{REVIEW_NAMESPACE}`" in pull.comment(repo.name)
 
             second = pull.push("a second greeting", greeting("hello again"))
             body = pull.event("synchronize")
             assert service.post("/hooks/github", body, signed_event(WEBHOOK_SECRET, body))[0] == 202
             service.wait_until(lambda: ready_at(service, second), 900, "the review stack updated")
             assert greeting_in(local_env, REVIEW_NAMESPACE) == "hello again"
-            assert f"applied commit `{second[:7]}`" in pull.comment(repo.name)
+            service.wait_until(lambda: f"applied commit `{second[:7]}`" in pull.comment(repo.name), 30, "the comment")
 
             pull.details["state"] = "closed"
             body = pull.event("closed")
@@ -108,7 +109,8 @@ def test_a_labelled_pull_request_gets_a_review_stack_updated_on_push_and_destroy
             assert "NotFound" in kubectl(local_env, "get", "namespace", REVIEW_NAMESPACE).stderr
             assert not (state_dir / "review-stacks" / f"{repo.name}-pr-{NUMBER}").exists(), "its backend is removed"
             assert list(repo.backend.glob(f".pulumi/stacks/**/{REVIEW_STACK}*")) == [], "the base backend never held it"
-            assert f"### Review stack `{REVIEW_STACK}`: Destroyed" in pull.comment(repo.name)
+            service.wait_until(lambda: f"### Review stack `{REVIEW_STACK}`: Destroyed" in pull.comment(repo.name), 30,
+                               "the comment")
             assert greeting_in(local_env, repo.namespace) == "hello from git", "the base stack is untouched"
             assert service.stop() == 0
         finally:

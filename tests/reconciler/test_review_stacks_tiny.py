@@ -66,7 +66,8 @@ def test_a_restarted_service_destroys_a_review_stack_whose_ttl_ran_out_while_it_
         restarted.wait_until(lambda: [r for r in review_stacks(restarted) if r["status"] == "Expired"], 300,
                              "the expired review stack destroyed")
         assert not backend.parent.exists(), "its backend is gone"
-        assert "### Review stack `dev-pr-3`: Expired" in pull.comment("tiny")
+        # The comment follows the store by a moment.
+        restarted.wait_until(lambda: "### Review stack `dev-pr-3`: Expired" in pull.comment("tiny"), 30, "the comment")
 
         body = pull.event("synchronize")
         seen = len(restarted.log())
@@ -103,8 +104,9 @@ def test_a_failing_program_is_told_on_the_pull_request_without_its_secrets_and_t
         assert service.post("/hooks/github", body, signed_event(SECRET, body))[0] == 202
 
         [failed] = service.wait_until(lambda: [r for r in review_stacks(service) if r["status"] == "Failed"], 300, "the failure")
+        service.wait_until(lambda: "### Review stack `dev-pr-4`: Failed" in pull.comment("tiny"), 30, "the comment")
         comment = pull.comment("tiny")
-        assert "### Review stack `dev-pr-4`: Failed" in comment and "a careless program prints token" in comment
+        assert "a careless program prints token" in comment
         assert token not in comment and token not in json.dumps(failed) and token not in service.log()
 
         fixed = pull.push("careful again", {"leak.txt": None})
@@ -112,5 +114,5 @@ def test_a_failing_program_is_told_on_the_pull_request_without_its_secrets_and_t
         assert service.post("/hooks/github", body, signed_event(SECRET, body))[0] == 202
         service.wait_until(lambda: [r for r in review_stacks(service) if r["applied_commit"] == fixed and r["status"] == "Ready"],
                            300, "the fixed head applied")
-        assert "### Review stack `dev-pr-4`: Ready" in pull.comment("tiny")
+        service.wait_until(lambda: "### Review stack `dev-pr-4`: Ready" in pull.comment("tiny"), 30, "the comment")
         assert service.stop() == 0
