@@ -77,6 +77,8 @@ def _service(config: ConfigFile, path: Path) -> ServiceConfig:
         github=GitHubSettings(
             api_url=(config.github.api_url or os.environ.get("GITHUB_API_URL") or GITHUB_COM_API).rstrip("/"),
             token_env=config.github.token_env,
+            commit_statuses=config.github.commit_statuses,
+            status_target_url=config.github.status_target_url,
         ),
         http=HttpSettings(**{**dict(config.http), "allowed_hosts": tuple(config.http.allowed_hosts)}),
         previews=PreviewSettings(
@@ -115,4 +117,5 @@ def _stack(entry: StackSection) -> StackSpec:
         lock_stale_after=entry.lock_stale_after,
         guard_manifests=tuple(entry.guard_manifests),
         preview_env=tuple(entry.preview_env.items()),
+        github_repository=entry.github_repository,
     )
