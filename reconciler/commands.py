@@ -18,6 +18,8 @@ from reconciler.telemetry.redaction import Redactor
 EXIT_IN_SYNC = 0
 EXIT_OUT_OF_SYNC = 1
 EXIT_BAD_CONFIG = 2
+# How long `once` waits, before it exits, for commit statuses and notifications still being delivered.
+LISTENER_FLUSH_S = 30.0
 
 
 def run(config: ServiceConfig, redactor: Redactor) -> int:
@@ -44,6 +46,7 @@ def once(config: ServiceConfig, redactor: Redactor, stack: Optional[str], as_jso
         for outcome in pool.map(one_pass, list(stacks.reconcilers)):
             results.append(outcome)
             _print_outcome(outcome, as_json, stacks.redactor, out)
+    stacks.flush_listeners(LISTENER_FLUSH_S)
     stacks.store.close()
     return EXIT_IN_SYNC if all(outcome.result.in_sync for outcome in results) else EXIT_OUT_OF_SYNC
 

@@ -1,0 +1,72 @@
+"""The run listener that turns runs into commit statuses, and never posts what would only repeat.
+
+Pending is posted once per commit, when its first apply starts. A result is posted unless the last status
+posted for the same stack and commit said the same (state, result, reason and counts), and a drift check
+that finds nothing is posted only when the commit does not show success already. So a stack that retries
+a failing commit, or checks for drift every few minutes, stays far from GitHub's 1000 statuses per commit
+and context.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable, Optional
+
+from reconciler.run_events import RunListener
+from reconciler.settings import GitHubSettings, ServiceConfig, StackSpec
+from reconciler.status.model import Result, RunKind, RunOutcome, StackState
+
+from .delivery import CommitStatus, StatusDelivery
+from .repository import github_repository
+from .status_text import APPLYING, SUCCESS, StatusText, recorded
+
+
+def commit_status_listeners(config: ServiceConfig) -> list[RunListener]:
+    """One listener for the stacks whose commits are on the configured GitHub; none when statuses are off."""
+    repositories = {spec.name: repo for spec in config.stacks if (repo := github_repository(spec, config.github.api_url))}
+    if not config.github.commit_statuses or not repositories:
+        return []
+    return [CommitStatuses(config.github, repositories, StatusDelivery(config.github.api_url, config.github.token_env))]
+
+
+class CommitStatuses:
+    def __init__(self, github: GitHubSettings, repositories: dict[str, str], delivery: StatusDelivery) -> None:
+        self.target_url = github.status_target_url
+        self.repositories = repositories
+        self.delivery = delivery
+        self._lock = threading.Lock()
+        # Per stack: the commit it last posted for, and the state and headline posted.
+        self._last: dict[str, tuple[str, StatusText]] = {}
+
+    def run_started(self, spec: StackSpec, run: RunOutcome) -> None:
+        if run.kind is RunKind.APPLY and run.commit:
+            self._post(spec.name, run.commit, APPLYING, lambda shown: shown is None)
+
+    def run_recorded(self, spec: StackSpec, run: RunOutcome, state: StackState) -> None:
+        if not run.commit:
+            return
+        text = recorded(run)
+        nothing_found = run.kind is RunKind.DRIFT and run.result is Result.SKIPPED
+
+        def news(shown: Optional[StatusText]) -> bool:
+            if shown is None:
+                return True
+            return (shown.state, shown.headline) != (text.state, text.headline) and not (nothing_found and shown.state == SUCCESS)
+
+        self._post(spec.name, run.commit, text, news)
+
+    def flush(self, timeout_s: float) -> None:
+        self.delivery.flush(timeout_s)
+
+    def _post(self, stack: str, commit: str, text: StatusText, worth_posting: Callable[[Optional[StatusText]], bool]) -> None:
+        """Queues the status when `worth_posting` says so, given what the commit shows (None: nothing posted yet)."""
+        repository = self.repositories.get(stack)
+        if repository is None:
+            return
+        with self._lock:
+            last = self._last.get(stack)
+            if not worth_posting(last[1] if last and last[0] == commit else None):
+                return
+            self._last[stack] = (commit, text)
+        target = self.target_url.format(stack=stack, commit=commit) if self.target_url else None
+        self.delivery.send(CommitStatus(stack, repository, commit, text.state, text.description, target))
