@@ -16,6 +16,8 @@ from typing import Any, Optional
 
 from reconciler.github_client import GitHubApiError, GitHubClient
 
+from .status_text import StatusText
+
 log = logging.getLogger("reconciler.commit_status")
 MAX_QUEUED = 1000
 REQUEST_TIMEOUT_S = 10.0
@@ -26,8 +28,7 @@ class CommitStatus:
     stack: str
     repository: str  # owner/repo
     commit: str
-    state: str
-    description: str
+    text: StatusText
     target_url: Optional[str] = None
 
     @property
@@ -36,7 +37,7 @@ class CommitStatus:
 
     @property
     def body(self) -> dict[str, Any]:
-        body = {"state": self.state, "context": f"gitops/{self.stack}", "description": self.description}
+        body = {"state": self.text.state, "context": f"gitops/{self.stack}", "description": self.text.description}
         if self.target_url:
             body["target_url"] = self.target_url
         return body
@@ -47,6 +48,7 @@ class StatusDelivery:
         self.api_url = api_url
         self.token_env = token_env
         self._queued: dict[tuple[str, str, str], CommitStatus] = {}
+        self._sent: dict[str, CommitStatus] = {}  # per stack, the last status GitHub took
         self._sending = False
         self._changed = threading.Condition()
         self._worker: Optional[threading.Thread] = None
@@ -66,6 +68,12 @@ class StatusDelivery:
                 self._worker.start()
             self._changed.notify_all()
 
+    def shown(self, stack: str, commit: str) -> Optional[StatusText]:
+        """What GitHub shows for the stack on this commit, as far as this process sent it (None: nothing yet)."""
+        with self._changed:
+            sent = self._sent.get(stack)
+            return sent.text if sent is not None and sent.commit == commit else None
+
     def flush(self, timeout_s: float) -> None:
         """Waits until everything queued was sent (or given up on), at most `timeout_s`."""
         with self._changed:
@@ -81,7 +89,9 @@ class StatusDelivery:
                 status = self._queued.pop(next(iter(self._queued)))
                 self._sending = True
             try:
-                self._post(status)
+                if self._post(status):
+                    with self._changed:
+                        self._sent[status.stack] = status
             except Exception as error:  # noqa: BLE001 - the worker outlives any one status
                 log.warning("%s: commit status for %s not sent: %s: %s", status.stack, status.commit[:12],
                             type(error).__name__, error, extra={"stack": status.stack})
@@ -90,23 +100,25 @@ class StatusDelivery:
                     self._sending = False
                     self._changed.notify_all()
 
-    def _post(self, status: CommitStatus) -> None:
+    def _post(self, status: CommitStatus) -> bool:
+        """True when GitHub took the status."""
         token = os.environ.get(self.token_env, "")
         if not token:
             if not self._token_missing_told:
                 log.warning("commit statuses are not sent: $%s is empty; set it to a token with `statuses: write` "
                             "(or turn them off with github.commit_statuses: false)", self.token_env)
                 self._token_missing_told = True
-            return
+            return False
         self._token_missing_told = False
         # Posting the same status twice only repeats it, so even a POST that GitHub may have seen is retried.
         try:
             GitHubClient(self.api_url, token, timeout=REQUEST_TIMEOUT_S).request("POST", status.path, status.body, repeatable=True)
         except GitHubApiError as error:
-            log.warning("%s: commit status %s for %s not sent to %s: %s", status.stack, status.state, status.commit[:12],
+            log.warning("%s: commit status %s for %s not sent to %s: %s", status.stack, status.text.state, status.commit[:12],
                         status.repository, _what_to_do(error, self.token_env), extra={"stack": status.stack})
-            return
-        log.debug("%s: commit status %s sent for %s", status.stack, status.state, status.commit[:12], extra={"stack": status.stack})
+            return False
+        log.debug("%s: commit status %s sent for %s", status.stack, status.text.state, status.commit[:12], extra={"stack": status.stack})
+        return True
 
 
 def _what_to_do(error: GitHubApiError, token_env: str) -> str:
@@ -117,5 +129,8 @@ def _what_to_do(error: GitHubApiError, token_env: str) -> str:
              "check the stack's github_repository",
         422: "GitHub refused the status",
     }
-    text = f"GitHub's rate limit ({error.status}); later statuses will be sent" if error.rate_limited else hints.get(error.status or 0, error.problem)
+    if error.rate_limited:
+        text = f"GitHub's rate limit ({error.status}) outlasted the retries; the stack's next status is sent as usual"
+    else:
+        text = hints.get(error.status or 0, error.problem)
     return f"{text}. GitHub said: {error.said}" if error.said else text

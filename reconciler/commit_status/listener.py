@@ -1,15 +1,14 @@
 """The run listener that turns runs into commit statuses, and never posts what would only repeat.
 
-Pending is posted once per commit, when its first apply starts. A result is posted unless the last status
-posted for the same stack and commit said the same (state, result, reason and counts), and a drift check
-that finds nothing is posted only when the commit does not show success already. So a stack that retries
-a failing commit, or checks for drift every few minutes, stays far from GitHub's 1000 statuses per commit
-and context.
+Pending is posted once per commit, when its first apply starts. A result is posted unless the status
+GitHub took last for the same stack and commit said the same (state, result, reason and counts), and a
+drift check that finds nothing is posted only when the commit does not show success already. So a stack
+that retries a failing commit, or checks for drift every few minutes, stays far from GitHub's 1000
+statuses per commit and context; and a status GitHub did not take is sent again with the next run.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Callable, Optional
 
 from reconciler.run_events import RunListener
@@ -34,9 +33,6 @@ class CommitStatuses:
         self.target_url = github.status_target_url
         self.repositories = repositories
         self.delivery = delivery
-        self._lock = threading.Lock()
-        # Per stack: the commit it last posted for, and the state and headline posted.
-        self._last: dict[str, tuple[str, StatusText]] = {}
 
     def run_started(self, spec: StackSpec, run: RunOutcome) -> None:
         if run.kind is RunKind.APPLY and run.commit:
@@ -59,14 +55,9 @@ class CommitStatuses:
         self.delivery.flush(timeout_s)
 
     def _post(self, stack: str, commit: str, text: StatusText, worth_posting: Callable[[Optional[StatusText]], bool]) -> None:
-        """Queues the status when `worth_posting` says so, given what the commit shows (None: nothing posted yet)."""
+        """Queues the status when `worth_posting` says so, given what the commit shows (None: nothing sent yet)."""
         repository = self.repositories.get(stack)
-        if repository is None:
+        if repository is None or not worth_posting(self.delivery.shown(stack, commit)):
             return
-        with self._lock:
-            last = self._last.get(stack)
-            if not worth_posting(last[1] if last and last[0] == commit else None):
-                return
-            self._last[stack] = (commit, text)
         target = self.target_url.format(stack=stack, commit=commit) if self.target_url else None
-        self.delivery.send(CommitStatus(stack, repository, commit, text.state, text.description, target))
+        self.delivery.send(CommitStatus(stack, repository, commit, text, target))

@@ -198,6 +198,18 @@ def test_what_a_commit_already_shows_is_not_posted_again(statuses, github):
     ]
 
 
+def test_a_status_github_did_not_take_is_sent_again_with_the_next_run(statuses, github):
+    listener, spec = statuses
+    failing = run(Result.FAILED, reason=PROGRAM_ERROR, error_message="ValueError: boom")
+    github.answers = [(502, {"message": "Server Error"}, {})] * 4  # the first send and its three retries
+
+    recorded_and_sent(listener, spec, failing)
+    recorded_and_sent(listener, spec, failing)
+
+    assert len(github.requests) == 5
+    assert posted(github) == [("failure", "failed (ProgramError): ValueError: boom")]
+
+
 def test_without_a_token_nothing_is_sent_and_the_log_says_which_variable(statuses, github, monkeypatch, caplog):
     listener, spec = statuses
     monkeypatch.delenv("GITHUB_TOKEN")
