@@ -1,10 +1,11 @@
 """The run listener that turns runs into commit statuses, and never posts what would only repeat.
 
-Pending is posted once per commit, when its first apply starts. A result is posted unless the status
-GitHub took last for the same stack and commit said the same (state, result, reason and counts), and a
-drift check that finds nothing is posted only when the commit does not show success already. So a stack
-that retries a failing commit, or checks for drift every few minutes, stays far from GitHub's 1000
-statuses per commit and context; and a status GitHub did not take is sent again with the next run.
+Pending is posted when an apply starts on a commit that has no status of the stack's from this process
+yet. A result is posted unless the status GitHub took last for the same stack and commit said the same
+(state, result, reason and counts), and a drift check that finds nothing is posted only when the commit
+does not show success already. So a stack that retries a failing commit, or checks for drift every few
+minutes, stays far from GitHub's 1000 statuses per commit and context; and a status GitHub did not take
+is sent again with the next run.
 """
 
 from __future__ import annotations
