@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Optional, TextIO
 
 from reconciler.settings import ServiceConfig
-from reconciler.stack_set import STORE_FILE, StackSet
+from reconciler.stack_set import LISTENER_FLUSH_S, STORE_FILE, StackSet
 from reconciler.status.model import Result, RunKind, RunOutcome
 from reconciler.status.report import service_status, status_line
 from reconciler.status.store import StatusStore
@@ -18,8 +18,6 @@ from reconciler.telemetry.redaction import Redactor
 EXIT_IN_SYNC = 0
 EXIT_OUT_OF_SYNC = 1
 EXIT_BAD_CONFIG = 2
-# How long `once` waits, before it exits, for commit statuses and notifications still being delivered.
-LISTENER_FLUSH_S = 30.0
 
 
 def run(config: ServiceConfig, redactor: Redactor) -> int:

@@ -25,6 +25,8 @@ from reconciler.workspace import StackWorkspace
 log = logging.getLogger("reconciler")
 STORE_FILE = "status.sqlite"
 LOCK_FILE = "reconciler.lock"
+# How long a process that ends (`once`, a stopping service) waits for commit statuses still being sent.
+LISTENER_FLUSH_S = 30.0
 
 
 class StateDirBusy(Exception):

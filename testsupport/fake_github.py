@@ -40,8 +40,8 @@ class FakeGitHub:
     requests: list[RecordedRequest] = field(default_factory=list)
     # (status, JSON body, extra headers) answered to every request when set.
     failure: Optional[tuple[int, dict[str, Any], dict[str, str]]] = None
-    # Answered to the next requests, one each, before anything else (a GitHub that fails, then recovers).
-    answers: list[tuple[int, dict[str, Any], dict[str, str]]] = field(default_factory=list)
+    # Answered to the next requests, one each, before anything else (a GitHub that fails, then recovers); None: as usual.
+    answers: list[Optional[tuple[int, dict[str, Any], dict[str, str]]]] = field(default_factory=list)
     # Every answer waits for it (clear it to hold GitHub's answers, set it to let them go).
     gate: threading.Event = field(default_factory=lambda: _opened(threading.Event()))
     # The commit statuses created: {"repository", "sha", and the JSON body's state, context, description, target_url}.
@@ -74,8 +74,9 @@ class FakeGitHub:
         body = json.loads(raw_body) if raw_body else None
         self.requests.append(RecordedRequest(method, parsed.path, query, headers, body))
         self.gate.wait(60)
-        if self.answers:
-            return self.answers.pop(0)
+        scripted = self.answers.pop(0) if self.answers else None
+        if scripted is not None:
+            return scripted
         if self.failure is not None:
             return self.failure
         if headers.get("authorization") != f"Bearer {self.token}":

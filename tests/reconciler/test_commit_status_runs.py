@@ -1,5 +1,6 @@
 """`python -m reconciler once` with the real engine (the provider-free tiny project), its commit statuses sent to a
-recording GitHub on loopback: one that fails and then recovers, and one that is not there at all."""
+recording GitHub on loopback: one that fails and then recovers, and one that is not there at all; and a service that
+sends what is left before it stops."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import socket
 import pytest
 
 from testsupport.fake_github import serve_fake_github
-from testsupport.reconciler_testing import PROJECT_DIR, TINY_PROJECT, json_lines, run_cli, tiny_stack, write_config
+from testsupport.reconciler_testing import PROJECT_DIR, TINY_PROJECT, free_port, json_lines, run_cli, tiny_stack, write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -20,10 +21,13 @@ def tiny(remote):
     return remote
 
 
+def config_for(tiny, tmp_path, api_url, **top):
+    return write_config(tmp_path / "reconciler.yaml", [tiny_stack(tiny, tmp_path / "backend", github_repository="octo/service")],
+                        github={"api_url": api_url, "status_target_url": "https://gitops.example/{stack}/{commit}"}, **top)
+
+
 def once(tiny, tmp_path, env, api_url):
-    config = write_config(tmp_path / "reconciler.yaml", [tiny_stack(tiny, tmp_path / "backend", github_repository="octo/service")],
-                          github={"api_url": api_url, "status_target_url": "https://gitops.example/{stack}/{commit}"})
-    result = run_cli("once", "--config", str(config), "--json", env=env)
+    result = run_cli("once", "--config", str(config_for(tiny, tmp_path, api_url)), "--json", env=env)
     return result, json_lines(result.stdout)
 
 
@@ -59,3 +63,19 @@ def test_a_github_that_is_not_there_changes_nothing_but_a_warning(tiny, tmp_path
     assert (line["result"], line["commit"], line["error"]) == ("applied", tiny.head(), None)
     assert f"could not reach the GitHub API at {closed}" in result.stderr
     assert "ghs_never_sent_anywhere" not in result.stdout + result.stderr
+
+
+def test_a_stopping_service_first_sends_the_status_github_asked_it_to_wait_with(tiny, tmp_path, engine_env, start_service):
+    port = free_port()
+    with serve_fake_github() as github:
+        # The pending status goes through; the result is answered "come back in 5 s", and the service is stopped before.
+        github.answers = [None, (429, {"message": "You have exceeded a secondary rate limit"}, {"Retry-After": "5"})]
+        service = start_service(config_for(tiny, tmp_path, github.url, listen=f"127.0.0.1:{port}"),
+                                {**engine_env, "GITHUB_TOKEN": github.token}, port)
+        service.wait_until(lambda: len(github.requests) == 2, 300, "the run's result sent and refused for now")
+        stopped = service.stop()
+
+    assert stopped == 0
+    assert [(status["state"], status["description"]) for status in github.statuses] == [
+        ("pending", "applying"), ("success", "applied: 4 created"),
+    ]
