@@ -56,6 +56,16 @@ def configuration(settings: Settings, pki: Pki) -> dict:
         "cgroupDriver": "cgroupfs",
         "failCgroupV1": False,
         "registerWithTaints": [NODE_TAINT],
+        # This VM's disk reports 252G but lets ~40G be used (reserved blocks), so the default
+        # thresholds (10% / 15% of the size available) saw pressure with tens of GB free and
+        # tainted the node. Absolute floors instead.
+        "evictionHard": {
+            "memory.available": "100Mi",
+            "nodefs.available": "2Gi",
+            "imagefs.available": "2Gi",
+            "nodefs.inodesFree": "5%",
+            "imagefs.inodesFree": "5%",
+        },
         # No cluster DNS runs here: pods get the host's resolv.conf.
         "resolvConf": "/etc/resolv.conf",
         "staticPodPath": "",

@@ -61,8 +61,10 @@ class RealNodeService:
 
     def response(self, pod: client.V1Pod) -> dict[str, Any]:
         """GET / of the pod's app, through the API server's pods/proxy subresource."""
-        body = self.core.connect_get_namespaced_pod_proxy(f"{pod.metadata.name}:{APP_PORT}", self.repo.namespace)
-        return json.loads(body)
+        # Unparsed: the client would turn a JSON body into the repr of a dict.
+        answer = self.core.connect_get_namespaced_pod_proxy(f"{pod.metadata.name}:{APP_PORT}", self.repo.namespace,
+                                                            _preload_content=False)
+        return json.loads(answer.data)
 
 
 def ready(pod: client.V1Pod) -> bool:
