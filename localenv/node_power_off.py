@@ -23,8 +23,9 @@ from . import node_runtime, pod_network
 from .errors import LocalEnvError
 from .settings import Settings
 
-CGROUP_V1_ROOT = Path("/sys/fs/cgroup")
-# The kubelet's pod cgroups with cgroupsPerQOS and the cgroupfs driver.
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+# The kubelet's pod cgroups with cgroupsPerQOS and the cgroupfs driver: in each hierarchy on
+# cgroup v1 (this VM), at the root on v2.
 POD_CGROUP = "kubepods"
 KILL_TIMEOUT = 10
 # The kubelet links each container's log here (a path it does not let one configure).
@@ -32,11 +33,10 @@ CONTAINER_LOG_LINKS = Path("/var/log/containers")
 
 
 def pod_cgroups() -> list[Path]:
-    """Every pod cgroup directory, in every cgroup v1 hierarchy, deepest first."""
-    found = [path for hierarchy in CGROUP_V1_ROOT.iterdir() if (hierarchy / POD_CGROUP).is_dir()
-             for path in (hierarchy / POD_CGROUP).rglob("*") if path.is_dir()]
-    found += [hierarchy / POD_CGROUP for hierarchy in CGROUP_V1_ROOT.iterdir()
-              if (hierarchy / POD_CGROUP).is_dir()]
+    """Every pod cgroup directory, deepest first."""
+    hierarchies = [CGROUP_ROOT, *(path for path in CGROUP_ROOT.iterdir() if path.is_dir())]
+    tops = [hierarchy / POD_CGROUP for hierarchy in hierarchies if (hierarchy / POD_CGROUP).is_dir()]
+    found = [*tops, *(path for top in tops for path in top.rglob("*") if path.is_dir())]
     return sorted(found, key=lambda path: len(path.parts), reverse=True)
 
 
