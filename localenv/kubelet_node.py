@@ -66,6 +66,10 @@ def configuration(settings: Settings, pki: Pki) -> dict:
             "nodefs.inodesFree": "5%",
             "imagefs.inodesFree": "5%",
         },
+        # Image GC takes percentages only: at the default 85% it ran, and failed, every 5 minutes
+        # on this disk (252G, ~38G available reads as 85% used). It starts below ~12G free here.
+        "imageGCHighThresholdPercent": 95,
+        "imageGCLowThresholdPercent": 90,
         # No cluster DNS runs here: pods get the host's resolv.conf.
         "resolvConf": "/etc/resolv.conf",
         "staticPodPath": "",
