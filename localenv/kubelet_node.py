@@ -1,9 +1,9 @@
 """The real node: a kubelet from the control plane's own release, on the node's containerd.
 
 It registers REAL_NODE_NAME tainted NODE_TAINT and labelled NODE_LABEL, so
-only pods that tolerate the taint run here (the sample app selects it; the
-benchmarks' and tests' throwaway workloads stay on kwok, whose pods never
-run). Set for this VM (cgroup v1, no systemd as init, no swap):
+only pods that tolerate the taint run here (the sample app does, and keeps
+off kwok's nodes; the benchmarks' and tests' throwaway workloads stay on
+kwok, whose pods never run). Set for this VM (cgroup v1, no systemd as init, no swap):
 
 - cgroupDriver cgroupfs, as runc's (node_runtime.py): nothing here runs systemd;
 - failCgroupV1 false, said out loud: the 1.34 default, and what lets it start
