@@ -12,7 +12,7 @@ from reconciler.promotion import waves
 from reconciler.review.status_line import review_stack_line
 from reconciler.review.store import ReviewStackStore
 from reconciler.settings import ServiceConfig
-from reconciler.stack_set import STORE_FILE, StackSet
+from reconciler.stack_set import LISTENER_FLUSH_S, STORE_FILE, StackSet
 from reconciler.status.model import Result, RunKind, RunOutcome
 from reconciler.status.report import service_status, status_line
 from reconciler.status.store import StatusStore
@@ -49,6 +49,7 @@ def once(config: ServiceConfig, redactor: Redactor, stack: Optional[str], as_jso
             for outcome in pool.map(one_pass, wave):
                 results.append(outcome)
                 _print_outcome(outcome, as_json, stacks.redactor, out)
+    stacks.flush_listeners(LISTENER_FLUSH_S)
     stacks.store.close()
     return EXIT_IN_SYNC if all(outcome.result.in_sync for outcome in results) else EXIT_OUT_OF_SYNC
 

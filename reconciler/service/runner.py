@@ -19,7 +19,7 @@ from reconciler.service.http_api import HttpApi
 from reconciler.service.pull_request_previews import PullRequestPreviews
 from reconciler.service.scheduler import Scheduler
 from reconciler.settings import ConfigError
-from reconciler.stack_set import StackSet
+from reconciler.stack_set import LISTENER_FLUSH_S, StackSet
 from reconciler.status.report import service_status
 
 log = logging.getLogger("reconciler")
@@ -104,6 +104,7 @@ class ReconcilerService:
             self._stop.wait()
             log.info("stopping: waiting for running updates to end (send the signal again to exit at once)")
             self.scheduler.stop()
+            self.stacks.flush_listeners(LISTENER_FLUSH_S)
         finally:
             http.close()
             self.previews.close()

@@ -78,6 +78,8 @@ def _service(config: ConfigFile, path: Path) -> ServiceConfig:
         github=GitHubSettings(
             api_url=(config.github.api_url or os.environ.get("GITHUB_API_URL") or GITHUB_COM_API).rstrip("/"),
             token_env=config.github.token_env,
+            commit_statuses=config.github.commit_statuses,
+            status_target_url=config.github.status_target_url,
         ),
         http=HttpSettings(**{**dict(config.http), "allowed_hosts": tuple(config.http.allowed_hosts)}),
         previews=PreviewSettings(
@@ -119,6 +121,7 @@ def _stack(entry: StackSection) -> StackSpec:
         promote_from=entry.promote_from,
         soak=entry.soak,
         require_healthy=entry.require_healthy,
+        github_repository=entry.github_repository,
         review_stacks=_review_stacks(entry),
     )
 

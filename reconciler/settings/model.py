@@ -93,6 +93,8 @@ class StackSpec:
     promote_from: Optional[str]
     soak: float
     require_healthy: bool
+    # owner/repo its commit statuses go to, "off" for none; None: read from repo_url (commit_status/repository.py).
+    github_repository: Optional[str]
     # Pull requests carrying a label get a stack of their own (reconciler/review/); None: off.
     review_stacks: Optional[ReviewStackSettings] = None
 
@@ -129,10 +131,12 @@ class HttpSettings:
 
 @dataclass(frozen=True)
 class GitHubSettings:
-    """Where pull request preview comments go; the token is read from `token_env` when a comment is posted."""
+    """Where pull request comments and commit statuses go; the token is read from `token_env` when one is sent."""
 
     api_url: str
     token_env: str
+    commit_statuses: bool  # each run of a stack on GitHub is posted as a commit status
+    status_target_url: Optional[str]  # the status's link: a template with {stack} and {commit}
 
 
 @dataclass(frozen=True)

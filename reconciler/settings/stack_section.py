@@ -42,6 +42,8 @@ BACKEND_SCHEMES = ("file", "s3", "gs", "azblob", "https", "http")
 OVERRIDE_FORMS = ("path", "secret_env", "secret_file", "value")
 _STACK_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
 _CONFIG_KEY = r"^[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+$"
+# GitHub's limits on owner and repository names: nothing that could change an API path.
+_OWNER_REPO = r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$"
 Scalar = Union[str, int, float, bool]
 
 
@@ -203,6 +205,21 @@ class StackSection(Section):
         None, description="a pull request carrying the label gets a stack of its own, from its head, until it closes "
         "or the ttl runs out; unset: none",
     )
+
+    github_repository: Optional[str] = Field(
+        None, json_schema_extra={"anyOf": [{"type": "string", "pattern": _OWNER_REPO}, {"const": "off"}, {"type": "null"}]},
+        description="owner/repo whose commits get this stack's commit statuses; unset: read from repo.url when it is "
+        "on the GitHub of github.api_url; off: none",
+    )
+
+    @field_validator("github_repository")
+    @classmethod
+    def _owner_and_repo(cls, repository: Optional[str]) -> Optional[str]:
+        if repository in (None, "off"):
+            return repository
+        if not re.fullmatch(_OWNER_REPO, repository) or {".", ".."} & set(repository.split("/")):
+            raise ValueError(f"must be a GitHub repository written owner/repo (or off), got {repository!r}")
+        return repository
 
     @field_validator("name")
     @classmethod
