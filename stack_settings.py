@@ -19,6 +19,8 @@ from pulumi.runtime.config import is_config_secret
 from components.cluster import ClusterArgs
 from components.registry import RegistryArgs
 from manifest_loader import supported_versions
+from manifest_loader.kubernetes_names import namespace_problem
+from manifest_loader.readiness import AWAIT_MODES
 
 CONFIG_NAMESPACE = "pulumi-gitops"
 TARGETS = ("aws", "local")
@@ -35,6 +37,8 @@ class StackSettings:
     app_dir: Path
     manifests_dir: Path
     default_namespace: str
+    # A review stack's own namespace: every namespaced object goes there (manifest_loader/review_namespace.py).
+    review_namespace: Optional[str]
     require_clean_manifests: bool
     protect: bool
     image_build_args: dict[str, str]
@@ -43,6 +47,7 @@ class StackSettings:
     docker_host: Optional[str]
     kubernetes_version: str  # the release whose schemas the manifests are checked against
     server_dry_run: bool  # dry-run the objects on the cluster before anything is registered (local target)
+    awaits: str  # what an `up` waits for before an object counts ready (manifest_loader.readiness)
     # `${secret:NAME}` values from the encrypted `secrets` map; each one a Pulumi secret
     secrets: dict[str, pulumi.Output[str]]
     registry: RegistryArgs
@@ -194,12 +199,16 @@ def read_stack_settings() -> StackSettings:
             "kubernetesVersion",
             f"{kubernetes_version!r} has no API schemas to check the manifests against; use one of {', '.join(supported_versions())}",
         )
+    awaits = read.declared_text("awaits")
+    if awaits not in AWAIT_MODES:
+        raise read.fail("awaits", f"must be one of {', '.join(AWAIT_MODES)}, got {awaits!r}")
     return StackSettings(
         target=target,
         app_name=app_name,
         app_dir=_project_path(read.declared_text("appDir")),
         manifests_dir=_project_path(read.declared_text("manifestsDir")),
         default_namespace=read.declared_text("defaultNamespace"),
+        review_namespace=_review_namespace(read),
         require_clean_manifests=read.flag("requireCleanManifests"),
         protect=protect,
         image_build_args=read.string_map("imageBuildArgs"),
@@ -208,10 +217,19 @@ def read_stack_settings() -> StackSettings:
         docker_host=docker_host,
         kubernetes_version=kubernetes_version,
         server_dry_run=read.flag("serverDryRun"),
+        awaits=awaits,
         secrets=read.secret_map("secrets"),
         registry=registry,
         cluster=cluster,
     )
+
+
+def _review_namespace(read: _Reader) -> Optional[str]:
+    namespace = read.text("reviewNamespace")
+    problem = namespace_problem(namespace) if namespace is not None else ""
+    if problem:
+        raise read.fail("reviewNamespace", f"{namespace!r} {problem}")
+    return namespace
 
 
 def _registry_args(read: _Reader, target: str, app_name: str) -> RegistryArgs:

@@ -8,8 +8,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Optional, TextIO
 
+from reconciler.promotion import waves
+from reconciler.review.status_line import review_stack_line
+from reconciler.review.store import ReviewStackStore
 from reconciler.settings import ServiceConfig
-from reconciler.stack_set import STORE_FILE, StackSet
+from reconciler.stack_set import LISTENER_FLUSH_S, STORE_FILE, StackSet
 from reconciler.status.model import Result, RunKind, RunOutcome
 from reconciler.status.report import service_status, status_line
 from reconciler.status.store import StatusStore
@@ -27,7 +30,8 @@ def run(config: ServiceConfig, redactor: Redactor) -> int:
 
 
 def once(config: ServiceConfig, redactor: Redactor, stack: Optional[str], as_json: bool, out: TextIO = sys.stdout) -> int:
-    """One pass over every (or one) stack; 0 when all ended applied, skipped or remediated, else 1."""
+    """One pass over every (or one) stack, upstreams before the stacks promoted from them; 0 when all ended
+    applied, skipped or remediated, else 1."""
     stacks = StackSet(config, redactor, only=stack)
 
     def one_pass(name: str) -> RunOutcome:
@@ -41,10 +45,11 @@ def once(config: ServiceConfig, redactor: Redactor, stack: Optional[str], as_jso
 
     results: list[RunOutcome] = []
     with ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="stack") as pool:
-        for outcome in pool.map(one_pass, list(stacks.reconcilers)):
-            results.append(outcome)
-            _print_outcome(outcome, as_json, stacks.redactor, out)
-    stacks.flush()
+        for wave in waves([config.stack(name) for name in stacks.reconcilers]):
+            for outcome in pool.map(one_pass, wave):
+                results.append(outcome)
+                _print_outcome(outcome, as_json, stacks.redactor, out)
+    stacks.flush_listeners(LISTENER_FLUSH_S)
     stacks.store.close()
     return EXIT_IN_SYNC if all(outcome.result.in_sync for outcome in results) else EXIT_OUT_OF_SYNC
 
@@ -75,10 +80,15 @@ def status(config: ServiceConfig, redactor: Redactor, as_json: bool, out: TextIO
             out.write(f"no runs yet: {path} does not exist\n")
         return EXIT_IN_SYNC
     store = StatusStore(path, read_only=True)
+    review_store = ReviewStackStore(path, read_only=True)
     try:
         entries = service_status(config, store, redactor)["stacks"]
+        reviews = [redactor.redact_data(record.as_status()) for record in review_store.all()]
     finally:
         store.close()
+        review_store.close()
     for entry in entries:
         out.write((json.dumps(entry) if as_json else status_line(entry)) + "\n")
+    for review in reviews:
+        out.write((json.dumps({"review_stack": review}) if as_json else review_stack_line(review)) + "\n")
     return EXIT_IN_SYNC

@@ -11,10 +11,12 @@ from typing import IO, Optional
 
 from pulumi import automation as auto
 
+from reconciler.commit_status.listener import commit_status_listeners
 from reconciler.desired_state import digest_key
 from reconciler.notify.listeners import notification_listeners
 from reconciler.reconcile import StackReconciler
 from reconciler.recorder import Recorder
+from reconciler.run_events import RunListener
 from reconciler.settings import ConfigError, ServiceConfig, StackSpec
 from reconciler.status.store import StatusStore
 from reconciler.telemetry.metrics import Metrics
@@ -24,6 +26,9 @@ from reconciler.workspace import StackWorkspace
 log = logging.getLogger("reconciler")
 STORE_FILE = "status.sqlite"
 LOCK_FILE = "reconciler.lock"
+# How long a process that ends (`once`, a stopping service) waits for what its listeners still send
+# (commit statuses, notifications, Kubernetes Events).
+LISTENER_FLUSH_S = 30.0
 
 
 class StateDirBusy(Exception):
@@ -64,10 +69,9 @@ class StackSet:
         pulumi_command(config)  # a missing or unusable CLI is a config problem, found before any pass
         key = digest_key(config.state_dir)
         specs = [spec for spec in config.stacks if only is None or spec.name == only]
-        self.listeners = notification_listeners(config, redactor)
+        self.listeners: list[RunListener] = [*commit_status_listeners(config), *notification_listeners(config, redactor)]
         self.recorders = {
-            spec.name: Recorder(spec, self.store, self.metrics, self.redactor, config.retry, listeners=self.listeners)
-            for spec in specs
+            spec.name: Recorder(spec, self.store, self.metrics, self.redactor, config.retry, self.listeners) for spec in specs
         }
         self.reconcilers = {
             spec.name: StackReconciler(spec, self._workspace(spec), self.recorders[spec.name], self.redactor, key)
@@ -79,11 +83,11 @@ class StackSet:
             if applied:
                 self.metrics.set_commit(name, applied)
 
-    def flush(self) -> None:
-        """Delivers what the listeners still hold (notifications, Events), waiting at most notifications.flush_timeout."""
-        deadline = time.monotonic() + self.config.notifications.flush_timeout_s
+    def flush_listeners(self, timeout_s: float) -> None:
+        """What the listeners still have to deliver, sent within `timeout_s` in all (`once` calls this before it exits)."""
+        deadline = time.monotonic() + timeout_s
         for listener in self.listeners:
-            listener.flush(max(deadline - time.monotonic(), 0))
+            listener.flush(max(deadline - time.monotonic(), 0.0))
 
     def _workspace(self, spec: StackSpec) -> StackWorkspace:
         recorder = self.recorders[spec.name]

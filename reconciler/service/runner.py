@@ -8,27 +8,38 @@ import signal
 import threading
 from typing import Any
 
+from reconciler.preview.github_comments import PublishedComment
+from reconciler.preview.markdown import render_markdown
+from reconciler.preview.pull_request import PullRequest
+from reconciler.preview.run import PreviewRun
+from reconciler.promotion import downstreams
+from reconciler.reconcile import Pass
+from reconciler.review.service import ReviewStacks
 from reconciler.service.http_api import HttpApi
 from reconciler.service.pull_request_previews import PullRequestPreviews
 from reconciler.service.scheduler import Scheduler
 from reconciler.settings import ConfigError
-from reconciler.stack_set import StackSet
+from reconciler.stack_set import LISTENER_FLUSH_S, StackSet
 from reconciler.status.report import service_status
 
 log = logging.getLogger("reconciler")
+PROMOTION_TRIGGER = "promotion"  # a pass asked for because the stack's upstream recorded a run
 
 
 class ReconcilerService:
     def __init__(self, stacks: StackSet) -> None:
         self.stacks = stacks
         self.config = stacks.config
+        self._downstreams = downstreams(self.config.stacks)
         self.scheduler = Scheduler(
             [spec.name for spec in self.config.stacks],
-            lambda name, reason: stacks.reconcilers[name].reconcile(reason),
+            self._run_stack,
             self.config.workers,
             on_scheduled=lambda name, at: stacks.recorders[name].scheduled(at),
         )
-        self.previews = PullRequestPreviews(stacks, self.config.workers)
+        self.review_stacks = ReviewStacks(stacks, self.config.workers)
+        post = self._post_with_review_stack if self.review_stacks.enabled else None
+        self.previews = PullRequestPreviews(stacks, self.config.workers, post)
         self._stop = threading.Event()
 
     # What the HTTP endpoints ask
@@ -45,7 +56,10 @@ class ReconcilerService:
         return True
 
     def status(self) -> dict[str, Any]:
-        return service_status(self.config, self.stacks.store, self.stacks.redactor, self.scheduler.next_due)
+        status = service_status(self.config, self.stacks.store, self.stacks.redactor, self.scheduler.next_due)
+        if self.review_stacks.enabled:
+            status["review_stacks"] = self.stacks.redactor.redact_data(self.review_stacks.status())
+        return status
 
     def metrics(self) -> bytes:
         return self.stacks.metrics.render()
@@ -54,9 +68,22 @@ class ReconcilerService:
         self.scheduler.trigger(stacks, reason)
 
     def preview_pull_request(self, event: str, payload: Any) -> dict[str, Any]:
-        return self.previews.accept(event, payload)
+        answer = self.previews.accept(event, payload)
+        if event == "pull_request" and self.review_stacks.enabled:
+            answer["review_stacks"] = self.review_stacks.accept(payload)
+        return answer
+
+    def _post_with_review_stack(self, pull: PullRequest, run: PreviewRun) -> PublishedComment:
+        return self.review_stacks.comments.post_preview(run.summary.stack, pull, render_markdown(run.summary, run.secrets))
 
     # Running
+
+    def _run_stack(self, name: str, reason: str) -> Pass:
+        done = self.stacks.reconcilers[name].reconcile(reason)
+        # A stack that promotes from this one may be waiting for exactly this run: look at it now, not at its next poll.
+        if done.outcome is not None and done.outcome.result.in_sync and name in self._downstreams:
+            self.scheduler.trigger(self._downstreams[name], PROMOTION_TRIGGER)
+        return done
 
     def serve(self) -> int:
         try:
@@ -71,14 +98,17 @@ class ReconcilerService:
             signal.signal(signum, self._on_signal)
         try:
             self.scheduler.start()
+            if self.review_stacks.enabled:
+                self.review_stacks.start()
             log.info("keeping %d stack(s) in sync", len(self.config.stacks))
             self._stop.wait()
             log.info("stopping: waiting for running updates to end (send the signal again to exit at once)")
             self.scheduler.stop()
-            self.stacks.flush()
+            self.stacks.flush_listeners(LISTENER_FLUSH_S)
         finally:
             http.close()
             self.previews.close()
+            self.review_stacks.close()
             self.stacks.store.close()
         return 0
 

@@ -10,6 +10,7 @@ from pydantic import Field, StrictInt, field_validator, model_validator
 
 from .fields import RelativePath, written
 from .notifications_section import NotificationsSection
+from .promotion_links import promotion_problems
 from .sections import GitHubSection, HttpSection, PreviewsSection, RetrySection, Section, WebhookSection
 from .stack_section import StackSection
 
@@ -27,7 +28,7 @@ class ConfigFile(Section):
     log_level: str = Field("INFO", json_schema_extra={"enum": ["DEBUG", "INFO", "WARNING", "ERROR"]}, description="log level")
     pulumi: Optional[RelativePath] = Field(None, description="the pulumi CLI to run (default: the one on PATH)")
     webhook: WebhookSection = Field(WebhookSection(), description="GitHub push webhooks")
-    github: GitHubSection = Field(GitHubSection(), description="where pull request preview comments go")
+    github: GitHubSection = Field(GitHubSection(), description="where pull request preview comments and commit statuses go")
     http: HttpSection = Field(HttpSection(), description="how the HTTP listener defends itself")
     retry: RetrySection = Field(RetrySection(), description="how long to wait before trying a stack again")
     previews: PreviewsSection = Field(PreviewsSection(), description="who may have a pull request previewed")
@@ -74,6 +75,13 @@ class ConfigFile(Section):
                     "two entries would run two updates of one stack"
                 )
             seen[target] = entry.name
+        return self
+
+    @model_validator(mode="after")
+    def _promotion_links(self) -> "ConfigFile":
+        problems = promotion_problems(self.stacks)
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import collections
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import yaml
 from pydantic import ValidationError
@@ -25,6 +25,7 @@ from .model import (
     HttpSettings,
     PreviewSettings,
     RetryPolicy,
+    ReviewStackSettings,
     ServiceConfig,
     StackSpec,
     WebhookSettings,
@@ -81,6 +82,8 @@ def _service(config: ConfigFile, path: Path) -> ServiceConfig:
         github=GitHubSettings(
             api_url=(config.github.api_url or os.environ.get("GITHUB_API_URL") or GITHUB_COM_API).rstrip("/"),
             token_env=config.github.token_env,
+            commit_statuses=config.github.commit_statuses,
+            status_target_url=config.github.status_target_url,
         ),
         http=HttpSettings(**{**dict(config.http), "allowed_hosts": tuple(config.http.allowed_hosts)}),
         previews=PreviewSettings(
@@ -104,7 +107,7 @@ def _notifications(section: NotificationsSection) -> NotificationSettings:
         )
         for sink in section.sinks
     )
-    return NotificationSettings(sinks, section.link, section.flush_timeout)
+    return NotificationSettings(sinks, section.link)
 
 
 def _stack(entry: StackSection) -> StackSpec:
@@ -133,5 +136,18 @@ def _stack(entry: StackSection) -> StackSpec:
         lock_stale_after=entry.lock_stale_after,
         guard_manifests=tuple(entry.guard_manifests),
         preview_env=tuple(entry.preview_env.items()),
+        promote_from=entry.promote_from,
+        soak=entry.soak,
+        require_healthy=entry.require_healthy,
+        github_repository=entry.github_repository,
         events=events_target(entry.events, entry.config),
+        review_stacks=_review_stacks(entry),
     )
+
+
+def _review_stacks(entry: StackSection) -> Optional[ReviewStackSettings]:
+    review = entry.review_stacks
+    if review is None:
+        return None
+    return ReviewStackSettings(label=review.label, ttl_s=review.ttl, namespace_config=review.namespace_config,
+                               url_output=review.url_output)

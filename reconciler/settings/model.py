@@ -54,6 +54,16 @@ class ConfigOverride:
 
 
 @dataclass(frozen=True)
+class ReviewStackSettings:
+    """A labelled pull request's own stack: which label asks for it, how long it lives, where its objects go."""
+
+    label: str
+    ttl_s: float
+    namespace_config: str  # the program's config key given the review stack's namespace
+    url_output: str  # the stack output holding the app's URL
+
+
+@dataclass(frozen=True)
 class StackSpec:
     name: str
     repo_url: str  # what git is given: an URL or an absolute path
@@ -81,7 +91,16 @@ class StackSpec:
     guard_manifests: tuple[str, ...]
     # What a pull request preview's engine gets besides the stack's own settings: its credentials, named one by one.
     preview_env: tuple[tuple[str, Union[str, Secret]], ...]
+    # Promotion: apply a commit only after this stack applied it (or a commit containing it) and stayed Ready for
+    # `soak` seconds; with require_healthy, only while it is Ready at its own head too.
+    promote_from: Optional[str]
+    soak: float
+    require_healthy: bool
+    # owner/repo its commit statuses go to, "off" for none; None: read from repo_url (commit_status/repository.py).
+    github_repository: Optional[str]
     events: Optional[EventsTarget]  # where its Kubernetes Events go; None: nowhere
+    # Pull requests carrying a label get a stack of their own (reconciler/review/); None: off.
+    review_stacks: Optional[ReviewStackSettings] = None
 
     @property
     def tracks(self) -> str:
@@ -116,10 +135,12 @@ class HttpSettings:
 
 @dataclass(frozen=True)
 class GitHubSettings:
-    """Where pull request preview comments go; the token is read from `token_env` when a comment is posted."""
+    """Where pull request comments and commit statuses go; the token is read from `token_env` when one is sent."""
 
     api_url: str
     token_env: str
+    commit_statuses: bool  # each run of a stack on GitHub is posted as a commit status
+    status_target_url: Optional[str]  # the status's link: a template with {stack} and {commit}
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,6 @@ class NotificationSink:
 class NotificationSettings:
     sinks: tuple[NotificationSink, ...]
     link: Optional[str]  # a URL template: {stack}, {commit}, {short_commit}, {result}
-    flush_timeout_s: float  # how long `once` (and a stopping service) waits for the last deliveries
 
     def secret_values(self) -> list[str]:
         return [value for sink in self.sinks for value in sink.secret_values()]

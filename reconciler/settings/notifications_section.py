@@ -89,7 +89,6 @@ class NotificationsSection(Section):
     link: Optional[str] = Field(
         None, description="the link of each message, a URL template with {stack}, {commit}, {short_commit} and {result}",
     )
-    flush_timeout: PositiveDuration = written("30s", "how long `once` and a stopping service wait for the last deliveries")
 
     @field_validator("link")
     @classmethod

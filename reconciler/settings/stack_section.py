@@ -17,6 +17,7 @@ from pydantic import (
     ValidationInfo,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 
 from .events_section import EventsSection
@@ -34,6 +35,7 @@ from .fields import (
 )
 from .git_names import GitNameError, check_branch, check_commit, repository_kind
 from .model import Secret
+from .review_stacks_section import ReviewStacksSection
 from .secret_sources import read_secret
 from .sections import ENV_NAME, Section
 
@@ -41,6 +43,8 @@ BACKEND_SCHEMES = ("file", "s3", "gs", "azblob", "https", "http")
 OVERRIDE_FORMS = ("path", "secret_env", "secret_file", "value")
 _STACK_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
 _CONFIG_KEY = r"^[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+$"
+# GitHub's limits on owner and repository names: nothing that could change an API path.
+_OWNER_REPO = r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$"
 Scalar = Union[str, int, float, bool]
 
 
@@ -160,6 +164,14 @@ class StackSection(Section):
     )
     branch: Optional[str] = Field(None, description="the branch followed (default main); or give commit")
     commit: Optional[str] = Field(None, description="a fixed full commit hash to hold the stack at, instead of a branch")
+    promote_from: Optional[str] = Field(
+        None, description="another stack of the same repository: a commit is applied only after that stack applied it "
+        "(or a commit containing it) and stayed Ready for `soak`",
+    )
+    soak: Duration = written("0s", "with promote_from: how long that stack must stay Ready, without drift, after its apply")
+    require_healthy: StrictBool = Field(
+        False, description="with promote_from: that stack must also be Ready now (at its own head, nothing pending)",
+    )
     project_dir: str = Field(".", description="the Pulumi project's folder inside the repository")
     stack: Optional[str] = Field(None, description="the Pulumi stack name (default: the entry's name)")
     backend_url: str = Field(description="Pulumi backend URL: file:// (relative to this file), s3://, gs://, azblob://, https://")
@@ -191,6 +203,25 @@ class StackSection(Section):
         "plain values, {env: NAME} or {file: PATH} (secrets, masked everywhere)",
     )
     events: Optional[EventsSection] = Field(None, description="where a Kubernetes Event is written for each run")
+    review_stacks: Optional[ReviewStacksSection] = Field(
+        None, description="a pull request carrying the label gets a stack of its own, from its head, until it closes "
+        "or the ttl runs out; unset: none",
+    )
+
+    github_repository: Optional[str] = Field(
+        None, json_schema_extra={"anyOf": [{"type": "string", "pattern": _OWNER_REPO}, {"const": "off"}, {"type": "null"}]},
+        description="owner/repo whose commits get this stack's commit statuses; unset: read from repo.url when it is "
+        "on the GitHub of github.api_url; off: none",
+    )
+
+    @field_validator("github_repository")
+    @classmethod
+    def _owner_and_repo(cls, repository: Optional[str]) -> Optional[str]:
+        if repository in (None, "off"):
+            return repository
+        if not re.fullmatch(_OWNER_REPO, repository) or {".", ".."} & set(repository.split("/")):
+            raise ValueError(f"must be a GitHub repository written owner/repo (or off), got {repository!r}")
+        return repository
 
     @field_validator("name")
     @classmethod
@@ -291,3 +322,11 @@ class StackSection(Section):
         if stale_after <= info.data.get("operation_timeout", 0):
             raise ValueError("must be longer than operation_timeout (a live run's lock is never that old)")
         return stale_after
+
+    @model_validator(mode="after")
+    def _soak_needs_an_upstream(self) -> "StackSection":
+        written_alone = sorted({"soak", "require_healthy"} & self.model_fields_set) if self.promote_from is None else []
+        if written_alone:
+            raise ValueError(f"{' and '.join(written_alone)} only apply with promote_from; name the stack to promote from, "
+                             "or remove them")
+        return self

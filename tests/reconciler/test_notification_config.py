@@ -81,7 +81,7 @@ def test_sinks_are_read_with_their_defaults_and_their_secrets_are_redacted(tmp_p
     assert (hook.rate_limit.messages, hook.rate_limit.per_s, hook.timeout_s, hook.retries) == (20, 60, 10, 5)
     assert hook.address() == "https://hooks.example.com/gitops" and hook.secret.value == "hmac-key-for-tests"
     assert chat.address() == SLACK_URL and chat.stacks == {"tiny"} and (chat.rate_limit.messages, chat.rate_limit.per_s) == (3, 600)
-    assert config.notifications.flush_timeout_s == 30 and config.notifications.link == "https://ci.example.com/{stack}"
+    assert config.notifications.link == "https://ci.example.com/{stack}"
     secrets = config.secrets()
     assert "hmac-key-for-tests" in secrets and SLACK_URL in secrets
     assert "/services/T000/B000/abcdefSECRET" in secrets, "the path alone, as HTTP libraries log it"
