@@ -30,4 +30,5 @@ def write_event(target: EventsTarget, body: dict[str, Any]) -> None:
     except ApiException as error:
         raise ClusterUnreachable(f"HTTP {error.status} {error.reason}") from None
     except (ConfigException, OSError, urllib3.exceptions.HTTPError) as error:
-        raise ClusterUnreachable(type(error).__name__) from None
+        last = error.reason if isinstance(error, urllib3.exceptions.MaxRetryError) and error.reason is not None else error
+        raise ClusterUnreachable(type(last).__name__) from None
