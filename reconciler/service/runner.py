@@ -6,8 +6,9 @@ import logging
 import os
 import signal
 import threading
-from typing import Any
+from typing import Any, Optional
 
+from reconciler.coordination.replica import Replica
 from reconciler.service.http_api import HttpApi
 from reconciler.service.pull_request_previews import PullRequestPreviews
 from reconciler.service.scheduler import Scheduler
@@ -22,9 +23,14 @@ class ReconcilerService:
     def __init__(self, stacks: StackSet) -> None:
         self.stacks = stacks
         self.config = stacks.config
+        # One of several replicas: a stack runs here only while this replica holds its Lease.
+        self.replica: Optional[Replica] = None
+        if self.config.coordination is not None:
+            self.replica = Replica(stacks, lambda names, reason: self.scheduler.trigger(names, reason))
+        run_stack = lambda name, reason: stacks.reconcilers[name].reconcile(reason)  # noqa: E731
         self.scheduler = Scheduler(
             [spec.name for spec in self.config.stacks],
-            lambda name, reason: stacks.reconcilers[name].reconcile(reason),
+            self.replica.gate(run_stack) if self.replica else run_stack,
             self.config.workers,
             on_scheduled=lambda name, at: stacks.recorders[name].scheduled(at),
         )
@@ -39,15 +45,20 @@ class ReconcilerService:
 
     def ready(self) -> bool:
         """Runs are being scheduled and the status store answers (crash recovery is each stack's first step)."""
-        if not self.scheduler.alive():
+        if not self.scheduler.alive() or (self.replica is not None and not self.replica.in_touch()):
             return False
         self.stacks.store.stack_state(self.config.stacks[0].name)
         return True
 
     def status(self) -> dict[str, Any]:
-        return service_status(self.config, self.stacks.store, self.stacks.redactor, self.scheduler.next_due)
+        status = service_status(self.config, self.stacks.store, self.stacks.redactor, self.scheduler.next_due)
+        if self.replica is not None:
+            status["coordination"] = self.replica.status()
+        return status
 
     def metrics(self) -> bytes:
+        if self.replica is not None:
+            self.replica.update_metrics()
         return self.stacks.metrics.render()
 
     def trigger(self, stacks: list[str], reason: str) -> None:
@@ -70,11 +81,15 @@ class ReconcilerService:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_signal)
         try:
+            if self.replica is not None:
+                self.replica.start()
             self.scheduler.start()
             log.info("keeping %d stack(s) in sync", len(self.config.stacks))
             self._stop.wait()
             log.info("stopping: waiting for running updates to end (send the signal again to exit at once)")
             self.scheduler.stop()
+            if self.replica is not None:
+                self.replica.close()  # the others take the stacks over at once
         finally:
             http.close()
             self.previews.close()

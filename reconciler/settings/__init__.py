@@ -4,6 +4,7 @@ from .errors import ConfigError
 from .loading import load_config
 from .model import (
     ConfigOverride,
+    CoordinationSettings,
     GitCredentials,
     GitHubSettings,
     HttpSettings,
@@ -18,6 +19,7 @@ from .model import (
 __all__ = [
     "ConfigError",
     "ConfigOverride",
+    "CoordinationSettings",
     "GitCredentials",
     "GitHubSettings",
     "HttpSettings",
