@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -9,6 +10,7 @@ from typing import Iterator
 from kubernetes import client, config
 
 
+@contextlib.contextmanager
 def lease_namespace(kubeconfig: Path) -> Iterator[str]:
     core = client.CoreV1Api(config.new_client_from_config(config_file=str(kubeconfig)))
     name = f"leases-{uuid.uuid4().hex[:8]}"

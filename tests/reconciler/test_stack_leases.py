@@ -30,7 +30,8 @@ def kubeconfig(local_env) -> Path:
 
 @pytest.fixture
 def namespace(kubeconfig):
-    yield from lease_namespace(kubeconfig)
+    with lease_namespace(kubeconfig) as name:
+        yield name
 
 
 @pytest.fixture
