@@ -101,8 +101,12 @@ class StackLeases:
             self._on_acquired(acquired)
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.settings.renew_every):
+        # Rounds start every renew_every, however long the last one took.
+        next_at = time.monotonic() + self.settings.renew_every
+        while not self._stop.wait(max(next_at - time.monotonic(), 0.0)):
+            next_at += self.settings.renew_every
             self._sync_logged()
+            next_at = max(next_at, time.monotonic())
 
     def _sync_logged(self) -> None:
         try:
@@ -176,7 +180,7 @@ class StackLeases:
             lease = self._api.write(held.lease, self.replica_id, self.settings.lease_duration)
         except Conflict:
             del self._held[name]
-            log.warning("lost the Lease: another replica holds the stack now", extra={"stack": name})
+            log.warning("%s lost the Lease: another replica holds the stack now", self.replica_id, extra={"stack": name})
             return False
         self._held[name] = _Held(lease, started + self.settings.lease_duration)
         return True
@@ -192,7 +196,7 @@ class StackLeases:
             return False  # another replica claimed it first
         self._held[name] = _Held(taken, started + self.settings.lease_duration)
         previous = lease.holder if lease is not None else None
-        log.info("holds the stack's Lease (from %s)", previous or "nobody", extra={"stack": name})
+        log.info("%s holds the stack's Lease (from %s)", self.replica_id, previous or "nobody", extra={"stack": name})
         return True
 
     def _release(self, name: str) -> None:
@@ -201,7 +205,7 @@ class StackLeases:
             self._api.write(held.lease, None, self.settings.lease_duration)
         except Conflict:
             return
-        log.info("released the stack's Lease (more than its share of %d)", self.share(), extra={"stack": name})
+        log.info("%s released the stack's Lease (more than its share of %d)", self.replica_id, self.share(), extra={"stack": name})
 
     def _preference(self, name: str) -> bytes:
         return hashlib.sha256(f"{self.replica_id}\0{name}".encode()).digest()

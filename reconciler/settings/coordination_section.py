@@ -11,9 +11,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from .fields import PositiveDuration, RelativePath, written
 from .sections import Section
 
-# A replica id names its heartbeat Lease: a DNS label, as a pod's name is.
-_REPLICA_ID = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
-_NAMESPACE = _REPLICA_ID
+_DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 
 
 def host_replica_id() -> str:
@@ -26,25 +24,19 @@ class CoordinationSection(Section):
     kubeconfig: Optional[RelativePath] = Field(
         None, description="kubeconfig of the cluster holding the Leases; unset: the pod's service account (in-cluster)",
     )
-    namespace: str = Field("default", json_schema_extra={"pattern": _NAMESPACE}, description="namespace of the Leases")
+    namespace: str = Field("default", json_schema_extra={"pattern": _DNS_LABEL}, description="namespace of the Leases")
     lease_duration: PositiveDuration = written("30s", "a stack's Lease lapses this long after its holder's last renewal")
     renew_every: PositiveDuration = written("5s", "how often a replica renews its Leases and rebalances; at most lease_duration / 3")
     replica_id: Optional[str] = Field(
-        None, json_schema_extra={"pattern": _REPLICA_ID},
+        None, json_schema_extra={"pattern": _DNS_LABEL},
         description="this replica's identity in the Leases (unique per replica); unset: the host name (the pod's name)",
     )
 
-    @field_validator("namespace")
+    @field_validator("namespace", "replica_id")
     @classmethod
-    def _namespace(cls, name: str) -> str:
-        if not re.fullmatch(_NAMESPACE, name):
-            raise ValueError(f"must be a Kubernetes namespace name (lowercase letters, digits, '-'), got {name!r}")
-        return name
-
-    @field_validator("replica_id")
-    @classmethod
-    def _replica_id(cls, name: Optional[str]) -> Optional[str]:
-        if name is not None and not re.fullmatch(_REPLICA_ID, name):
+    def _dns_label(cls, name: Optional[str]) -> Optional[str]:
+        # A namespace's name, and a replica id that names a Lease, as a pod's name does.
+        if name is not None and not re.fullmatch(_DNS_LABEL, name):
             raise ValueError(f"must be a DNS label (lowercase letters, digits, '-', at most 63), got {name!r}")
         return name
 
