@@ -57,7 +57,14 @@ class StackLeases:
     # The background loop
 
     def start(self) -> None:
-        self._sync_logged()
+        """Announces this replica now and claims from the next round on: replicas started together see each
+        other before they claim, instead of the first taking every stack and handing most back."""
+        try:
+            with self._lock:
+                self._live = self._membership.beat()
+                self._last_sync = time.monotonic()
+        except LeaseApiError as error:
+            log.warning("cannot announce this replica yet (%s); trying every %.0fs", error, self.settings.renew_every)
         self._thread.start()
 
     def close(self) -> None:
@@ -68,7 +75,7 @@ class StackLeases:
         with self._lock:
             try:
                 for name in list(self._held):
-                    self._release(name)
+                    self._release(name, "stopping")
                 self._membership.leave()
             except LeaseApiError as error:
                 log.warning("could not release the Leases (%s); they lapse after %.0fs", error, self.settings.lease_duration)
@@ -86,7 +93,7 @@ class StackLeases:
             share = self.share()
             for name in sorted(self._held, key=self._preference)[: max(len(self._held) - share, 0)]:
                 if name not in self._busy:
-                    self._release(name)
+                    self._release(name, f"more than its share of {share}")
             for name in sorted(self.stacks, key=self._preference, reverse=True):
                 if len(self._held) >= share:
                     break
@@ -199,13 +206,13 @@ class StackLeases:
         log.info("%s holds the stack's Lease (from %s)", self.replica_id, previous or "nobody", extra={"stack": name})
         return True
 
-    def _release(self, name: str) -> None:
+    def _release(self, name: str, why: str) -> None:
         held = self._held.pop(name)
         try:
             self._api.write(held.lease, None, self.settings.lease_duration)
         except Conflict:
             return
-        log.info("%s released the stack's Lease (more than its share of %d)", self.replica_id, self.share(), extra={"stack": name})
+        log.info("%s released the stack's Lease (%s)", self.replica_id, why, extra={"stack": name})
 
     def _preference(self, name: str) -> bytes:
         return hashlib.sha256(f"{self.replica_id}\0{name}".encode()).digest()

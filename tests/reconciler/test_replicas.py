@@ -7,6 +7,7 @@ The takeover time and the load spread are measured by bench/replica_takeover.py 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -45,7 +46,24 @@ def test_a_killed_replicas_stacks_are_taken_over_and_no_stack_ever_runs_on_two_r
     for name in fleet.stacks:
         passes = [(run.started_at, run.finished_at, run.replica) for run in runs if run.stack == name]
         assert not overlapping(passes), f"{name}: two passes overlapped"
-        updates = [(update["startTime"], update.get("endTime") or update["startTime"], update["kind"])
-                   for update in fleet.history(name)]
+        history = fleet.history(name)
+        updates = [(update["startTime"], update.get("endTime") or update["startTime"], update["kind"]) for update in history]
         assert not overlapping(updates), f"{name}: two updates overlapped in the backend's history"
-        assert any(update["result"] == "succeeded" and update["kind"] == "update" for update in fleet.history(name))
+        assert any(update["result"] == "succeeded" and update["kind"] == "update" for update in history)
+    assert_status_and_metrics_show_what_each_survivor_holds(fleet)
+
+
+def assert_status_and_metrics_show_what_each_survivor_holds(fleet: Fleet) -> None:
+    holding = fleet.holders()
+    for replica in fleet.alive():
+        service = fleet.services[replica]
+        status, body = service.get("/status")
+        coordination = json.loads(body)["coordination"]
+        mine = sorted(name for name, holder in holding.items() if holder == replica)
+        assert status == 200 and coordination["replica"] == replica and coordination["held"] == mine
+        assert coordination["live_replicas"] == fleet.alive() and coordination["share"] == 6
+        metrics = service.get("/metrics")[1].decode()
+        held = {line.split('"')[1] for line in metrics.splitlines()
+                if line.startswith("reconciler_stack_lease_held{") and line.endswith(" 1.0")}
+        assert held == set(mine) and "reconciler_live_replicas 2.0" in metrics
+
