@@ -101,7 +101,7 @@ class StackLeases:
                 mine = lease is not None and lease.holder == self.replica_id  # this replica, restarted
                 if name not in self._held and (lease is None or mine or name in free) and self._claim(name, lease):
                     acquired.append(name)
-            self._holders = {name: lease.holder for name, lease in leases.items()}
+            self._holders = {name: lease.holder for name, lease in leases.items() if lease.holder != self.replica_id}
             self._holders.update({name: self.replica_id for name in self._held})
             self._last_sync = time.monotonic()
         if acquired:
