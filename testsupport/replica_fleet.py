@@ -85,8 +85,11 @@ class Fleet:
 
     def wait_for_even_spread(self, timeout: float) -> dict[str, int]:
         share = -(-len(self.stacks) // len(self.alive()))
-        return self._wait(lambda: (lambda spread: spread if sum(spread.values()) == len(self.stacks)
-                                   and max(spread.values()) <= share else None)(self.spread()), timeout, "an even spread")
+
+        def even() -> Optional[dict[str, int]]:
+            spread = self.spread()
+            return spread if sum(spread.values()) == len(self.stacks) and max(spread.values()) <= share else None
+        return self.wait(even, timeout, "an even spread")
 
     # What the replicas did
 
@@ -134,13 +137,13 @@ class Fleet:
                 if holder in self.alive():
                     return holder, lock.parent.name
             return None
-        replica, stack = self._wait(locked, timeout, "an update holding a stack's lock")
+        replica, stack = self.wait(locked, timeout, "an update holding a stack's lock")
         kill_tree(self.services[replica].process.pid)
         self.died_at[replica] = time.time()
         self.services[replica].process.wait(timeout=30)
         return replica, stack
 
-    def _wait(self, predicate: Any, timeout: float, what: str) -> Any:
+    def wait(self, predicate: Any, timeout: float, what: str) -> Any:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for replica in self.alive():
@@ -153,8 +156,6 @@ class Fleet:
         logs = "\n".join(f"--- {replica}\n{self.services[replica].log()[-2000:]}" for replica in self.alive())
         raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; holders {self.holders()}\n{logs}")
 
-    def wait(self, predicate: Any, timeout: float, what: str) -> Any:
-        return self._wait(predicate, timeout, what)
 
 
 def descendants(pid: int) -> list[int]:
