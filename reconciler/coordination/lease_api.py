@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import urllib3
@@ -44,6 +44,9 @@ class Lease:
     resource_version: str
     acquired_at: Optional[datetime.datetime]
     renewed_at: Optional[datetime.datetime]
+    # What others wrote on the object (kubectl annotate, a tool's label): kept on every write.
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
 
 
 def lease_name(kind: str, subject: str) -> str:
@@ -75,6 +78,13 @@ class LeaseApi:
         answer = self._call(self._api.list_namespaced_lease, self.namespace, label_selector=selector)
         return [_lease(item) for item in answer.items]
 
+    def read(self, name: str) -> Optional[Lease]:
+        """The Lease as it is now; None when it is gone."""
+        try:
+            return _lease(self._call(self._api.read_namespaced_lease, name, self.namespace))
+        except Conflict:
+            return None
+
     def create(self, kind: str, subject: str, holder: str, duration: float) -> Lease:
         now = _now()
         body = client.V1Lease(
@@ -97,8 +107,8 @@ class LeaseApi:
         body = client.V1Lease(
             metadata=client.V1ObjectMeta(
                 name=lease.name, resource_version=lease.resource_version,
-                labels={MANAGED_BY[0]: MANAGED_BY[1], KIND_LABEL: lease.kind},
-                annotations={SUBJECT_ANNOTATION: lease.subject},
+                labels={**lease.labels, MANAGED_BY[0]: MANAGED_BY[1], KIND_LABEL: lease.kind},
+                annotations={**lease.annotations, SUBJECT_ANNOTATION: lease.subject},
             ),
             spec=client.V1LeaseSpec(
                 holder_identity=holder, lease_duration_seconds=_seconds(duration),
@@ -135,6 +145,8 @@ def _lease(item: client.V1Lease) -> Lease:
         resource_version=meta.resource_version,
         acquired_at=spec.acquire_time,
         renewed_at=spec.renew_time,
+        labels=dict(meta.labels or {}),
+        annotations=dict(meta.annotations or {}),
     )
 
 

@@ -181,16 +181,22 @@ class StackLeases:
 
     def _renew(self, name: str) -> bool:
         """False when the Lease was lost (taken after it lapsed, or deleted); API errors propagate."""
-        held = self._held[name]
-        started = time.monotonic()
-        try:
-            lease = self._api.write(held.lease, self.replica_id, self.settings.lease_duration)
-        except Conflict:
-            del self._held[name]
-            log.warning("%s lost the Lease: another replica holds the stack now", self.replica_id, extra={"stack": name})
-            return False
-        self._held[name] = _Held(lease, started + self.settings.lease_duration)
-        return True
+        for _ in range(2):  # a second try after someone else's edit of a Lease that still names this replica
+            held = self._held[name]
+            started = time.monotonic()
+            try:
+                lease = self._api.write(held.lease, self.replica_id, self.settings.lease_duration)
+            except Conflict:
+                current = self._api.read(held.lease.name)
+                if current is None or current.holder != self.replica_id:
+                    del self._held[name]
+                    log.warning("%s lost the Lease: another replica holds the stack now", self.replica_id, extra={"stack": name})
+                    return False
+                self._held[name] = _Held(current, held.valid_until)
+                continue
+            self._held[name] = _Held(lease, started + self.settings.lease_duration)
+            return True
+        return False
 
     def _claim(self, name: str, lease: Optional[Lease]) -> bool:
         started = time.monotonic()

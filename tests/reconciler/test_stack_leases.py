@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from kubernetes import client, config
 
 from reconciler.coordination.lease_api import STACK, Conflict, LeaseApi
 from reconciler.coordination.leased_workspace import LeasedWorkspace
@@ -105,6 +106,21 @@ def test_two_writes_from_the_same_read_cannot_both_win(kubeconfig, namespace):
     with pytest.raises(Conflict):
         second.create(STACK, "contested", "c", DURATION)
     assert holders(kubeconfig, namespace)["contested"][0] == "b"
+
+
+def test_an_edit_by_someone_else_is_not_a_lost_lease_and_survives_the_renewal(replica, kubeconfig, namespace):
+    a = replica("a", ["only"])
+    a.sync()
+    coordination = client.CoordinationV1Api(config.new_client_from_config(config_file=str(kubeconfig)))
+    [lease] = coordination.list_namespaced_lease(namespace, label_selector="reconciler.gitops/lease=stack").items
+    coordination.patch_namespaced_lease(lease.metadata.name, namespace, {"metadata": {"annotations": {"team": "platform"}}})
+
+    renewed = a.confirm("only")
+    after = coordination.read_namespaced_lease(lease.metadata.name, namespace)
+
+    assert renewed and a.held() == ["only"]
+    assert after.spec.holder_identity == "a" and after.metadata.annotations["team"] == "platform"
+    assert after.spec.renew_time > lease.spec.renew_time
 
 
 def test_a_joining_replica_gets_its_share_and_a_stack_in_a_pass_is_released_only_after_it(replica):
