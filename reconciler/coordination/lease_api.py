@@ -21,6 +21,8 @@ from reconciler.settings import ConfigError, CoordinationSettings
 MANAGED_BY = ("app.kubernetes.io/managed-by", "pulumi-gitops-reconciler")
 KIND_LABEL = "reconciler.gitops/lease"  # STACK or REPLICA
 SUBJECT_ANNOTATION = "reconciler.gitops/subject"  # the stack's entry name or the replica's id, as written
+# Set by a replica that got a webhook for a stack it does not hold; the holder runs the stack when it changes.
+TRIGGER_ANNOTATION = "reconciler.gitops/triggered"
 STACK, REPLICA = "stack", "replica"
 REQUEST_TIMEOUT = 5.0  # seconds; well under any renew interval
 
@@ -117,6 +119,10 @@ class LeaseApi:
             ),
         )
         return _lease(self._call(self._api.replace_namespaced_lease, lease.name, self.namespace, body))
+
+    def annotate(self, name: str, key: str, value: str) -> None:
+        """A merge patch of one annotation: no resourceVersion, so it never races the holder's renewals away."""
+        self._call(self._api.patch_namespaced_lease, name, self.namespace, {"metadata": {"annotations": {key: value}}})
 
     def delete(self, lease: Lease) -> None:
         options = client.V1DeleteOptions(preconditions=client.V1Preconditions(resource_version=lease.resource_version))

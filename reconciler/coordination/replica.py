@@ -25,6 +25,7 @@ class Replica:
         self.leases = StackLeases(
             self.settings, list(self._specs), LeaseApi(self.settings, str(config.path)),
             on_acquired=lambda names: trigger(names, "lease acquired"),
+            on_forwarded=lambda names: trigger(names, "forwarded"),
         )
         for name, reconciler in stacks.reconcilers.items():
             reconciler.workspace = LeasedWorkspace(
@@ -53,6 +54,10 @@ class Replica:
             finally:
                 self.leases.end(name)
         return run
+
+    def forward(self, names: list[str], reason: str) -> list[str]:
+        """A trigger for stacks held elsewhere goes to their holders (through their Leases)."""
+        return self.leases.forward(names, reason)
 
     def status(self) -> dict[str, Any]:
         return self.leases.describe()

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from reconciler.coordination.lease_api import STACK, Conflict, Lease, LeaseApi, LeaseApiError
+from reconciler.coordination.lease_api import STACK, TRIGGER_ANNOTATION, Conflict, Lease, LeaseApi, LeaseApiError, lease_name
 from reconciler.coordination.membership import Membership
 from reconciler.coordination.observations import Observations
 from reconciler.settings import CoordinationSettings
@@ -37,12 +37,15 @@ class StackLeases:
     def __init__(
         self, settings: CoordinationSettings, stacks: list[str], api: LeaseApi,
         on_acquired: Callable[[list[str]], None] = lambda names: None,
+        on_forwarded: Callable[[list[str]], None] = lambda names: None,
     ) -> None:
         self.settings = settings
         self.replica_id = settings.replica_id
         self.stacks = list(stacks)
         self._api = api
         self._on_acquired = on_acquired
+        self._on_forwarded = on_forwarded
+        self._triggers: dict[str, str] = {}  # each held stack's trigger annotation as last seen
         self._observations = Observations()
         self._membership = Membership(api, self.replica_id, settings.lease_duration, self._observations)
         self._lock = threading.Lock()  # every API call and every change of what is held
@@ -101,11 +104,14 @@ class StackLeases:
                 mine = lease is not None and lease.holder == self.replica_id  # this replica, restarted
                 if name not in self._held and (lease is None or mine or name in free) and self._claim(name, lease):
                     acquired.append(name)
+            forwarded = self._forwarded(leases)
             self._holders = {name: lease.holder for name, lease in leases.items() if lease.holder != self.replica_id}
             self._holders.update({name: self.replica_id for name in self._held})
             self._last_sync = time.monotonic()
         if acquired:
             self._on_acquired(acquired)
+        if forwarded:
+            self._on_forwarded(forwarded)
 
     def _loop(self) -> None:
         # Rounds start every renew_every, however long the last one took.
@@ -141,6 +147,23 @@ class StackLeases:
         """Before a step that writes: True when the stack's Lease was renewed just now."""
         with self._lock:
             return self._confirm(name)
+
+    def forward(self, names: list[str], reason: str) -> list[str]:
+        """Hands a trigger (a webhook) for stacks this replica does not hold to their holders, through an annotation
+        on each stack's Lease that the holder reads at its next round; the stacks forwarded."""
+        with self._lock:
+            others = [name for name in names if name in self.stacks and name not in self._held]
+            forwarded = []
+            for name in others:
+                try:
+                    self._api.annotate(lease_name(STACK, name), TRIGGER_ANNOTATION, f"{reason} via {self.replica_id} at {time.time():.3f}")
+                    forwarded.append(name)
+                except Conflict:
+                    pass  # no Lease yet: whoever claims the stack runs it at once
+                except LeaseApiError as error:
+                    log.warning("could not forward the %s to the stack's holder (%s); it runs at its next poll", reason, error,
+                                extra={"stack": name})
+        return forwarded
 
     # What status and metrics show
 
@@ -219,6 +242,19 @@ class StackLeases:
         except Conflict:
             return
         log.info("%s released the stack's Lease (%s)", self.replica_id, why, extra={"stack": name})
+
+    def _forwarded(self, leases: dict[str, Lease]) -> list[str]:
+        """Held stacks whose trigger annotation changed since the last round (not at the round that claimed them:
+        a claim runs the stack anyway)."""
+        changed = []
+        for name in self._held:
+            seen = leases[name].annotations.get(TRIGGER_ANNOTATION, "") if name in leases else ""
+            if name in self._triggers and self._triggers[name] != seen:
+                changed.append(name)
+            self._triggers[name] = seen
+        for name in set(self._triggers) - set(self._held):
+            del self._triggers[name]
+        return changed
 
     def _preference(self, name: str) -> bytes:
         return hashlib.sha256(f"{self.replica_id}\0{name}".encode()).digest()

@@ -62,6 +62,8 @@ class ReconcilerService:
         return self.stacks.metrics.render()
 
     def trigger(self, stacks: list[str], reason: str) -> None:
+        if self.replica is not None:
+            self.replica.forward(stacks, reason)
         self.scheduler.trigger(stacks, reason)
 
     def preview_pull_request(self, event: str, payload: Any) -> dict[str, Any]:

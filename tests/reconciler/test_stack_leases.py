@@ -37,9 +37,9 @@ def namespace(kubeconfig):
 
 @pytest.fixture
 def replica(kubeconfig, namespace):
-    def make(replica_id: str, stacks: list[str] = STACKS) -> StackLeases:
+    def make(replica_id: str, stacks: list[str] = STACKS, **callbacks) -> StackLeases:
         settings = CoordinationSettings(kubeconfig, namespace, DURATION, 1.0, replica_id)
-        return StackLeases(settings, stacks, LeaseApi(settings, "reconciler.yaml"))
+        return StackLeases(settings, stacks, LeaseApi(settings, "reconciler.yaml"), **callbacks)
     return make
 
 
@@ -121,6 +121,20 @@ def test_an_edit_by_someone_else_is_not_a_lost_lease_and_survives_the_renewal(re
     assert renewed and a.held() == ["only"]
     assert after.spec.holder_identity == "a" and after.metadata.annotations["team"] == "platform"
     assert after.spec.renew_time > lease.spec.renew_time
+
+
+def test_a_webhook_at_a_replica_that_does_not_hold_the_stack_reaches_the_holder_once(replica):
+    forwarded: list[list[str]] = []
+    a = replica("a", ["only", "other"], on_forwarded=forwarded.append)
+    b = replica("b", ["only", "other"])
+    rounds(a, b)
+    [held_by_a], [held_by_b] = a.held(), b.held()
+
+    sent = b.forward([held_by_a, held_by_b], "webhook")
+    rounds(a, count=2)
+
+    assert sent == [held_by_a]  # b runs its own stack itself
+    assert forwarded == [[held_by_a]] and a.held() == [held_by_a]
 
 
 def test_a_joining_replica_gets_its_share_and_a_stack_in_a_pass_is_released_only_after_it(replica):
