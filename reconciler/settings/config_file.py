@@ -8,6 +8,7 @@ from typing import Literal, Optional
 
 from pydantic import Field, StrictInt, field_validator, model_validator
 
+from .coordination_section import CoordinationSection
 from .fields import RelativePath, written
 from .promotion_links import promotion_problems
 from .sections import GitHubSection, HttpSection, PreviewsSection, RetrySection, Section, WebhookSection
@@ -31,6 +32,9 @@ class ConfigFile(Section):
     http: HttpSection = Field(HttpSection(), description="how the HTTP listener defends itself")
     retry: RetrySection = Field(RetrySection(), description="how long to wait before trying a stack again")
     previews: PreviewsSection = Field(PreviewsSection(), description="who may have a pull request previewed")
+    coordination: Optional[CoordinationSection] = Field(
+        None, description="replicas sharing the stacks through Kubernetes Leases; unset: this process runs every stack",
+    )
     stacks: list[StackSection] = Field(min_length=1, description="the stacks to keep in sync")
 
     @field_validator("listen")

@@ -16,9 +16,11 @@ import yaml
 from pydantic import ValidationError
 
 from .config_file import ConfigFile, deletion_guard, pulumi_stack
+from .coordination_section import CoordinationSection, host_replica_id
 from .errors import ConfigError
 from .model import (
     ConfigOverride,
+    CoordinationSettings,
     GitCredentials,
     GitHubSettings,
     HttpSettings,
@@ -89,6 +91,17 @@ def _service(config: ConfigFile, path: Path) -> ServiceConfig:
             forks=config.previews.forks,
             timeout_s=config.previews.timeout,
         ),
+        coordination=_coordination(config.coordination) if config.coordination else None,
+    )
+
+
+def _coordination(section: CoordinationSection) -> CoordinationSettings:
+    return CoordinationSettings(
+        kubeconfig=section.kubeconfig,
+        namespace=section.namespace,
+        lease_duration=section.lease_duration,
+        renew_every=section.renew_every,
+        replica_id=section.replica_id or host_replica_id(),
     )
 
 
