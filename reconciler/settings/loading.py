@@ -16,10 +16,12 @@ import yaml
 from pydantic import ValidationError
 
 from .config_file import ConfigFile, deletion_guard, pulumi_stack
+from .coordination_section import CoordinationSection, host_replica_id
 from .errors import ConfigError
 from .events_section import events_target
 from .model import (
     ConfigOverride,
+    CoordinationSettings,
     GitCredentials,
     GitHubSettings,
     HttpSettings,
@@ -94,6 +96,17 @@ def _service(config: ConfigFile, path: Path) -> ServiceConfig:
             timeout_s=config.previews.timeout,
         ),
         notifications=_notifications(config.notifications),
+        coordination=_coordination(config.coordination) if config.coordination else None,
+    )
+
+
+def _coordination(section: CoordinationSection) -> CoordinationSettings:
+    return CoordinationSettings(
+        kubeconfig=section.kubeconfig,
+        namespace=section.namespace,
+        lease_duration=section.lease_duration,
+        renew_every=section.renew_every,
+        replica_id=section.replica_id or host_replica_id(),
     )
 
 

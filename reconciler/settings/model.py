@@ -159,6 +159,17 @@ class PreviewSettings:
 
 
 @dataclass(frozen=True)
+class CoordinationSettings:
+    """Replicas sharing the stacks through Kubernetes Leases (reconciler/coordination/)."""
+
+    kubeconfig: Optional[Path]  # None: the pod's service account
+    namespace: str
+    lease_duration: float
+    renew_every: float
+    replica_id: str
+
+
+@dataclass(frozen=True)
 class ServiceConfig:
     path: Path
     state_dir: Path
@@ -175,6 +186,7 @@ class ServiceConfig:
     http: HttpSettings
     previews: PreviewSettings
     notifications: NotificationSettings
+    coordination: Optional[CoordinationSettings] = None  # None: this process runs every stack alone
 
     def stack(self, name: str) -> StackSpec:
         for spec in self.stacks:
