@@ -29,7 +29,7 @@ from .model import (
     WebhookSettings,
 )
 from .problem_text import describe
-from .sections import GITHUB_COM_API
+from .sections import GITHUB_COM_API, preview_user_ids
 from .stack_section import StackSection
 
 
@@ -85,6 +85,7 @@ def _service(config: ConfigFile, path: Path) -> ServiceConfig:
             command=config.previews.command,
             forks=config.previews.forks,
             timeout_s=config.previews.timeout,
+            user=preview_user_ids(config.previews.user) if config.previews.user else None,
         ),
     )
 
@@ -115,4 +116,5 @@ def _stack(entry: StackSection) -> StackSpec:
         lock_stale_after=entry.lock_stale_after,
         guard_manifests=tuple(entry.guard_manifests),
         preview_env=tuple(entry.preview_env.items()),
+        preview_files=tuple(entry.preview_files),
     )

@@ -78,6 +78,8 @@ class StackSpec:
     guard_manifests: tuple[str, ...]
     # What a pull request preview's engine gets besides the stack's own settings: its credentials, named one by one.
     preview_env: tuple[tuple[str, Union[str, Secret]], ...]
+    # Files a pull request preview's program may read besides its own (a read-only kubeconfig, say).
+    preview_files: tuple[Path, ...] = ()
 
     @property
     def tracks(self) -> str:
@@ -131,6 +133,8 @@ class PreviewSettings:
     # Previews of pull requests from forks: off unless a trusted member asks (label or command).
     forks: bool = False
     timeout_s: float = 600.0
+    # (uid, gid) a preview's CLI runs as when the service is root; None: uid 0 without capabilities.
+    user: Optional[tuple[int, int]] = (65532, 65532)
 
 
 @dataclass(frozen=True)

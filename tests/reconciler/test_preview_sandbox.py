@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from reconciler.preview.sandbox import PreviewSandbox, namespaces_available
+from reconciler.preview.sandbox import PreviewSandbox, namespaces_available, preview_user
 from reconciler.preview.sandboxed_command import PreviewDeadlineExceeded
 from reconciler.settings import load_config
 from testsupport.reconciler_testing import GitRemote, tiny_stack, write_config
@@ -32,6 +35,7 @@ SERVICE_SECRETS = {
 }
 TINY_PASSPHRASE = "tiny-own-passphrase-19de"
 PREVIEW_KEY = "preview-read-only-key-4b61"
+DEFAULT_UID = 65532  # the issue's default preview user (previews.user), uid and gid
 
 REPORTER = textwrap.dedent("""\
     #!{python}
@@ -67,14 +71,19 @@ REPORTER = textwrap.dedent("""\
     if targets.get("sleep"):
         import time
         time.sleep(targets["sleep"])
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+    ids = {{name: status[name].split()[0] for name in ("Uid", "Gid", "CapEff")}}
     print(json.dumps({{"env": dict(os.environ), "argv": sys.argv[1:], "written": written, "read": readable,
-                      "listed": listed, "pids": len(environs), "environs": environs}}))
+                      "listed": listed, "pids": len(environs), "environs": environs, "ids": ids}}))
     """)
 
 
 @pytest.fixture
-def world(tmp_path: Path, monkeypatch):
-    """A config with two stacks (secrets from env and from files), the service's secrets exported, a stand-in CLI."""
+def world(tmp_path: Path, monkeypatch, request):
+    """A config with two stacks (secrets from env and from files), the service's secrets exported, a stand-in CLI.
+
+    Parametrized indirectly with more of the `previews:` section.
+    """
     for name, value in SERVICE_SECRETS.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("TINY_PASSPHRASE", TINY_PASSPHRASE)
@@ -91,7 +100,7 @@ def world(tmp_path: Path, monkeypatch):
                    secrets_passphrase={"file": str(secret_file)}, config={"other:token": {"secret_file": str(override_file)}}),
     ]
     config = load_config(write_config(tmp_path / "reconciler.yaml", stacks, webhook={"secret": {"env": "GITOPS_WEBHOOK_SECRET"}},
-                                      previews={"timeout": "3s"}))
+                                      previews={"timeout": "3s", **getattr(request, "param", {})}))
     cli_dir = tmp_path / "cli" / "bin"
     cli_dir.mkdir(parents=True)
     cli = cli_dir / "pulumi"
@@ -152,9 +161,10 @@ def test_in_its_namespace_the_cli_can_write_only_its_run_folder_and_reads_no_sec
 
     assert seen["written"] == [str(attempts["run"])]
     assert world.secret_file.read_text() == SERVICE_SECRETS["OTHER_PASSPHRASE"], "hidden from the preview only"
-    assert seen["read"] == {str(world.secret_file): "", str(world.override_file): "",
-                            str(world.tmp / "backend" / ".pulumi" / "state.json"): "{}"}, \
-        "its own backend is readable; secret files read empty; the status store and other backends are gone"
+    own_backend = str(world.tmp / "backend" / ".pulumi" / "state.json")
+    assert seen["read"].pop(own_backend) == "{}", "its own backend is readable"
+    assert set(seen["read"]) <= {str(world.secret_file), str(world.override_file)} and not any(seen["read"].values()), \
+        "secret files read empty (as root) or not at all (as the preview user); the status store and other backends are gone"
     assert seen["listed"] == {str(world.config.state_dir): ["previews"]}
     assert seen["pids"] <= 3 and not any(SERVICE_SECRETS["GITHUB_TOKEN"] in e for e in seen["environs"]), \
         "/proc holds only the preview's own processes"
@@ -171,3 +181,82 @@ def test_past_its_deadline_the_cli_and_its_children_are_stopped(world):
     for pid in leftover:
         os.kill(int(pid), signal.SIGKILL)
     assert leftover == []
+
+
+@pytest.fixture
+def open_folder():
+    """A folder anyone may enter, outside everything the sandbox covers (pytest's are 0700): only file modes guard it."""
+    folder = Path(tempfile.mkdtemp(prefix="preview-user-open-", dir="/tmp"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder)
+
+
+def separate_user_available() -> bool:
+    with_default_user = SimpleNamespace(previews=SimpleNamespace(user=(DEFAULT_UID, DEFAULT_UID)), state_dir=Path("/tmp"))
+    return namespaces_available() and preview_user(with_default_user) is not None
+
+
+def cli_process_ids(cli: str) -> dict[str, str]:
+    """Uid, Gid and CapEff of the process running `cli` (the stand-in's interpreter with the script as its argument), from /proc."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        if len(argv) > 1 and argv[1] == cli.encode():
+            fields = dict(line.split(":", 1) for line in status.splitlines())
+            return {name: fields[name].split()[0] for name in ("Uid", "Gid", "CapEff")}
+    return {}
+
+
+@pytest.mark.skipif(not separate_user_available(), reason="needs root, namespaces and idmapped mounts")
+def test_as_the_preview_user_the_cli_has_its_own_uid_and_none_of_roots_files(world, open_folder):
+    root_only, public = open_folder / "root-only", open_folder / "public"
+    root_only.write_text("root's alone")
+    root_only.chmod(0o600)
+    public.write_text("anyone's")
+    public.chmod(0o644)
+    home_file = Path(world.sandbox.env["HOME"]) / "written-by-the-preview"
+    from_outside: dict[str, str] = {}
+    watcher = threading.Thread(target=lambda: from_outside.update(poll_cli_ids(world.sandbox.command.command)))
+    watcher.start()
+    try:
+        seen = run_reporter(world, sleep=1.5, write=[str(home_file)],
+                            read=[str(root_only), str(public), "/etc/shadow", str(Path.home() / ".bashrc"),
+                                  str(world.config.state_dir / "status.sqlite"), str(world.secret_file)])
+    finally:
+        watcher.join()
+
+    assert from_outside == {"Uid": str(DEFAULT_UID), "Gid": str(DEFAULT_UID), "CapEff": "0000000000000000"}, \
+        "the service sees the CLI run as 65532:65532 without capabilities"
+    assert seen["ids"] == from_outside
+    assert seen["written"] == [str(home_file)], "its throwaway HOME is its own"
+    assert seen["read"] == {str(public): "anyone's"}, \
+        "root's files, the status store and secret files are unreadable to it; a world-readable file is not"
+    assert (seen["env"]["HOME"], seen["env"]["TMPDIR"]) == (world.sandbox.env["HOME"], world.sandbox.env["TMPDIR"])
+
+
+@pytest.mark.skipif(not namespaces_available(), reason="needs root and util-linux namespaces (unshare, setpriv)")
+@pytest.mark.parametrize("world", [{"user": None}], indirect=True)
+def test_with_no_preview_user_the_cli_keeps_uid_0_without_capabilities(world):
+    from_outside: dict[str, str] = {}
+    watcher = threading.Thread(target=lambda: from_outside.update(poll_cli_ids(world.sandbox.command.command)))
+    watcher.start()
+    try:
+        seen = run_reporter(world, sleep=1.5)
+    finally:
+        watcher.join()
+
+    assert from_outside == seen["ids"] == {"Uid": "0", "Gid": "0", "CapEff": "0000000000000000"}
+
+
+def poll_cli_ids(cli: str, within_s: float = 10.0) -> dict[str, str]:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        found = cli_process_ids(cli)
+        if found:
+            return found
+        time.sleep(0.05)
+    return {}
