@@ -8,8 +8,9 @@ SPEC_JSON holds paths and ids only (never a secret, it is on argv):
   expose      {path: "ro" | "rw"}: what the CLI needs, mounted back in place after the hiding; "rw" stays writable,
               every other mount becomes read-only
   hide_files  files covered by /dev/null (other stacks' passphrase files, the webhook secret, Git keys)
-  user        [uid, gid] the CLI will run as (setpriv switches to it), or null for root: then the exposed paths
-              are idmapped, so the files root owns there read as that user's, and nothing else of root's does
+  user        [uid, gid] the CLI will run as (setpriv switches to it), or null for root: then each exposed path
+              is idmapped, so the files its owner (root, mostly) owns there read as that user's, and nothing
+              else of that owner's does
 
 Everything is undone by the kernel when the namespace's last process ends. Only
 the standard library, so it starts in a few milliseconds with `-I -S`.
@@ -53,8 +54,8 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
     _checked(_LIBC.mount(encoded[0], encoded[1], encoded[2], flags, encoded[3]), f"mount {target}")
 
 
-def _user_namespace(uid: int, gid: int) -> int:
-    """A descriptor of a user namespace whose root is `uid`:`gid` outside: what an idmapped mount maps root's files to."""
+def _user_namespace(owner: tuple[int, int], user: tuple[int, int]) -> int:
+    """A descriptor of a user namespace mapping `owner` to `user`: an idmapped mount with it shows owner's files as user's."""
     ready_read, ready_write = os.pipe()
     done_read, done_write = os.pipe()
     child = os.fork()
@@ -65,9 +66,9 @@ def _user_namespace(uid: int, gid: int) -> int:
     try:
         if os.read(ready_read, 1) != b"1":
             raise OSError("cannot create a user namespace for the preview user's idmapped mounts")
-        for name, outside in (("uid_map", uid), ("gid_map", gid)):
+        for name, on_disk, seen_as in (("uid_map", owner[0], user[0]), ("gid_map", owner[1], user[1])):
             with open(f"/proc/{child}/{name}", "w", encoding="ascii") as mapping:
-                mapping.write(f"0 {outside} 1\n")
+                mapping.write(f"{on_disk} {seen_as} 1\n")
         return os.open(f"/proc/{child}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
     finally:
         os.write(done_write, b"1")
@@ -122,6 +123,27 @@ def _read_only_except(writable: list[str]) -> None:
         _mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags)
 
 
+def _idmaps(handles: dict[str, int], user: tuple[int, int]) -> dict[str, int]:
+    """For each exposed path, a user namespace mapping its owner to the user (one per owner)."""
+    by_owner: dict[tuple[int, int], int] = {}
+    idmaps = {}
+    for path, handle in handles.items():
+        info = os.fstat(handle)
+        owner = (info.st_uid, info.st_gid)
+        if owner not in by_owner:
+            by_owner[owner] = _user_namespace(owner, user)
+        idmaps[path] = by_owner[owner]
+    return idmaps
+
+
+def _mount_back(handles: dict[str, int], expose: dict[str, str], idmaps: dict[str, int]) -> None:
+    """Each exposed path in place, parents first, idmapped when the CLI runs as a user."""
+    for path in sorted(handles, key=_depth):
+        _mount_point(path, handles[path])
+        _bind(handles[path], path, expose[path] != "rw", idmaps.get(path))
+        os.close(handles[path])
+
+
 def _depth(path: str) -> int:
     return path.rstrip("/").count("/")
 
@@ -131,19 +153,17 @@ def main(argv: list[str]) -> int:
         print("usage: jail.py SPEC_JSON -- COMMAND...", file=sys.stderr)
         return 2
     spec = json.loads(argv[0])
-    user = spec.get("user")
-    userns = _user_namespace(*user) if user else None
+    user = tuple(spec["user"]) if spec.get("user") else None
     expose: dict[str, str] = spec.get("expose", {})
     # Held open across the hiding: the kernel mounts what a descriptor points at, the original under the tmpfs.
     handles = {path: os.open(path, os.O_PATH | os.O_CLOEXEC) for path in expose if os.path.exists(path)}
+    # Before the hiding: the interpreter running this may live in a folder it covers.
+    idmaps = _idmaps(handles, user) if user else {}
     old_umask = os.umask(0o022)
     for folder in sorted(spec.get("hide", []), key=_depth):
         if os.path.isdir(folder):  # a folder inside one hidden already is gone
             _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
-    for path in sorted(handles, key=_depth):
-        _mount_point(path, handles[path])
-        _bind(handles[path], path, expose[path] != "rw", userns)
-        os.close(handles[path])
+    _mount_back(handles, expose, idmaps)
     os.umask(old_umask)
     for path in spec.get("hide_files", []):
         if os.path.isfile(path):

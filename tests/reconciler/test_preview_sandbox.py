@@ -36,6 +36,7 @@ SERVICE_SECRETS = {
 TINY_PASSPHRASE = "tiny-own-passphrase-19de"
 PREVIEW_KEY = "preview-read-only-key-4b61"
 DEFAULT_UID = 65532  # the issue's default preview user (previews.user), uid and gid
+OTHER_OWNER = 4242
 
 REPORTER = textwrap.dedent("""\
     #!{python}
@@ -93,9 +94,16 @@ def world(tmp_path: Path, monkeypatch, request):
     secret_file.write_text(SERVICE_SECRETS["OTHER_PASSPHRASE"])
     override_file = tmp_path / "secrets" / "other-token"
     override_file.write_text("other-stack-override-token-6a0e")
+    # A file the stack lets its previews read, owned by someone else than root (a CI runner's user, say) and 0600.
+    preview_file = tmp_path / "kube" / "preview.yaml"
+    preview_file.parent.mkdir()
+    preview_file.write_text("a read-only kubeconfig")
+    os.chown(preview_file, OTHER_OWNER, OTHER_OWNER)
+    preview_file.chmod(0o600)
     remote = GitRemote(tmp_path / "repo")
     stacks = [
-        tiny_stack(remote, tmp_path / "backend", preview_env={"AWS_ACCESS_KEY_ID": "AKIAREADONLY", "PREVIEW_KEY": {"env": "PREVIEW_KEY"}}),
+        tiny_stack(remote, tmp_path / "backend", preview_env={"AWS_ACCESS_KEY_ID": "AKIAREADONLY", "PREVIEW_KEY": {"env": "PREVIEW_KEY"}},
+                   preview_files=[str(preview_file)]),
         tiny_stack(remote, tmp_path / "other-backend", name="other", stack="other",
                    secrets_passphrase={"file": str(secret_file)}, config={"other:token": {"secret_file": str(override_file)}}),
     ]
@@ -116,7 +124,7 @@ def world(tmp_path: Path, monkeypatch, request):
     sandbox = PreviewSandbox(config, config.stack("tiny"), run_dir, config.state_dir / "previews" / "tiny" / "cache.git",
                              base_command)
     return SimpleNamespace(config=config, sandbox=sandbox, run_dir=run_dir, secret_file=secret_file, override_file=override_file,
-                           tmp=tmp_path)
+                           preview_file=preview_file, tmp=tmp_path)
 
 
 def run_reporter(world, **targets) -> dict:
@@ -225,7 +233,7 @@ def test_as_the_preview_user_the_cli_has_its_own_uid_and_none_of_roots_files(wor
     try:
         seen = run_reporter(world, sleep=1.5, write=[str(home_file)],
                             read=[str(root_only), str(public), "/etc/shadow", str(Path.home() / ".bashrc"),
-                                  str(world.config.state_dir / "status.sqlite"), str(world.secret_file)])
+                                  str(world.config.state_dir / "status.sqlite"), str(world.secret_file), str(world.preview_file)])
     finally:
         watcher.join()
 
@@ -233,8 +241,8 @@ def test_as_the_preview_user_the_cli_has_its_own_uid_and_none_of_roots_files(wor
         "the service sees the CLI run as 65532:65532 without capabilities"
     assert seen["ids"] == from_outside
     assert seen["written"] == [str(home_file)], "its throwaway HOME is its own"
-    assert seen["read"] == {str(public): "anyone's"}, \
-        "root's files, the status store and secret files are unreadable to it; a world-readable file is not"
+    assert seen["read"] == {str(public): "anyone's", str(world.preview_file): "a read-only kubeconfig"}, \
+        "root's files, the status store and secret files are unreadable to it; a world-readable file and its preview_files are not"
     assert (seen["env"]["HOME"], seen["env"]["TMPDIR"]) == (world.sandbox.env["HOME"], world.sandbox.env["TMPDIR"])
 
 
