@@ -70,7 +70,7 @@ def run_preview(
             session = StackSession(
                 spec, checkout.project_path, sandbox.command, redactor,
                 remembered_salt=lambda: live_salt(config, spec), remember_salt=lambda salt: None, create=False,
-                env=sandbox.env,
+                env=sandbox.env, ciphertexts=workspace.ciphertexts(),
             )
             committed_secrets = StackFile(checkout.project_path, spec.stack).secure_keys()
             session.prepare()
