@@ -52,6 +52,18 @@ def ensure_backend_folder(spec: StackSpec) -> None:
         Path(spec.backend_url[len("file://"):].split("?", 1)[0]).mkdir(parents=True, exist_ok=True)
 
 
+class _NamedStackWorkspace(auto.LocalWorkspace):
+    """A workspace whose every command names its stack (`--stack`), so nothing is selected first.
+
+    `stack select` is a CLI start (0.2-0.3 s) that only records the choice in
+    PULUMI_HOME; for a stack that does not exist, the next command fails with
+    the same StackNotFoundError.
+    """
+
+    def select_stack(self, stack_name: str) -> None:
+        pass
+
+
 class StackSession:
     def __init__(
         self,
@@ -71,7 +83,7 @@ class StackSession:
         self._redactor = redactor
         self._remembered_salt = remembered_salt
         self._remember_salt = remember_salt
-        # A preview only reads: it selects the stack and never creates one in the backend.
+        # A preview only reads: it never creates the stack in the backend, nor selects it (a missing one fails its first command).
         self._create = create
         # The whole environment of the CLI when given (a preview's sandbox); else workspace_env over the service's.
         self._env = env
@@ -85,7 +97,7 @@ class StackSession:
     def stack(self) -> auto.Stack:
         if self._stack is None:
             ensure_backend_folder(self.spec)
-            workspace = auto.LocalWorkspace(
+            workspace = (auto.LocalWorkspace if self._create else _NamedStackWorkspace)(
                 work_dir=str(self.project_path),
                 env_vars=dict(self._env) if self._env is not None else workspace_env(self.spec),
                 pulumi_command=self._command,

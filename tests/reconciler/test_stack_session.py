@@ -94,6 +94,12 @@ def test_a_stack_opened_to_preview_is_never_created(harness):
     assert "stack init" not in harness.verbs()
 
 
+def test_a_stack_opened_to_preview_is_not_selected_each_command_names_it(harness):
+    harness.backend(salt=STATE_SALT)
+    harness.session(create=False).prepare()
+    assert harness.verbs() == ["stack export"], "one CLI call: the state's salt"
+
+
 def test_a_fresh_checkout_gets_the_salt_seen_last_without_asking_the_backend(harness):
     harness.backend(salt=STATE_SALT)
     harness.session(remembered="v1:remembered").prepare()
