@@ -66,8 +66,8 @@ def service_preview(config_path: Path, stack: str, env: dict[str, str]):
     os.environ.update(env)
     from reconciler.preview.run import run_preview
     from reconciler.preview.workspace import PreviewWorkspace
+    from reconciler.process_setup import pulumi_command, redactor_for
     from reconciler.settings import load_config
-    from reconciler.stack_set import pulumi_command, redactor_for
 
     logging.getLogger("reconciler").setLevel(logging.ERROR)  # the engine's own messages, as the service logs them
     config = load_config(config_path)

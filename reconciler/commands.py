@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Optional, TextIO
 
 from reconciler.settings import ServiceConfig
-from reconciler.stack_set import STORE_FILE, StackSet
 from reconciler.status.model import Result, RunKind, RunOutcome
 from reconciler.status.report import service_status, status_line
 from reconciler.status.store import StatusStore
@@ -20,14 +19,21 @@ EXIT_OUT_OF_SYNC = 1
 EXIT_BAD_CONFIG = 2
 
 
+# The reconciler's passes (stack_set and what it imports) are imported by the commands that run them:
+# `python -m reconciler preview` starts without them.
+
+
 def run(config: ServiceConfig, redactor: Redactor) -> int:
     from reconciler.service.runner import ReconcilerService
+    from reconciler.stack_set import StackSet
 
     return ReconcilerService(StackSet(config, redactor)).serve()
 
 
 def once(config: ServiceConfig, redactor: Redactor, stack: Optional[str], as_json: bool, out: TextIO = sys.stdout) -> int:
     """One pass over every (or one) stack; 0 when all ended applied, skipped or remediated, else 1."""
+    from reconciler.stack_set import StackSet
+
     stacks = StackSet(config, redactor, only=stack)
 
     def one_pass(name: str) -> RunOutcome:
@@ -64,6 +70,8 @@ def _print_outcome(outcome: RunOutcome, as_json: bool, redactor: Redactor, out: 
 
 def status(config: ServiceConfig, redactor: Redactor, as_json: bool, out: TextIO = sys.stdout) -> int:
     """What the status store holds, without running anything (works while `run` is running)."""
+    from reconciler.stack_set import STORE_FILE
+
     path = config.state_dir / STORE_FILE
     if not path.exists():
         entries = [{"stack": spec.name, "result": None} for spec in config.stacks]
