@@ -27,7 +27,8 @@ from reconciler.source.checkout import StackCheckout
 from reconciler.telemetry.redaction import Redactor
 from reconciler.telemetry.secret_masking import secret_config_values
 
-from .sandbox import PreviewSandbox, has_state
+from .backend_view import has_state
+from .sandbox import PreviewSandbox
 from .workspace import PreviewWorkspace
 
 log = logging.getLogger("reconciler.preview")

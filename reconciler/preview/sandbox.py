@@ -39,7 +39,9 @@ from pulumi import automation as auto
 
 from reconciler.engine.stack_session import workspace_env
 from reconciler.settings import Secret, ServiceConfig, StackSpec
+from reconciler.source.checkout import StackCheckout
 
+from .backend_view import file_backend, files_a_preview_reads
 from .sandboxed_command import SandboxedPulumiCommand
 
 log = logging.getLogger("reconciler.preview")
@@ -155,14 +157,10 @@ def _no_privileges(user: tuple[int, int] | None) -> list[str]:
 
 def _namespace_prefix(config: ServiceConfig, spec: StackSpec, run_dir: Path, cache_dir: Path,
                       pulumi_command: auto.PulumiCommand, user: tuple[int, int] | None) -> list[str]:
-    backend = _file_backend(spec)
-    expose = {str(path): "ro" for path in _needed(spec, cache_dir, pulumi_command) if path.exists()}
+    expose = {str(path): "ro" for path in _needed(spec, run_dir, cache_dir, pulumi_command) if path.exists()}
     expose[str(run_dir)] = "rw"
-    hide = {str(config.state_dir)}
-    for other in config.stacks:
-        folder = _file_backend(other)
-        if folder is not None and backend is not None and not _related(folder, backend):
-            hide.add(str(folder))
+    # Every stack's backend folder: the stack's own checkpoint is among what is mounted back.
+    hide = {str(config.state_dir)} | {str(folder) for folder in map(file_backend, config.stacks) if folder is not None}
     if user is not None:
         hide |= {str(folder) for folder in _closed_folders_on_the_way(expose, user)}
     own_files = {str(path) for path in spec.preview_files}
@@ -171,12 +169,12 @@ def _namespace_prefix(config: ServiceConfig, spec: StackSpec, run_dir: Path, cac
     return [*NAMESPACES, sys.executable, "-I", "-S", str(JAIL), spec_json, "--", *_no_privileges(user)]
 
 
-def _needed(spec: StackSpec, cache_dir: Path, pulumi_command: auto.PulumiCommand) -> list[Path]:
+def _needed(spec: StackSpec, run_dir: Path, cache_dir: Path, pulumi_command: auto.PulumiCommand) -> list[Path]:
     """What the CLI and the program read besides the run folder: Git objects, state, interpreter, CLI and plugins."""
     needed = [cache_dir, spec.virtualenv, _service_pulumi_home() / "plugins", *spec.preview_files]
-    backend = _file_backend(spec)
+    backend = file_backend(spec)
     if backend is not None:
-        needed.append(backend)
+        needed += files_a_preview_reads(backend, StackCheckout(spec, run_dir).project_path, spec.stack)
     interpreter = (spec.virtualenv / "bin" / "python").resolve()
     if interpreter.exists():
         needed.append(interpreter.parent.parent)  # the installation the virtualenv was made from
@@ -203,22 +201,6 @@ def _enterable(info: os.stat_result, user: tuple[int, int]) -> bool:
     if info.st_gid == user[1]:
         return bool(info.st_mode & stat.S_IXGRP)
     return bool(info.st_mode & stat.S_IXOTH)
-
-
-def has_state(spec: StackSpec) -> bool:
-    """False for a file backend nothing was written to yet (the CLI would create it, and the sandbox is read-only)."""
-    backend = _file_backend(spec)
-    return backend is None or (backend / ".pulumi").is_dir()
-
-
-def _file_backend(spec: StackSpec) -> Path | None:
-    if not spec.backend_url.startswith("file://"):
-        return None
-    return Path(spec.backend_url[len("file://"):].split("?", 1)[0])
-
-
-def _related(one: Path, other: Path) -> bool:
-    return one == other or one.is_relative_to(other) or other.is_relative_to(one)
 
 
 def _secret_files(config: ServiceConfig) -> list[str]:

@@ -116,9 +116,16 @@ def world(tmp_path: Path, monkeypatch, request):
     cli.chmod(0o755)
     run_dir = config.state_dir / "previews" / "tiny" / "run-test"
     (run_dir / "checkout").mkdir(parents=True)
-    for backend in ("backend", "other-backend"):
-        (tmp_path / backend / ".pulumi").mkdir(parents=True)
-        (tmp_path / backend / ".pulumi" / "state.json").write_text("{}")
+    (run_dir / "checkout" / "Pulumi.yaml").write_text("name: tiny\nruntime: python\n")
+    # A diy backend's layout: tiny's own stack, a third stack sharing its backend, history and locks.
+    for backend, stacks in (("backend", ("dev", "shared")), ("other-backend", ("other",))):
+        folder = tmp_path / backend / ".pulumi"
+        (folder / "stacks" / "tiny").mkdir(parents=True)
+        (folder / "meta.yaml").write_text("version: 1\n")
+        for stack in stacks:
+            (folder / "stacks" / "tiny" / f"{stack}.json").write_text(f"checkpoint of {stack}")
+            (folder / "history" / "tiny" / stack).mkdir(parents=True)
+            (folder / "history" / "tiny" / stack / "1.history.json").write_text(f"history of {stack}")
     (config.state_dir / "status.sqlite").write_text("the status store")
     base_command = SimpleNamespace(command=str(cli), version=None)
     sandbox = PreviewSandbox(config, config.stack("tiny"), run_dir, config.state_dir / "previews" / "tiny" / "cache.git",
@@ -151,6 +158,7 @@ def test_the_cli_sees_only_what_the_stack_names_and_none_of_the_service_secrets(
 @pytest.mark.skipif(not namespaces_available(), reason="needs root and util-linux namespaces (unshare, setpriv)")
 def test_in_its_namespace_the_cli_can_write_only_its_run_folder_and_reads_no_secret_file(world):
     venv = Path(sys.prefix)
+    own = world.tmp / "backend" / ".pulumi"
     attempts = {
         "venv": venv / "written-by-a-preview.txt",
         "backend": world.tmp / "backend" / ".pulumi" / "written-by-a-preview.txt",
@@ -160,20 +168,22 @@ def test_in_its_namespace_the_cli_can_write_only_its_run_folder_and_reads_no_sec
     try:
         seen = run_reporter(world, write=[str(path) for path in attempts.values()],
                             read=[str(world.secret_file), str(world.override_file), str(world.config.state_dir / "status.sqlite"),
-                                  str(world.tmp / "backend" / ".pulumi" / "state.json"),
-                                  str(world.tmp / "other-backend" / ".pulumi" / "state.json")],
-                            list=[str(world.config.state_dir)])
+                                  *map(str, [own / "meta.yaml", own / "stacks" / "tiny" / "dev.json",
+                                             own / "stacks" / "tiny" / "shared.json", own / "history" / "tiny" / "dev" / "1.history.json",
+                                             world.tmp / "other-backend" / ".pulumi" / "stacks" / "tiny" / "other.json"])],
+                            list=[str(world.config.state_dir), str(own / "stacks" / "tiny")])
     finally:
         for path in list(attempts.values())[:3]:
             path.unlink(missing_ok=True)
 
     assert seen["written"] == [str(attempts["run"])]
     assert world.secret_file.read_text() == SERVICE_SECRETS["OTHER_PASSPHRASE"], "hidden from the preview only"
-    own_backend = str(world.tmp / "backend" / ".pulumi" / "state.json")
-    assert seen["read"].pop(own_backend) == "{}", "its own backend is readable"
+    assert seen["read"].pop(str(own / "stacks" / "tiny" / "dev.json")) == "checkpoint of dev", "its own state is readable"
+    assert seen["read"].pop(str(own / "meta.yaml")) == "version: 1\n"
     assert set(seen["read"]) <= {str(world.secret_file), str(world.override_file)} and not any(seen["read"].values()), \
-        "secret files read empty (as root) or not at all (as the preview user); the status store and other backends are gone"
-    assert seen["listed"] == {str(world.config.state_dir): ["previews"]}
+        "secret files read empty (as root) or not at all (as the preview user); the status store, the history, " \
+        "and other stacks' states (in its backend or another) are gone"
+    assert seen["listed"] == {str(world.config.state_dir): ["previews"], str(own / "stacks" / "tiny"): ["dev.json"]}
     assert seen["pids"] <= 3 and not any(SERVICE_SECRETS["GITHUB_TOKEN"] in e for e in seen["environs"]), \
         "/proc holds only the preview's own processes"
 
