@@ -251,6 +251,7 @@ def test_as_the_preview_user_the_cli_has_its_own_uid_and_none_of_roots_files(wor
         "the service sees the CLI run as 65532:65532 without capabilities"
     assert seen["ids"] == from_outside
     assert seen["written"] == [str(home_file)], "its throwaway HOME is its own"
+    assert home_file.stat().st_uid == 0, "what it writes lands on disk as root's, for the service to remove"
     assert seen["read"] == {str(public): "anyone's", str(world.preview_file): "a read-only kubeconfig"}, \
         "root's files, the status store and secret files are unreadable to it; a world-readable file and its preview_files are not"
     assert (seen["env"]["HOME"], seen["env"]["TMPDIR"]) == (world.sandbox.env["HOME"], world.sandbox.env["TMPDIR"])
