@@ -10,8 +10,11 @@ from typing import Optional
 
 from pulumi import automation as auto
 
+from reconciler.engine.cli_version import remembered_pulumi_command
 from reconciler.settings import ConfigError, ServiceConfig
 from reconciler.telemetry.redaction import Redactor
+
+CLI_VERSION_FILE = "pulumi-version.json"
 
 
 def redactor_for(config: ServiceConfig) -> Redactor:
@@ -29,7 +32,7 @@ def pulumi_root(config: ServiceConfig) -> Optional[str]:
 def pulumi_command(config: ServiceConfig) -> auto.PulumiCommand:
     """The pulumi CLI named in the config, else the one on PATH; a missing CLI is a config problem (exit 2)."""
     try:
-        return auto.PulumiCommand(root=pulumi_root(config))
+        return remembered_pulumi_command(pulumi_root(config), config.state_dir / CLI_VERSION_FILE)
     except (OSError, auto.errors.InvalidVersionError) as error:
         raise ConfigError(
             str(config.path),

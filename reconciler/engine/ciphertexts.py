@@ -14,10 +14,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Optional
+
+from .json_file import read_json, replace_json
 
 # Old values' entries go first; a stack has a handful of secret overrides.
 MAX_ENTRIES = 256
@@ -46,20 +46,10 @@ class Ciphertexts:
         return hmac.new(self._key, json.dumps([salt, key, value]).encode(), hashlib.sha256).hexdigest()
 
     def _read(self) -> dict[str, str]:
-        if self._path is None:
-            return {}
-        try:
-            entries = json.loads(self._path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}  # never written, or cut short by a crash: encrypting again is always correct
+        # Nothing readable: encrypting again is always correct.
+        entries = read_json(self._path) if self._path is not None else None
         return {k: v for k, v in entries.items() if isinstance(v, str)} if isinstance(entries, dict) else {}
 
     def _write(self) -> None:
-        if self._path is None:
-            return
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        # Replaced whole, never half-written; mkstemp makes it 0600.
-        handle, scratch = tempfile.mkstemp(prefix=".ciphertexts-", dir=self._path.parent)
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(self._entries, out)
-        os.replace(scratch, self._path)
+        if self._path is not None:
+            replace_json(self._path, self._entries)
