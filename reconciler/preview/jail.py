@@ -21,6 +21,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import re
 import sys
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
@@ -33,6 +34,8 @@ SYS_OPEN_TREE, SYS_MOVE_MOUNT, SYS_MOUNT_SETATTR = 428, 429, 442
 OPEN_TREE_CLONE, AT_EMPTY_PATH, AT_FDCWD, MOVE_MOUNT_F_EMPTY_PATH = 1, 0x1000, -100, 4
 MOUNT_ATTR_RDONLY, MOUNT_ATTR_IDMAP = 0x1, 0x100000
 CLONE_NEWUSER = 0x10000000
+# mountinfo writes a space as \040; nothing is imported lazily here, the interpreter's own folder may be covered by then.
+_OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
 _LIBC = ctypes.CDLL(None, use_errno=True)
 _LIBC.syscall.restype = ctypes.c_long
 
@@ -108,7 +111,7 @@ def _mount_points() -> list[tuple[str, int]]:
     with open("/proc/self/mountinfo", encoding="utf-8") as mountinfo:
         for line in mountinfo:
             fields = line.split()
-            point = fields[4].encode().decode("unicode_escape")
+            point = _OCTAL_ESCAPE.sub(lambda escape: chr(int(escape.group(1), 8)), fields[4])
             flags = sum(_KEPT_FLAGS.get(option, 0) for option in fields[5].split(","))
             points.append((point, flags))
     return points
