@@ -12,14 +12,16 @@ read-only except the run folder (the stack's virtualenv and backend included,
 so a preview can persist nothing into a later `up`), the state directory shows
 only the run folder and the Git cache, the config's secret files read as
 empty, /proc shows only the preview's own processes, and every capability is
-dropped. It runs as `previews.user` (65532 by default), not root, when the
-kernel lets the jail make idmapped mounts: what the CLI needs (the run folder,
-the Git cache, the stack's backend and virtualenv, the interpreter, the CLI,
-its plugins and the stack's `preview_files`) is mounted back so that root's
-files there read as that user's; any folder on the way it could not enter is
-covered, and every other file of root's stays unreadable to it. Elsewhere the
-CLI keeps uid 0, or the allowlisted environment is all the isolation there is,
-and the service says so once in its log.
+dropped. Of a file backend only what `pulumi preview` reads is mounted back
+(backend_view.py). The CLI runs as `previews.user` (65532 by default), not
+root, when the kernel lets the jail make idmapped mounts: what it needs (the
+run folder, the Git cache, the stack's checkpoint and virtualenv, the
+interpreter, the CLI, its plugins and the stack's `preview_files`) is mounted
+back so that their owner's files read as that user's; any folder on the way
+it could not enter is covered, and every other file of root's stays
+unreadable to it. Elsewhere the CLI keeps uid 0, or the allowlisted
+environment is all the isolation there is, and the service says so once in
+its log.
 """
 
 from __future__ import annotations
@@ -157,8 +159,9 @@ def _no_privileges(user: tuple[int, int] | None) -> list[str]:
 
 def _namespace_prefix(config: ServiceConfig, spec: StackSpec, run_dir: Path, cache_dir: Path,
                       pulumi_command: auto.PulumiCommand, user: tuple[int, int] | None) -> list[str]:
-    expose = {str(path): "ro" for path in _needed(spec, run_dir, cache_dir, pulumi_command) if path.exists()}
-    expose[str(run_dir)] = "rw"
+    # Where links lead: the jail mounts there, and the folders on the way there must open to the user.
+    expose = {os.path.realpath(path): "ro" for path in _needed(spec, run_dir, cache_dir, pulumi_command) if path.exists()}
+    expose[os.path.realpath(run_dir)] = "rw"
     # Every stack's backend folder: the stack's own checkpoint is among what is mounted back.
     hide = {str(config.state_dir)} | {str(folder) for folder in map(file_backend, config.stacks) if folder is not None}
     if user is not None:
