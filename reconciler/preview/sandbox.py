@@ -72,8 +72,9 @@ class PreviewSandbox:
             # Plugins are read, never installed, by a preview (PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION).
             (self.pulumi_home / "plugins").symlink_to(plugins, target_is_directory=True)
         self.env = self._environment(spec, pulumi_command)
-        self.isolated = namespaces_available()
-        self.user = preview_user(config) if self.isolated else None
+        self.user = preview_user(config)
+        # A jail that ran as the user proves the namespaces: the plain probe is only for the fallback.
+        self.isolated = self.user is not None or namespaces_available()
         prefix = _namespace_prefix(config, spec, run_dir, cache_dir, pulumi_command, self.user) if self.isolated else []
         timeout = config.previews.timeout_s
         self.command = SandboxedPulumiCommand(pulumi_command, prefix, time.monotonic() + timeout, timeout)
@@ -134,13 +135,15 @@ def _separate_user_available(uid: int, gid: int, state_dir: Path) -> bool:
         if probe.returncode == 0:
             return True
         probe_error = probe.stderr.strip() or f"exit {probe.returncode}"
-    log.warning("previews run as root without capabilities, not as uid %d: the kernel or the file system of %s does not "
-                "allow idmapped mounts here (%s)", uid, state_dir, probe_error)
+    log.warning("previews cannot run as uid %d here: the kernel or the file system of %s does not allow the jail's "
+                "idmapped mounts (%s); the CLI keeps uid 0, without capabilities where namespaces work", uid, state_dir, probe_error)
     return False
 
 
 def preview_user(config: ServiceConfig) -> tuple[int, int] | None:
-    """(uid, gid) a preview's CLI runs as; None: root without capabilities (`previews.user: null`, or not possible here)."""
+    """(uid, gid) a preview's CLI runs as; None: not a separate user (`previews.user: null`, or not possible here)."""
+    if os.geteuid() != 0:
+        return None  # no namespaces either: namespaces_available() says so
     if config.previews.user is None:
         _say_once("previews run as root without capabilities: previews.user is null in the config")
         return None

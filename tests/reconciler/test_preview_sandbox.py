@@ -271,6 +271,20 @@ def test_with_no_preview_user_the_cli_keeps_uid_0_without_capabilities(world):
     assert from_outside == seen["ids"] == {"Uid": "0", "Gid": "0", "CapEff": "0000000000000000"}
 
 
+# No user namespace can map to uid 2^32-1 (it means "no uid"): the jail cannot make the user's idmapped mounts.
+UNMAPPABLE = 4294967295
+
+
+@pytest.mark.skipif(not namespaces_available(), reason="needs root and util-linux namespaces (unshare, setpriv)")
+@pytest.mark.parametrize("world", [{"user": f"{UNMAPPABLE}:{UNMAPPABLE}"}], indirect=True)
+def test_where_the_user_cannot_be_made_the_cli_keeps_uid_0_and_the_log_says_so(world, caplog):
+    seen = run_reporter(world)
+
+    assert world.sandbox.user is None and seen["ids"]["Uid"] == "0" and seen["ids"]["CapEff"] == "0000000000000000"
+    warned = [record.getMessage() for record in caplog.get_records("setup") if record.name == "reconciler.preview"]
+    assert any(f"previews cannot run as uid {UNMAPPABLE} here" in message for message in warned), warned
+
+
 def poll_cli_ids(cli: str, within_s: float = 10.0) -> dict[str, str]:
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
