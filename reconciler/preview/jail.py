@@ -70,8 +70,11 @@ def _user_namespace(owner: tuple[int, int], user: tuple[int, int]) -> int:
         if os.read(ready_read, 1) != b"1":
             raise OSError("cannot create a user namespace for the preview user's idmapped mounts")
         for name, on_disk, seen_as in (("uid_map", owner[0], user[0]), ("gid_map", owner[1], user[1])):
-            with open(f"/proc/{child}/{name}", "w", encoding="ascii") as mapping:
-                mapping.write(f"{on_disk} {seen_as} 1\n")
+            mapping = os.open(f"/proc/{child}/{name}", os.O_WRONLY)
+            try:
+                os.write(mapping, f"{on_disk} {seen_as} 1\n".encode())
+            finally:
+                os.close(mapping)
         return os.open(f"/proc/{child}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
     finally:
         os.write(done_write, b"1")
@@ -155,7 +158,16 @@ def main(argv: list[str]) -> int:
     if len(argv) < 3 or argv[1] != "--":
         print("usage: jail.py SPEC_JSON -- COMMAND...", file=sys.stderr)
         return 2
-    spec = json.loads(argv[0])
+    try:
+        _shape(json.loads(argv[0]))
+    except OSError as error:
+        print(f"preview jail: {error}", file=sys.stderr)
+        return 126
+    os.execvp(argv[2], argv[2:])
+    return 127
+
+
+def _shape(spec: dict) -> None:
     user = tuple(spec["user"]) if spec.get("user") else None
     expose: dict[str, str] = spec.get("expose", {})
     # Held open across the hiding: the kernel mounts what a descriptor points at, the original under the tmpfs.
@@ -174,8 +186,6 @@ def main(argv: list[str]) -> int:
     _read_only_except([path for path, mode in expose.items() if mode == "rw"])
     # The working directory was entered before the mounts: enter it again through them.
     os.chdir(os.getcwd())
-    os.execvp(argv[2], argv[2:])
-    return 127
 
 
 if __name__ == "__main__":
