@@ -74,6 +74,7 @@ def gitops_program() -> None:
             images={APP_IMAGE: image.ref},
             preview_images={APP_IMAGE: image.tagged_ref},
             secrets=settings.secrets,
+            awaits=settings.awaits,
         ),
         opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
     )

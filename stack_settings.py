@@ -19,6 +19,7 @@ from pulumi.runtime.config import is_config_secret
 from components.cluster import ClusterArgs
 from components.registry import RegistryArgs
 from manifest_loader import supported_versions
+from manifest_loader.readiness import AWAIT_MODES
 
 CONFIG_NAMESPACE = "pulumi-gitops"
 TARGETS = ("aws", "local")
@@ -43,6 +44,7 @@ class StackSettings:
     docker_host: Optional[str]
     kubernetes_version: str  # the release whose schemas the manifests are checked against
     server_dry_run: bool  # dry-run the objects on the cluster before anything is registered (local target)
+    awaits: str  # what an `up` waits for before an object counts ready (manifest_loader.readiness)
     # `${secret:NAME}` values from the encrypted `secrets` map; each one a Pulumi secret
     secrets: dict[str, pulumi.Output[str]]
     registry: RegistryArgs
@@ -194,6 +196,9 @@ def read_stack_settings() -> StackSettings:
             "kubernetesVersion",
             f"{kubernetes_version!r} has no API schemas to check the manifests against; use one of {', '.join(supported_versions())}",
         )
+    awaits = read.declared_text("awaits")
+    if awaits not in AWAIT_MODES:
+        raise read.fail("awaits", f"must be one of {', '.join(AWAIT_MODES)}, got {awaits!r}")
     return StackSettings(
         target=target,
         app_name=app_name,
@@ -208,6 +213,7 @@ def read_stack_settings() -> StackSettings:
         docker_host=docker_host,
         kubernetes_version=kubernetes_version,
         server_dry_run=read.flag("serverDryRun"),
+        awaits=awaits,
         secrets=read.secret_map("secrets"),
         registry=registry,
         cluster=cluster,

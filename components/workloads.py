@@ -20,6 +20,8 @@ class WorkloadsArgs:
     preview_images: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     # Values of `${secret:NAME}`, Pulumi secrets; only those the objects use are read.
     secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    # What an `up` waits for before an object counts ready: kstatus, provider or none (manifest_loader.readiness).
+    awaits: str = "provider"
 
 
 def object_id(obj: ManifestObject) -> str:
@@ -41,7 +43,8 @@ class Workloads(pulumi.ComponentResource):
         secrets = pulumi.Output.all(*[pulumi.Output.secret(args.secrets[n]) for n in secret_names])
         rendered = pulumi.Output.all(refs, secrets).apply(
             lambda values: render_objects(
-                args.objects, images=dict(zip(image_names, values[0])), secrets=dict(zip(secret_names, values[1]))
+                args.objects, images=dict(zip(image_names, values[0])), secrets=dict(zip(secret_names, values[1])),
+                awaits=args.awaits,
             )
         )
         k8s.yaml.v2.ConfigGroup(f"{name}-manifests", objs=rendered, opts=pulumi.ResourceOptions(parent=self))

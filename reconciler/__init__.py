@@ -7,14 +7,14 @@
                                  a pull request's preview; exit 0 it ran, 1 it failed, 2 bad arguments
 
 Per stack, a pass is an ordered list of steps (reconcile.py): recover, observe
-the branch head, decide, check out that exact commit into the stack's own clean
-work tree, filter, prepare, guard, apply (or check drift) through the
-Automation API on that checkout (the same program `pulumi up` runs); one
-recorder (recorder.py) writes the result to SQLite.
+the branch head, decide, gate (promotion from another stack), check out that
+exact commit into the stack's own clean work tree, filter, prepare, guard, apply
+(or check drift) through the Automation API on that checkout (the same program
+`pulumi up` runs); one recorder (recorder.py) writes the result to SQLite.
 
 Modules: reconcile.py (the steps), recorder.py (the one writer), workspace.py
 (the executor: git and the engine), errors.py (Temporary, Waiting, Stalled),
-decision.py, guard.py, desired_state.py. Packages: settings/ (the config
+decision.py, promotion.py (the promotion gate), guard.py, desired_state.py. Packages: settings/ (the config
 file), source/ (git), engine/ (Automation API, locks, deadlines), policy/
 (the deletion guard's rule), status/ (model, transitions, SQLite), telemetry/
 (logs, redaction, metrics), service/ (scheduler, HTTP, webhooks), preview/

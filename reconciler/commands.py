@@ -8,6 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Optional, TextIO
 
+from reconciler.promotion import waves
 from reconciler.settings import ServiceConfig
 from reconciler.status.model import Result, RunKind, RunOutcome
 from reconciler.status.report import service_status, status_line
@@ -31,7 +32,8 @@ def run(config: ServiceConfig, redactor: Redactor) -> int:
 
 
 def once(config: ServiceConfig, redactor: Redactor, stack: Optional[str], as_json: bool, out: TextIO = sys.stdout) -> int:
-    """One pass over every (or one) stack; 0 when all ended applied, skipped or remediated, else 1."""
+    """One pass over every (or one) stack, upstreams before the stacks promoted from them; 0 when all ended
+    applied, skipped or remediated, else 1."""
     from reconciler.stack_set import StackSet
 
     stacks = StackSet(config, redactor, only=stack)
@@ -47,9 +49,10 @@ def once(config: ServiceConfig, redactor: Redactor, stack: Optional[str], as_jso
 
     results: list[RunOutcome] = []
     with ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="stack") as pool:
-        for outcome in pool.map(one_pass, list(stacks.reconcilers)):
-            results.append(outcome)
-            _print_outcome(outcome, as_json, stacks.redactor, out)
+        for wave in waves([config.stack(name) for name in stacks.reconcilers]):
+            for outcome in pool.map(one_pass, wave):
+                results.append(outcome)
+                _print_outcome(outcome, as_json, stacks.redactor, out)
     stacks.store.close()
     return EXIT_IN_SYNC if all(outcome.result.in_sync for outcome in results) else EXIT_OUT_OF_SYNC
 

@@ -1,6 +1,6 @@
 """One reconcile of one stack: an ordered list of named steps, and one recorder that writes what happened.
 
-    recover -> observe -> decide -> check_out -> filter -> prepare -> guard -> apply (or drift check)
+    recover -> observe -> decide -> gate -> check_out -> filter -> prepare -> guard -> apply (or drift check)
 
 Each step either lets the pass go on, ends it (nothing due, nothing changed, blocked), or raises a typed
 error (reconciler.errors). Whatever happens, the `finally` of `reconcile` hands the pass to the Recorder,
@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Callable, Optional
 
+from reconciler import promotion
 from reconciler.decision import Action, decide, drift_due_at
 from reconciler.desired_state import config_digest
 from reconciler.errors import DELETION_GUARD, INTERNAL_ERROR, LOCK_HELD, ReconcileError, Temporary
@@ -86,6 +87,7 @@ class StackReconciler:
             ("recover", self.recover),
             ("observe", self.observe),
             ("decide", self.decide),
+            ("gate", self.gate),
             ("check_out", self.check_out),
             ("filter", self.filter),
             ("prepare", self.prepare),
@@ -159,6 +161,16 @@ class StackReconciler:
         kind = RunKind.APPLY if ctx.action is Action.APPLY else RunKind.DRIFT
         self._start(ctx, kind, ctx.commit)
         log.info("%s %s (%s)", ctx.action.value, ctx.commit[:12], ctx.trigger, extra={"stack": self.spec.name, "commit": ctx.commit})
+        return True
+
+    def gate(self, ctx: PassContext) -> bool:
+        """With promote_from, the head is applied only once the upstream stack applied it and soaked (promotion.py)."""
+        if self.spec.promote_from is None or ctx.action is not Action.APPLY:
+            return True
+        upstream = self.recorder.state_of(self.spec.promote_from)
+        waiting = promotion.pending(self.spec, ctx.commit, upstream, self.workspace.contains, time.time())
+        if waiting is not None:
+            raise waiting
         return True
 
     def check_out(self, ctx: PassContext) -> bool:

@@ -37,6 +37,10 @@ class Recorder:
     def state(self) -> StackState:
         return self.store.stack_state(self.spec.name)
 
+    def state_of(self, stack: str) -> StackState:
+        """Another stack's position, as stored (a promotion gate reads its upstream's)."""
+        return self.store.stack_state(stack)
+
     def interrupted_runs(self) -> list[dict]:
         """Runs a dead process started and never ended."""
         return [dict(row) for row in self.store.unfinished_runs(self.spec.name)]

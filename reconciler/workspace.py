@@ -38,6 +38,10 @@ class Workspace(Protocol):
         """Paths that differ between two commits; None when `old` is not known here."""
         ...
 
+    def contains(self, commit: str, descendant: str) -> bool:
+        """Whether `descendant` has `commit` in its history; False when `descendant` is gone from the remote."""
+        ...
+
     def file_at(self, commit: str, path: str) -> Optional[str]: ...
 
     def allowed_deletes(self, old: Optional[str], new: str) -> Optional[int]: ...
@@ -99,6 +103,9 @@ class StackWorkspace:
         output = self._source(lambda: run_git(["diff", "--no-renames", "--name-only", "-z", old, new, "--"],
                                               self.spec.credentials, cwd=self.checkout.repo_dir).stdout)
         return [path for path in output.split("\0") if path]
+
+    def contains(self, commit: str, descendant: str) -> bool:
+        return self._source(lambda: self.checkout.contains(commit, descendant))
 
     def file_at(self, commit: str, path: str) -> Optional[str]:
         result = run_git(["cat-file", "blob", f"{commit}:{path}"], self.spec.credentials, cwd=self.checkout.repo_dir,

@@ -54,6 +54,7 @@ def test_local_reads_the_kubeconfig_and_its_context(kubeconfig_file):
         ("dev", {}, ("pulumi-gitops:protect",), r"Pulumi.dev.yaml: pulumi-gitops:protect: has no value; Pulumi.yaml declares its default"),
         ("dev", {}, ("pulumi-gitops:nodeMinSize",), r"nodeMinSize: has no value; Pulumi.yaml declares its default"),
         ("dev", {"pulumi-gitops:appName": ""}, (), r"appName: is empty; give it a value, or remove it from the stack file"),
+        ("dev", {"pulumi-gitops:awaits": "rollout"}, (), r"Pulumi.dev.yaml: pulumi-gitops:awaits: must be one of kstatus, provider, none, got 'rollout'"),
     ],
 )
 def test_bad_config_names_the_stack_file_and_the_key(stack, overrides, drop, message):
@@ -74,6 +75,7 @@ def test_the_defaults_are_pulumi_yamls():
 
     assert (settings.app_name, settings.default_namespace, settings.protect, settings.require_clean_manifests) == ("demo", "demo", False, False)
     assert settings.image_platforms == ["linux/amd64"] and settings.server_dry_run is True and settings.kubernetes_version == "1.33"
+    assert settings.awaits == "kstatus"  # what a Flux user expects: a rollout is waited for, a Service is not
     assert (settings.cluster.node_min_size, settings.cluster.node_desired_size, settings.cluster.node_max_size) == (1, 2, 3)
     assert settings.cluster.public_access_cidrs == ["0.0.0.0/0"] and settings.cluster.node_instance_types == ["t3.medium"]
     assert (settings.registry.keep_tagged_images, settings.registry.untagged_expiry_days) == (30, 7)

@@ -18,6 +18,7 @@ def loaded(tmp_path):
         "spec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n"
         "    spec:\n      containers:\n      - {name: web, image: '${image:app}'}\n"
         "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"
+        "---\napiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  selector: {app: web}\n  ports: [{port: 80}]\n"
     )
     commit_all(repo, "web")
     return load_manifests(manifests, manifests, default_namespace="shop")
@@ -36,6 +37,21 @@ def test_one_config_group_gets_every_object_rendered_with_the_image_and_commit(l
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == DIGEST_REF
     assert deployment["metadata"]["namespace"] == "shop"
     assert {o["metadata"]["labels"]["pulumi-gitops.dev/commit"] for o in objects} == {loaded.commit}
+
+
+def test_awaits_reach_the_objects_as_the_providers_skip_await(loaded):
+    def skipped(awaits):
+        mocks = run_program(
+            lambda: Workloads("workloads", WorkloadsArgs(objects=loaded.objects, images={"app": DIGEST_REF}, awaits=awaits)),
+            "local",
+            {},
+        ).mocks
+        objects = reveal(mocks.one("kubernetes:yaml/v2:ConfigGroup").inputs["objs"])
+        return {o["kind"] for o in objects if o["metadata"].get("annotations", {}).get("pulumi.com/skipAwait") == "true"}
+
+    assert skipped("kstatus") == {"Service"}
+    assert skipped("provider") == set()
+    assert skipped("none") == {"Deployment", "Namespace", "Service"}
 
 
 def test_the_config_group_uses_the_provider_given_to_the_component(loaded):

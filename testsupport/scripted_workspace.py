@@ -22,6 +22,7 @@ class ScriptedWorkspace:
         self.files: dict[tuple[str, str], str] = {}  # (commit, path) -> text
         self.changes: dict[tuple[str, str], list[str]] = {}  # (old, new) -> changed paths
         self.trailer: Optional[int] = None
+        self.ancestry: set[tuple[str, str]] = set()  # (commit, descendant) pairs `contains` answers True for
         self.prepared: list[StackSpec] = []
         self._script: dict[str, deque] = defaultdict(deque)
 
@@ -49,6 +50,9 @@ class ScriptedWorkspace:
 
     def changed_files(self, old: str, new: str) -> Optional[list[str]]:
         return self._answer("changed_files", (old, new), self.changes.get((old, new)))
+
+    def contains(self, commit: str, descendant: str) -> bool:
+        return self._answer("contains", (commit, descendant), (commit, descendant) in self.ancestry)
 
     def file_at(self, commit: str, path: str) -> Optional[str]:
         return self.files.get((commit, path))

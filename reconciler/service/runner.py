@@ -8,6 +8,8 @@ import signal
 import threading
 from typing import Any
 
+from reconciler.promotion import downstreams
+from reconciler.reconcile import Pass
 from reconciler.service.http_api import HttpApi
 from reconciler.service.pull_request_previews import PullRequestPreviews
 from reconciler.service.scheduler import Scheduler
@@ -16,15 +18,17 @@ from reconciler.stack_set import StackSet
 from reconciler.status.report import service_status
 
 log = logging.getLogger("reconciler")
+PROMOTION_TRIGGER = "promotion"  # a pass asked for because the stack's upstream recorded a run
 
 
 class ReconcilerService:
     def __init__(self, stacks: StackSet) -> None:
         self.stacks = stacks
         self.config = stacks.config
+        self._downstreams = downstreams(self.config.stacks)
         self.scheduler = Scheduler(
             [spec.name for spec in self.config.stacks],
-            lambda name, reason: stacks.reconcilers[name].reconcile(reason),
+            self._run_stack,
             self.config.workers,
             on_scheduled=lambda name, at: stacks.recorders[name].scheduled(at),
         )
@@ -57,6 +61,13 @@ class ReconcilerService:
         return self.previews.accept(event, payload)
 
     # Running
+
+    def _run_stack(self, name: str, reason: str) -> Pass:
+        done = self.stacks.reconcilers[name].reconcile(reason)
+        # A stack that promotes from this one may be waiting for exactly this run: look at it now, not at its next poll.
+        if done.outcome is not None and done.outcome.result.in_sync and name in self._downstreams:
+            self.scheduler.trigger(self._downstreams[name], PROMOTION_TRIGGER)
+        return done
 
     def serve(self) -> int:
         try:

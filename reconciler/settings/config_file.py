@@ -9,6 +9,7 @@ from typing import Literal, Optional
 from pydantic import Field, StrictInt, field_validator, model_validator
 
 from .fields import RelativePath, written
+from .promotion_links import promotion_problems
 from .sections import GitHubSection, HttpSection, PreviewsSection, RetrySection, Section, WebhookSection
 from .stack_section import StackSection
 
@@ -72,6 +73,13 @@ class ConfigFile(Section):
                     "two entries would run two updates of one stack"
                 )
             seen[target] = entry.name
+        return self
+
+    @model_validator(mode="after")
+    def _promotion_links(self) -> "ConfigFile":
+        problems = promotion_problems(self.stacks)
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
 

@@ -116,5 +116,8 @@ def _stack(entry: StackSection) -> StackSpec:
         lock_stale_after=entry.lock_stale_after,
         guard_manifests=tuple(entry.guard_manifests),
         preview_env=tuple(entry.preview_env.items()),
+        promote_from=entry.promote_from,
+        soak=entry.soak,
+        require_healthy=entry.require_healthy,
         preview_files=tuple(entry.preview_files),
     )

@@ -78,6 +78,11 @@ class StackSpec:
     guard_manifests: tuple[str, ...]
     # What a pull request preview's engine gets besides the stack's own settings: its credentials, named one by one.
     preview_env: tuple[tuple[str, Union[str, Secret]], ...]
+    # Promotion: apply a commit only after this stack applied it (or a commit containing it) and stayed Ready for
+    # `soak` seconds; with require_healthy, only while it is Ready at its own head too.
+    promote_from: Optional[str]
+    soak: float
+    require_healthy: bool
     # Files a pull request preview's program may read besides its own (a read-only kubeconfig, say).
     preview_files: tuple[Path, ...] = ()
 

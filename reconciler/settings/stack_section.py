@@ -17,6 +17,7 @@ from pydantic import (
     ValidationInfo,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 
 from .fields import (
@@ -159,6 +160,14 @@ class StackSection(Section):
     )
     branch: Optional[str] = Field(None, description="the branch followed (default main); or give commit")
     commit: Optional[str] = Field(None, description="a fixed full commit hash to hold the stack at, instead of a branch")
+    promote_from: Optional[str] = Field(
+        None, description="another stack of the same repository: a commit is applied only after that stack applied it "
+        "(or a commit containing it) and stayed Ready for `soak`",
+    )
+    soak: Duration = written("0s", "with promote_from: how long that stack must stay Ready, without drift, after its apply")
+    require_healthy: StrictBool = Field(
+        False, description="with promote_from: that stack must also be Ready now (at its own head, nothing pending)",
+    )
     project_dir: str = Field(".", description="the Pulumi project's folder inside the repository")
     stack: Optional[str] = Field(None, description="the Pulumi stack name (default: the entry's name)")
     backend_url: str = Field(description="Pulumi backend URL: file:// (relative to this file), s3://, gs://, azblob://, https://")
@@ -293,3 +302,11 @@ class StackSection(Section):
         if stale_after <= info.data.get("operation_timeout", 0):
             raise ValueError("must be longer than operation_timeout (a live run's lock is never that old)")
         return stale_after
+
+    @model_validator(mode="after")
+    def _soak_needs_an_upstream(self) -> "StackSection":
+        written_alone = sorted({"soak", "require_healthy"} & self.model_fields_set) if self.promote_from is None else []
+        if written_alone:
+            raise ValueError(f"{' and '.join(written_alone)} only apply with promote_from; name the stack to promote from, "
+                             "or remove them")
+        return self

@@ -115,6 +115,17 @@ class StackCheckout:
         counts = [int(match.group(1)) for line in output.splitlines() if (match := _ALLOW_DELETES.match(line))]
         return max(counts) if counts else None
 
+    def contains(self, commit: str, descendant: str) -> bool:
+        """Whether `descendant` (fetched by its hash when missing, whatever its branch) has `commit` in its history;
+        False when the remote no longer holds `descendant`."""
+        self.fetch(commit)
+        if not self.has_commit(descendant):
+            try:
+                self._git("fetch", "--quiet", "--no-tags", "--", self.spec.repo_url, descendant, timeout=600)
+            except GitError:
+                return False
+        return self._is_ancestor(commit, descendant)
+
     def _is_ancestor(self, old: str, new: str) -> bool:
         result = run_git(["merge-base", "--is-ancestor", old, new], self.spec.credentials, cwd=self.repo_dir, ok_codes=(0, 1))
         return result.returncode == 0

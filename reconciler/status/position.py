@@ -57,8 +57,11 @@ def advance(
         _settle(state, desired, run.result)
         return
     if isinstance(error, Waiting):
-        # Someone else holds the stack: not this commit's failure.
-        state.retry_at = now + _delay(error, state.failures, retry, rng)
+        # Someone else holds the stack, or a prerequisite is not met: not this commit's failure. Without a delay
+        # of its own, the next poll or trigger looks again.
+        if not same_attempt:
+            state.failures = 0
+        state.retry_at = None if error.delay is None else now + error.delay
         return
     state.failures = state.failures + 1 if same_attempt else 1
     gave_up = isinstance(error, Temporary) and error.bounded and state.failures > program_retries

@@ -8,58 +8,24 @@ tested on the real engine in test_reconcile_faults.py.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import pytest
 
 from reconciler.engine.operations import EngineReport, PreviewReport
 from reconciler.errors import Stalled, Temporary, Waiting
-from reconciler.reconcile import StackReconciler
-from reconciler.recorder import Recorder
-from reconciler.settings import ConfigOverride, RetryPolicy
+from reconciler.settings import ConfigOverride
 from reconciler.status.model import ChangeCounts
 from reconciler.status.store import StatusStore
-from reconciler.telemetry.metrics import Metrics
-from reconciler.telemetry.redaction import Redactor
-from testsupport.scripted_workspace import ScriptedWorkspace
+from testsupport.scripted_stack import ScriptedStack
 
 A, B, C = "a" * 40, "b" * 40, "c" * 40
-POLICY = RetryPolicy(unreachable_delay=15, concurrent_delay=30, backoff_base=10, backoff_cap=600)
-FULL_PASS = ["recover", "observe", "decide", "check_out", "filter", "prepare", "guard", "apply"]
-
-
-class Harness:
-    def __init__(self, spec, tmp_path: Path, head: str = A) -> None:
-        self.spec = spec
-        self.store = StatusStore(tmp_path / "status.sqlite")
-        self.metrics = Metrics()
-        self.redactor = Redactor(["hunter2-secret"])
-        self.workspace = ScriptedWorkspace(head)
-        self.reconciler = self._build(spec)
-
-    def _build(self, spec):
-        recorder = Recorder(spec, self.store, self.metrics, self.redactor, POLICY)
-        return StackReconciler(spec, self.workspace, recorder, self.redactor, b"k" * 32)
-
-    def respec(self, **changes) -> None:
-        self.spec = dataclasses.replace(self.spec, **changes)
-        self.reconciler = self._build(self.spec)
-
-    def run(self, force: bool = False):
-        self.workspace.calls.clear()
-        return self.reconciler.reconcile("test", force=force)
-
-    def state(self):
-        return self.store.stack_state(self.spec.name)
-
-    def conditions(self):
-        return {c.type: (c.status, c.reason) for c in self.state().conditions}
+FULL_PASS = ["recover", "observe", "decide", "gate", "check_out", "filter", "prepare", "guard", "apply"]
 
 
 @pytest.fixture
 def harness(tiny_spec, tmp_path):
     spec = dataclasses.replace(tiny_spec, paths=(), deletion_guard=None, drift_interval=None, auto_remediate=False)
-    made = Harness(spec, tmp_path)
+    made = ScriptedStack(spec, StatusStore(tmp_path / "status.sqlite"))
     yield made
     made.store.close()
 

@@ -1,0 +1,110 @@
+"""Promotion gates: a stack with `promote_from` applies its head only after the upstream stack applied it and soaked.
+
+The gate only decides, from the upstream's position in the status store and one question to git (does the
+commit the upstream is at contain this head?). "Contains" rather than "equals": stacks on different
+branches of one repository (main and release) never share a head, but a release commit that main already
+holds has run upstream. Until the gate opens, the pass ends Waiting with reason PromotionPending: after the
+soak's time left when only the soak is missing, else at the next poll or when the upstream records a run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable, Optional, Sequence
+
+from reconciler.errors import PROMOTION_PENDING, WAITING_REASONS, Waiting
+from reconciler.settings import StackSpec
+from reconciler.settings.durations import format_duration
+from reconciler.status.model import IN_SYNC_VALUES, READY, STALLED, Result, StackState
+from reconciler.status.position import is_settled
+
+# contains(commit, descendant): whether `descendant` is `commit` or has it in its history.
+Contains = Callable[[str, str], bool]
+
+
+def pending(spec: StackSpec, head: str, upstream: StackState, contains: Contains, now: float) -> Optional[Waiting]:
+    """None when `head` may be applied now; else the Waiting that names the upstream and what is missing."""
+    name = spec.promote_from
+    assert name is not None, "only a stack with promote_from has a gate"
+    unhealthy = _unhealthy(upstream, spec.require_healthy)
+    if unhealthy:
+        return Waiting(PROMOTION_PENDING, f"waiting for {name}: {unhealthy}; {head[:12]} is promoted once {name} is healthy again")
+    at = upstream_commit(upstream)
+    if at is None:
+        return Waiting(PROMOTION_PENDING, f"waiting for {name} to apply {head[:12]}: it has applied nothing yet")
+    if at != head and not contains(head, at):
+        return Waiting(PROMOTION_PENDING, f"waiting for {name} to apply {head[:12]}: it is at {at[:12]}, which does not contain it")
+    ends = healthy_since(upstream) + spec.soak
+    if now < ends:
+        left = ends - now
+        return Waiting(
+            PROMOTION_PENDING,
+            f"waiting for {name}'s soak of {format_duration(spec.soak)}: it is at {at[:12]} since {_clock(ends - spec.soak)}; "
+            f"{head[:12]} is promoted at {_clock(ends)}, {format_duration(math.ceil(left))} left",
+            delay=left,
+        )
+    return None
+
+
+def upstream_commit(upstream: StackState) -> Optional[str]:
+    """The commit the upstream is in sync with: its settled one when it ended in sync (a commit its `paths` filter
+    skipped counts: nothing it deploys changed), else the one it applied last."""
+    if upstream.settled_result in IN_SYNC_VALUES and upstream.settled_commit:
+        return upstream.settled_commit
+    return upstream.last_applied_commit
+
+
+def healthy_since(upstream: StackState) -> float:
+    """When the upstream's soak started: its last apply, or when it last became Ready if that came later (a
+    drift repaired by hand, a skipped commit). A newer apply upstream starts the soak again."""
+    applied_at = upstream.last_applied_at or 0.0
+    ready = upstream.condition(READY)
+    return max(applied_at, ready.last_transition_at) if ready is not None and ready.status else applied_at
+
+
+def _unhealthy(upstream: StackState, require_healthy: bool) -> str:
+    """Why the upstream blocks every promotion now ("" when nothing does): stalled, interrupted, drifted, failing,
+    or (with require_healthy) anything short of Ready."""
+    stalled = upstream.condition(STALLED)
+    if stalled is not None and stalled.status:
+        return f"it is stalled ({stalled.reason})"
+    if upstream.needs_recovery and upstream.reason not in WAITING_REASONS:  # killed or past its deadline, not locked
+        return "its last run did not finish (it recovers at its next pass)"
+    if upstream.last_result == Result.DRIFTED.value:
+        return f"{upstream.drifted} resource(s) drifted there"
+    # Failing on its head. A failure that left its head settled (the remote unreachable for a poll) changed nothing there.
+    if upstream.last_result == Result.FAILED.value and upstream.reason not in WAITING_REASONS and not is_settled(upstream):
+        return f"its last run failed ({upstream.reason})"
+    ready = upstream.condition(READY)
+    if require_healthy and (ready is None or not ready.status):
+        return f"it is not Ready ({ready.reason if ready is not None else 'it has not run yet'}) and require_healthy is set"
+    return ""
+
+
+def downstreams(specs: Sequence[StackSpec]) -> dict[str, list[str]]:
+    """Each upstream's stacks that promote from it, to be looked at as soon as it records a run."""
+    found: dict[str, list[str]] = {}
+    for spec in specs:
+        if spec.promote_from is not None:
+            found.setdefault(spec.promote_from, []).append(spec.name)
+    return found
+
+
+def waves(specs: Sequence[StackSpec]) -> list[list[str]]:
+    """The stacks in promotion order: every stack's upstream (when among them) is in an earlier wave, so one
+    `once` over a chain without soak promotes each commit down the whole chain (the config has no cycles)."""
+    by_name = {spec.name: spec for spec in specs}
+
+    def depth(name: str) -> int:
+        upstream = by_name[name].promote_from
+        return 0 if upstream not in by_name else 1 + depth(upstream)
+
+    found: dict[int, list[str]] = {}
+    for spec in specs:
+        found.setdefault(depth(spec.name), []).append(spec.name)
+    return [found[level] for level in sorted(found)]
+
+
+def _clock(moment: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment))
