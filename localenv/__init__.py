@@ -1,5 +1,7 @@
 """A local environment on loopback: Docker engine, image registry and a
-Kubernetes control plane whose node and pods are simulated by kwok.
+Kubernetes control plane with two nodes: one simulated by kwok (pods never
+run; the default for every workload) and one real kubelet with containerd
+(tainted: only pods that tolerate it run there, such as the sample app).
 
     python -m localenv up       start what is not running, wait until ready
     python -m localenv down     stop what `up` started
@@ -8,9 +10,10 @@ Kubernetes control plane whose node and pods are simulated by kwok.
 
 Everything it writes (pid files, logs, data, certificates, kubeconfigs) lives
 under one state directory, except two things kept per machine: the base
-image's root filesystem tarball (in the tools cache) and, while its own
-dockerd runs, a network bridge named gitops0. Settings, all optional, read
-from the environment:
+image's root filesystem tarball (in the tools cache) and, while they run,
+two network bridges: gitops0 (its own dockerd's) and gitopspods0 (the real
+node's pods), and the real node's pod cgroups (/kubepods in each cgroup v1
+hierarchy). Settings, all optional, read from the environment:
 
     GITOPS_STATE_DIR                    state directory (default <repo>/.state)
     GITOPS_TOOLS_CACHE                  built tools (default ~/.cache/gitops-tools)
@@ -19,5 +22,7 @@ from the environment:
     LOCALENV_APISERVER_PORT             kube-apiserver, HTTPS (default 16443)
     LOCALENV_CONTROLLER_MANAGER_PORT    kube-controller-manager health (default 16257)
     LOCALENV_SCHEDULER_PORT             kube-scheduler health (default 16259)
+    LOCALENV_KUBELET_PORT               the real node's kubelet API, on the pod bridge (default 10250)
+    LOCALENV_KUBELET_HEALTHZ_PORT       the kubelet's health, on 127.0.0.1 (default 10248)
     LOCALENV_START_TIMEOUT              seconds a component may take to be ready (default 90)
 """

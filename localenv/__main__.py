@@ -5,16 +5,32 @@ import shlex
 import sys
 import time
 
-from . import base_image, binaries, buildkit, control_plane, docker_engine, kwok_nodes, processes, registry
+from . import (
+    base_image,
+    binaries,
+    buildkit,
+    control_plane,
+    docker_engine,
+    kubelet_node,
+    kwok_nodes,
+    node_power_off,
+    node_runtime,
+    pause_image,
+    processes,
+    registry,
+)
 from .certs import Pki
 from .errors import LocalEnvError
-from .kube_api import KubeApi
+from .kube_api import KubeApi, wait_node_ready
 from .service import Service, ensure_running, stop
-from .settings import Settings, load
+from .settings import REAL_NODE_NAME, Settings, load
 
 # Needed by every `up`; dockerd, docker and debootstrap only when used.
 REQUIRED_PROGRAMS = ["kine", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
-                     "kwok", "docker-registry", "buildkitd", "runc", "openssl"]
+                     "kwok", "docker-registry", "buildkitd", "runc", "openssl",
+                     "kubelet", "pause", "containerd", "containerd-shim-runc-v2", "umount"]
+# Node name -> the component whose log says why it is not Ready.
+NODES = {kwok_nodes.NODE_NAME: kwok_nodes.NAME, REAL_NODE_NAME: kubelet_node.NAME}
 
 
 def cluster_services(settings: Settings, pki: Pki) -> list[Service]:
@@ -25,6 +41,8 @@ def cluster_services(settings: Settings, pki: Pki) -> list[Service]:
         control_plane.controller_manager(settings, pki),
         control_plane.scheduler(settings),
         kwok_nodes.service(settings),
+        node_runtime.service(settings, after_stop=lambda: node_power_off.power_off(settings)),
+        kubelet_node.service(settings, pki),
     ]
 
 
@@ -55,6 +73,7 @@ def up(settings: Settings) -> int:
     timed(registry.NAME, lambda: ensure_running(registry.service(settings), settings))
     timed(base_image.NAME, lambda: base_image.ensure(settings, docker_host))
     timed(buildkit.NAME, lambda: ensure_running(buildkit.service(settings), settings))
+    timed(pause_image.NAME, lambda: pause_image.ensure(settings, docker_host))
 
     pki = control_plane.prepare_credentials(settings)
     for service in cluster_services(settings, pki):
@@ -64,13 +83,18 @@ def up(settings: Settings) -> int:
         control_plane.wait_default_service_account(settings, pki)
         return "present"
 
-    def node() -> str:
+    def kwok_node() -> str:
         outcome = kwok_nodes.ensure_node(settings, pki)
-        kwok_nodes.wait_node_ready(settings, pki)
+        wait_node_ready(settings, pki, kwok_nodes.NODE_NAME, kwok_nodes.NAME)
         return f"{outcome}, Ready"
 
+    def real_node() -> str:
+        wait_node_ready(settings, pki, REAL_NODE_NAME, kubelet_node.NAME)
+        return "registered by the kubelet, Ready"
+
     timed("default ServiceAccount", default_service_account)
-    timed(f"node {kwok_nodes.NODE_NAME}", node)
+    timed(f"node {kwok_nodes.NODE_NAME}", kwok_node)
+    timed(f"node {REAL_NODE_NAME}", real_node)
     print(f"\nready in {time.monotonic() - started:.1f}s; to use it:\n"
           f'  eval "$(python -m localenv env)"')
     return 0
@@ -100,9 +124,10 @@ def status(settings: Settings) -> int:
             state, healthy = f"running (pid {pid}) but not ready", False
         report(service.name, state)
     if pki.cert("admin").exists() and KubeApi(settings, pki).is_ready():
-        ready = kwok_nodes.node_is_ready(KubeApi(settings, pki))
-        healthy = healthy and ready
-        report(f"node {kwok_nodes.NODE_NAME}", "Ready" if ready else "not Ready")
+        for node in NODES:
+            ready = KubeApi(settings, pki).node_is_ready(node)
+            healthy = healthy and ready
+            report(f"node {node}", "Ready" if ready else "not Ready")
     return 0 if healthy else 1
 
 

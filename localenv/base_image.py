@@ -8,13 +8,12 @@ named after the suite and package list, so it is built once per machine.
 
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 from . import binaries, registry
-from .errors import ComponentFailed, LocalEnvError
-from .processes import log_tail
+from .errors import LocalEnvError
+from .image_import import import_and_push, run_step
 from .settings import Settings
 
 NAME = "base-image"
@@ -56,21 +55,6 @@ def apt_mirror(suite: str = SUITE, apt_dir: Path = Path("/etc/apt")) -> str:
     return DEFAULT_MIRROR
 
 
-def _run(step: str, argv: list[str], log_file: Path, timeout: float, env: dict | None = None) -> None:
-    with log_file.open("a") as log:
-        log.write(f"=== {step}: {' '.join(argv)}\n")
-        log.flush()
-        try:
-            # An image's files are for its users: the private umask of `localenv` must not reach the root filesystem.
-            result = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, timeout=timeout,
-                                    env={**os.environ, **(env or {})}, umask=0o022)
-        except subprocess.TimeoutExpired:
-            raise ComponentFailed(NAME, f"step '{step}' took over {timeout:.0f}s", log_file,
-                                  log_tail(log_file)) from None
-    if result.returncode != 0:
-        raise ComponentFailed(NAME, f"step '{step}' failed", log_file, log_tail(log_file))
-
-
 def _build_tarball(settings: Settings, log_file: Path) -> Path:
     target = tarball(settings)
     if target.exists():
@@ -82,15 +66,15 @@ def _build_tarball(settings: Settings, log_file: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".building-") as work:
         rootfs = Path(work) / "rootfs"
-        _run("debootstrap", [debootstrap, "--variant=minbase", f"--include={','.join(PACKAGES)}",
-                             SUITE, str(rootfs), apt_mirror()], log_file, timeout=1200)
+        run_step(NAME, "debootstrap", [debootstrap, "--variant=minbase", f"--include={','.join(PACKAGES)}",
+                 SUITE, str(rootfs), apt_mirror()], log_file, timeout=1200)
         for path in TRIMMED:
             shutil.rmtree(rootfs / path, ignore_errors=True)
         # Images named python:* offer `python` as well as `python3`.
         (rootfs / "usr/local/bin/python").symlink_to("/usr/bin/python3")
         partial = Path(work) / "rootfs.tar"
-        _run("tar", ["tar", "--numeric-owner", "-C", str(rootfs), "-cf", str(partial), "."],
-             log_file, timeout=600)
+        run_step(NAME, "tar", ["tar", "--numeric-owner", "-C", str(rootfs), "-cf", str(partial), "."],
+                 log_file, timeout=600)
         partial.replace(target)
     return target
 
@@ -103,11 +87,6 @@ def ensure(settings: Settings, docker_host: str) -> str:
     log_file.parent.mkdir(parents=True, exist_ok=True)
     cached = tarball(settings).exists()
     source = _build_tarball(settings, log_file)
-    docker = binaries.find("docker", settings)
-    env = {"DOCKER_HOST": docker_host}
     name = image_name(settings)
-    _run("docker import", [docker, "import", "--change", "ENV LANG=C.UTF-8",
-                           "--change", 'CMD ["python3"]', str(source), name],
-         log_file, timeout=600, env=env)
-    _run("docker push", [docker, "push", name], log_file, timeout=600, env=env)
+    import_and_push(NAME, settings, docker_host, source, name, ["ENV LANG=C.UTF-8", 'CMD ["python3"]'])
     return f"pushed {name} ({'cached' if cached else 'new'} root filesystem {source})"

@@ -16,6 +16,7 @@ VERSIONS_FILE = REPO_DIR / "tools" / "versions.env"
 # Which pinned version in tools/versions.env names each cached tool's folder.
 CACHED_TOOLS = {
     "kubernetes": "KUBERNETES_VERSION",
+    "kubelet": "KUBERNETES_VERSION",
     "kwok": "KWOK_VERSION",
     "kine": "KINE_VERSION",
     "buildkit": "BUILDKIT_VERSION",

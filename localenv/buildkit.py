@@ -8,10 +8,9 @@ registers it, under BUILDER_NAME, in a buildx config folder of its own
 """
 
 import json
-import socket
 from pathlib import Path
 
-from . import binaries
+from . import binaries, ports
 from .service import Service
 from .settings import Settings
 
@@ -50,13 +49,7 @@ def register_builder(settings: Settings) -> Path:
 
 
 def is_serving(settings: Settings) -> bool:
-    with socket.socket(socket.AF_UNIX) as client:
-        client.settimeout(1)
-        try:
-            client.connect(str(socket_path(settings)))
-        except OSError:
-            return False
-    return True
+    return ports.unix_socket_accepts(socket_path(settings))
 
 
 def service(settings: Settings) -> Service:

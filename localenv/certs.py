@@ -10,6 +10,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .settings import REAL_NODE_NAME
+
 CA_SUBJECT = "/CN=gitops-local-ca"
 DAYS = 3650
 
@@ -33,6 +35,10 @@ CLIENTS = {
     "scheduler": "/CN=system:kube-scheduler",
     # kwok stands in for every kubelet and writes any node's and pod's status.
     "kwok": "/O=system:masters/CN=kwok",
+    # The real node's kubelet: the Node authorizer lets it touch only its own node and pods.
+    "kubelet": f"/O=system:nodes/CN=system:node:{REAL_NODE_NAME}",
+    # The API server's client to the kubelets (logs, exec, port-forward).
+    "apiserver-kubelet-client": "/O=system:masters/CN=kube-apiserver-kubelet-client",
 }
 
 

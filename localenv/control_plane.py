@@ -14,7 +14,7 @@ from .certs import Pki, ensure_pki
 from .errors import LocalEnvError
 from .kube_api import KubeApi
 from .service import Service
-from .settings import Settings
+from .settings import REAL_NODE_NAME, Settings
 
 SERVICE_CIDR = "10.96.0.0/16"
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -32,7 +32,8 @@ def prepare_credentials(settings: Settings) -> Pki:
     server = settings.apiserver_url
     kubeconfig.write(settings.kubeconfig, server, pki, "admin", "admin")
     for name, user in [("controller-manager", "system:kube-controller-manager"),
-                       ("scheduler", "system:kube-scheduler"), ("kwok", "kwok")]:
+                       ("scheduler", "system:kube-scheduler"), ("kwok", "kwok"),
+                       ("kubelet", f"system:node:{REAL_NODE_NAME}")]:
         kubeconfig.write(component_kubeconfig(settings, name), server, pki, name, user)
     return pki
 
@@ -66,6 +67,10 @@ def apiserver(settings: Settings, pki: Pki) -> Service:
             f"--tls-cert-file={pki.cert('apiserver')}",
             f"--tls-private-key-file={pki.key('apiserver')}",
             f"--client-ca-file={pki.ca_cert}",
+            f"--kubelet-client-certificate={pki.cert('apiserver-kubelet-client')}",
+            f"--kubelet-client-key={pki.key('apiserver-kubelet-client')}",
+            # The kubelet's Hostname address (its node name) resolves nowhere.
+            "--kubelet-preferred-address-types=InternalIP",
             "--authorization-mode=Node,RBAC",
             f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
             f"--service-account-key-file={pki.service_account_public_key}",

@@ -8,11 +8,9 @@ Nothing reaches beyond the host from that bridge, and nothing needs to.
 """
 
 import os
-import subprocess
 from pathlib import Path
 
-from . import binaries, probes
-from .errors import LocalEnvError
+from . import binaries, bridges, probes
 from .service import Service, ensure_running, is_running
 from .settings import Settings
 
@@ -48,33 +46,13 @@ def external_host(settings: Settings) -> str | None:
     return None
 
 
-def _ip(settings: Settings, *args: str) -> None:
-    argv = [binaries.find("ip", settings), *args]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=10)
-    if result.returncode != 0:
-        raise LocalEnvError(f"`{' '.join(argv)}` failed (dockerd's bridge {BRIDGE} needs root): "
-                            f"{result.stderr.strip()}")
-
-
-def _create_bridge(settings: Settings) -> None:
-    if not Path(f"/sys/class/net/{BRIDGE}").exists():
-        _ip(settings, "link", "add", BRIDGE, "type", "bridge")
-        _ip(settings, "addr", "add", BRIDGE_ADDRESS, "dev", BRIDGE)
-    _ip(settings, "link", "set", BRIDGE, "up")
-
-
-def _delete_bridge(settings: Settings) -> None:
-    if Path(f"/sys/class/net/{BRIDGE}").exists():
-        _ip(settings, "link", "delete", BRIDGE)
-
-
 def service(settings: Settings) -> Service:
     root = docker_dir(settings)
 
     def argv() -> list[str]:
         (root / "data").mkdir(parents=True, exist_ok=True)
         (root / "run").mkdir(parents=True, exist_ok=True)
-        _create_bridge(settings)
+        bridges.create(settings, BRIDGE, BRIDGE_ADDRESS)
         # Left behind when dockerd was killed. While a pid in them names a
         # process (a zombie not yet reaped, or a reused pid), dockerd refuses
         # to start, or waits for that "containerd" until it times out.
@@ -92,7 +70,7 @@ def service(settings: Settings) -> Service:
         ]
 
     return Service(NAME, argv, lambda: ping(own_host(settings)), stop_timeout=30,
-                   after_stop=lambda: _delete_bridge(settings))
+                   after_stop=lambda: bridges.delete(settings, BRIDGE))
 
 
 def ensure(settings: Settings) -> tuple[str, str]:

@@ -2,10 +2,12 @@
 
 import json
 import ssl
+import time
 import urllib.error
 import urllib.request
 
 from .certs import Pki
+from .errors import LocalEnvError
 from .settings import Settings
 
 TIMEOUT = 5
@@ -39,3 +41,21 @@ class KubeApi:
     def is_ready(self) -> bool:
         status, text = self.request("GET", "/readyz")
         return status == 200 and text.strip() == "ok"
+
+    def node_is_ready(self, name: str) -> bool:
+        node = self.get_json(f"/api/v1/nodes/{name}") or {}
+        conditions = node.get("status", {}).get("conditions", [])
+        return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def wait_node_ready(settings: Settings, pki: Pki, name: str, component: str) -> None:
+    """Wait until node NAME is Ready; on time-out, point at COMPONENT's log."""
+    api = KubeApi(settings, pki)
+    deadline = time.monotonic() + settings.start_timeout
+    while not api.node_is_ready(name):
+        if time.monotonic() > deadline:
+            raise LocalEnvError(
+                f"node {name} was not Ready after {settings.start_timeout:.0f}s; "
+                f"see {settings.log_file(component)}"
+            )
+        time.sleep(0.5)

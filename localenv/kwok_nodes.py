@@ -6,8 +6,6 @@ and their pods through the default Stages its build saved (share/stages.yaml).
 The node has no taint, so any workload schedules onto it.
 """
 
-import time
-
 from . import binaries
 from .certs import Pki
 from .control_plane import component_kubeconfig
@@ -67,21 +65,3 @@ def ensure_node(settings: Settings, pki: Pki) -> str:
     if status == 409:
         return "exists"
     raise LocalEnvError(f"creating node {NODE_NAME} failed (HTTP {status}): {text[:500]}")
-
-
-def node_is_ready(api: KubeApi) -> bool:
-    node = api.get_json(f"/api/v1/nodes/{NODE_NAME}") or {}
-    conditions = node.get("status", {}).get("conditions", [])
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-
-
-def wait_node_ready(settings: Settings, pki: Pki) -> None:
-    api = KubeApi(settings, pki)
-    deadline = time.monotonic() + settings.start_timeout
-    while not node_is_ready(api):
-        if time.monotonic() > deadline:
-            raise LocalEnvError(
-                f"node {NODE_NAME} was not Ready after {settings.start_timeout:.0f}s; "
-                f"see {settings.log_file(NAME)}"
-            )
-        time.sleep(0.5)

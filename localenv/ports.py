@@ -30,6 +30,16 @@ def accepts_connections(port: int, host: str = "127.0.0.1", timeout: float = 1) 
         return False
 
 
+def unix_socket_accepts(path: Path, timeout: float = 1) -> bool:
+    with socket.socket(socket.AF_UNIX) as client:
+        client.settimeout(timeout)
+        try:
+            client.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
 def holder(port: int) -> str:
     """A description of the process listening on PORT, as far as /proc tells."""
     inodes = _listening_inodes(port)

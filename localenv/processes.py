@@ -109,8 +109,11 @@ def _stop_leftovers(record: PidRecord) -> None:
     _terminate(session_members(record.pid), timeout=5)
 
 
-def start(argv: list[str], pid_file: Path, log_file: Path, env: dict | None = None) -> int:
-    """Start ARGV in the background, output appended to LOG_FILE; returns its pid."""
+def start(argv: list[str], pid_file: Path, log_file: Path, env: dict | None = None, umask: int = -1) -> int:
+    """Start ARGV in the background, output appended to LOG_FILE; returns its pid.
+
+    UMASK, unless -1 (keep ours), is the process's own.
+    """
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as log:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
@@ -123,6 +126,7 @@ def start(argv: list[str], pid_file: Path, log_file: Path, env: dict | None = No
             stderr=subprocess.STDOUT,
             start_new_session=True,
             env={**os.environ, **(env or {})},
+            umask=umask,
         )
     write_pid_file(pid_file, process.pid)
     return process.pid

@@ -20,6 +20,8 @@ class Service:
     port: Port | None = None
     env: dict = field(default_factory=dict)
     stop_timeout: float = 20
+    # -1 keeps `localenv`'s private umask; a program that writes files for other users sets its own.
+    umask: int = -1
     # Undoes what argv() set up outside the state directory; runs on every
     # `down`, so it also cleans up after a crash.
     after_stop: Callable[[], None] | None = None
@@ -34,7 +36,7 @@ def ensure_running(service: Service, settings: Settings) -> str:
         argv = service.argv()
         if service.port is not None:
             ports.ensure_free(service.port, service.name)
-        processes.start(argv, pid_file, settings.log_file(service.name), service.env)
+        processes.start(argv, pid_file, settings.log_file(service.name), service.env, service.umask)
         outcome = "started"
     _wait_ready(service, settings)
     return outcome

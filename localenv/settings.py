@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_DIR = Path(__file__).resolve().parent.parent
+# The node the real kubelet registers (its client certificate names it too).
+REAL_NODE_NAME = "gitops-node-0"
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class Settings:
     apiserver_port: Port
     controller_manager_port: Port
     scheduler_port: Port
+    kubelet_port: Port
+    kubelet_healthz_port: Port
     start_timeout: float
 
     @property
@@ -43,6 +47,11 @@ class Settings:
     @property
     def pki_dir(self) -> Path:
         return self.state_dir / "pki"
+
+    @property
+    def node_dir(self) -> Path:
+        """The real node's containerd, CNI and kubelet state; emptied of mounts and processes by `down`."""
+        return self.state_dir / "node"
 
     @property
     def kubeconfig(self) -> Path:
@@ -80,5 +89,7 @@ def load() -> Settings:
         apiserver_port=_port("LOCALENV_APISERVER_PORT", 16443),
         controller_manager_port=_port("LOCALENV_CONTROLLER_MANAGER_PORT", 16257),
         scheduler_port=_port("LOCALENV_SCHEDULER_PORT", 16259),
+        kubelet_port=_port("LOCALENV_KUBELET_PORT", 10250),
+        kubelet_healthz_port=_port("LOCALENV_KUBELET_HEALTHZ_PORT", 10248),
         start_timeout=float(os.environ.get("LOCALENV_START_TIMEOUT", 90)),
     )

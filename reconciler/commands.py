@@ -9,6 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Optional, TextIO
 
 from reconciler.promotion import waves
+from reconciler.review.status_line import review_stack_line
+from reconciler.review.store import ReviewStackStore
 from reconciler.settings import ServiceConfig
 from reconciler.status.model import Result, RunKind, RunOutcome
 from reconciler.status.report import service_status, status_line
@@ -34,7 +36,7 @@ def run(config: ServiceConfig, redactor: Redactor) -> int:
 def once(config: ServiceConfig, redactor: Redactor, stack: Optional[str], as_json: bool, out: TextIO = sys.stdout) -> int:
     """One pass over every (or one) stack, upstreams before the stacks promoted from them; 0 when all ended
     applied, skipped or remediated, else 1."""
-    from reconciler.stack_set import StackSet
+    from reconciler.stack_set import LISTENER_FLUSH_S, StackSet
 
     stacks = StackSet(config, redactor, only=stack)
 
@@ -53,6 +55,7 @@ def once(config: ServiceConfig, redactor: Redactor, stack: Optional[str], as_jso
             for outcome in pool.map(one_pass, wave):
                 results.append(outcome)
                 _print_outcome(outcome, as_json, stacks.redactor, out)
+    stacks.flush_listeners(LISTENER_FLUSH_S)
     stacks.store.close()
     return EXIT_IN_SYNC if all(outcome.result.in_sync for outcome in results) else EXIT_OUT_OF_SYNC
 
@@ -85,10 +88,15 @@ def status(config: ServiceConfig, redactor: Redactor, as_json: bool, out: TextIO
             out.write(f"no runs yet: {path} does not exist\n")
         return EXIT_IN_SYNC
     store = StatusStore(path, read_only=True)
+    review_store = ReviewStackStore(path, read_only=True)
     try:
         entries = service_status(config, store, redactor)["stacks"]
+        reviews = [redactor.redact_data(record.as_status()) for record in review_store.all()]
     finally:
         store.close()
+        review_store.close()
     for entry in entries:
         out.write((json.dumps(entry) if as_json else status_line(entry)) + "\n")
+    for review in reviews:
+        out.write((json.dumps({"review_stack": review}) if as_json else review_stack_line(review)) + "\n")
     return EXIT_IN_SYNC

@@ -5,13 +5,16 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import time
 from pathlib import Path
 from typing import IO, Optional
 
+from reconciler.commit_status.listener import commit_status_listeners
 from reconciler.desired_state import digest_key
 from reconciler.process_setup import pulumi_command, pulumi_root
 from reconciler.reconcile import StackReconciler
 from reconciler.recorder import Recorder
+from reconciler.run_events import RunListener
 from reconciler.settings import ServiceConfig, StackSpec
 from reconciler.status.store import StatusStore
 from reconciler.telemetry.metrics import Metrics
@@ -21,6 +24,8 @@ from reconciler.workspace import StackWorkspace
 log = logging.getLogger("reconciler")
 STORE_FILE = "status.sqlite"
 LOCK_FILE = "reconciler.lock"
+# How long a process that ends (`once`, a stopping service) waits for commit statuses still being sent.
+LISTENER_FLUSH_S = 30.0
 
 
 class StateDirBusy(Exception):
@@ -38,7 +43,10 @@ class StackSet:
         pulumi_command(config)  # a missing or unusable CLI is a config problem, found before any pass
         key = digest_key(config.state_dir)
         specs = [spec for spec in config.stacks if only is None or spec.name == only]
-        self.recorders = {spec.name: Recorder(spec, self.store, self.metrics, self.redactor, config.retry) for spec in specs}
+        self.listeners: list[RunListener] = commit_status_listeners(config)
+        self.recorders = {
+            spec.name: Recorder(spec, self.store, self.metrics, self.redactor, config.retry, self.listeners) for spec in specs
+        }
         self.reconcilers = {
             spec.name: StackReconciler(spec, self._workspace(spec), self.recorders[spec.name], self.redactor, key)
             for spec in specs
@@ -48,6 +56,12 @@ class StackSet:
             applied = self.store.stack_state(name).last_applied_commit
             if applied:
                 self.metrics.set_commit(name, applied)
+
+    def flush_listeners(self, timeout_s: float) -> None:
+        """What the listeners still have to deliver, sent within `timeout_s` in all (`once` calls this before it exits)."""
+        deadline = time.monotonic() + timeout_s
+        for listener in self.listeners:
+            listener.flush(max(deadline - time.monotonic(), 0.0))
 
     def _workspace(self, spec: StackSpec) -> StackWorkspace:
         recorder = self.recorders[spec.name]

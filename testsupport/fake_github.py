@@ -1,4 +1,5 @@
-"""A small GitHub: the issue-comment endpoints and GET /user of the REST API, served on 127.0.0.1, recording every request."""
+"""A small GitHub: the issue-comment and commit-status endpoints and GET /user of the REST API, served on 127.0.0.1,
+recording every request."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import http.server
 import json
 import re
 import threading
+import time
 import urllib.parse
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ class RecordedRequest:
     query: dict[str, str]
     headers: dict[str, str]  # lower-case names
     body: Optional[Any]
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
 
 @dataclass
@@ -37,6 +40,12 @@ class FakeGitHub:
     requests: list[RecordedRequest] = field(default_factory=list)
     # (status, JSON body, extra headers) answered to every request when set.
     failure: Optional[tuple[int, dict[str, Any], dict[str, str]]] = None
+    # Answered to the next requests, one each, before anything else (a GitHub that fails, then recovers); None: as usual.
+    answers: list[Optional[tuple[int, dict[str, Any], dict[str, str]]]] = field(default_factory=list)
+    # Every answer waits for it (clear it to hold GitHub's answers, set it to let them go).
+    gate: threading.Event = field(default_factory=lambda: _opened(threading.Event()))
+    # The commit statuses created: {"repository", "sha", and the JSON body's state, context, description, target_url}.
+    statuses: list[dict[str, Any]] = field(default_factory=list)
     next_link_host: Optional[str] = None
     edited_foreign: list[int] = field(default_factory=list)  # ids of comments by others that were edited
     _next_id: int = 1000
@@ -64,6 +73,10 @@ class FakeGitHub:
         query = dict(urllib.parse.parse_qsl(parsed.query))
         body = json.loads(raw_body) if raw_body else None
         self.requests.append(RecordedRequest(method, parsed.path, query, headers, body))
+        self.gate.wait(60)
+        scripted = self.answers.pop(0) if self.answers else None
+        if scripted is not None:
+            return scripted
         if self.failure is not None:
             return self.failure
         if headers.get("authorization") != f"Bearer {self.token}":
@@ -85,6 +98,9 @@ class FakeGitHub:
                     return 422, {"message": "Validation Failed", "errors": [{"message": "body is too long"}]}, {}
                 comment_id = self.add_comment(owner, repo, number, body["body"])
                 return 201, self._public(self._by_id(comment_id)), {}
+        status = re.fullmatch(r"/repos/([^/]+)/([^/]+)/statuses/([0-9a-f]{40})", parsed.path)
+        if status and method == "POST":
+            return self._create_status(f"{status.group(1)}/{status.group(2)}", status.group(3), body)
         pull = re.fullmatch(r"/repos/([^/]+)/([^/]+)/pulls/(\d+)", parsed.path)
         if pull and method == "GET":
             details = self.pull_details.get((pull.group(1), pull.group(2), int(pull.group(3))))
@@ -100,6 +116,14 @@ class FakeGitHub:
             comment["body"] = body["body"]
             return 200, self._public(comment), {}
         return 404, {"message": "Not Found"}, {}
+
+    def _create_status(self, repository: str, sha: str, body: Any) -> tuple[int, Any, dict[str, str]]:
+        """GitHub's checks: a known state, a context, a description of at most 140 characters."""
+        if (not isinstance(body, dict) or body.get("state") not in ("error", "failure", "pending", "success")
+                or len(str(body.get("description", ""))) > 140 or not body.get("context")):
+            return 422, {"message": "Validation Failed", "errors": [{"message": "state, context or description"}]}, {}
+        self.statuses.append({"repository": repository, "sha": sha, **body})
+        return 201, {"id": len(self.statuses), "state": body["state"], "context": body["context"]}, {}
 
     def _page(self, path: str, query: dict[str, str], comments: list[dict[str, Any]]) -> tuple[int, Any, dict[str, str]]:
         per_page = min(int(query.get("per_page", 30)), 100)
@@ -117,6 +141,11 @@ class FakeGitHub:
     @staticmethod
     def _public(comment: dict[str, Any]) -> dict[str, Any]:
         return {"id": comment["id"], "body": comment["body"], "html_url": comment["html_url"], "user": {"login": comment["author"]}}
+
+
+def _opened(event: threading.Event) -> threading.Event:
+    event.set()
+    return event
 
 
 @contextmanager

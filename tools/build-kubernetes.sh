@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the local control plane from Go modules into the tools cache:
-# kube-apiserver, kube-controller-manager, kube-scheduler, kwok and kine.
+# kube-apiserver, kube-controller-manager, kube-scheduler, the kubelet, kwok
+# and kine.
 # Each tool is built once per version; a warm run only checks the binaries.
 set -euo pipefail
 
@@ -17,3 +18,4 @@ mkdir -p "$GITOPS_TOOLS_CACHE"
 install_tool kine "$KINE_VERSION" build_kine bin/kine
 install_tool kwok "$KWOK_VERSION" build_kwok bin/kwok share/stages.yaml
 install_tool kubernetes "$KUBERNETES_VERSION" build_kubernetes "${KUBERNETES_COMMANDS[@]/#/bin/}"
+install_tool kubelet "$KUBERNETES_VERSION" build_kubelet "${KUBELET_COMMANDS[@]/#/bin/}" bin/pause

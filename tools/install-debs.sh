@@ -2,7 +2,8 @@
 # Installs the Debian packages the local environment needs, only when missing.
 set -euo pipefail
 
-packages=(docker.io containerd runc docker-registry debootstrap git openssl shellcheck)
+# containerd, runc and containernetworking-plugins are also the real node's runtime and pod network.
+packages=(docker.io containerd runc containernetworking-plugins docker-registry debootstrap git openssl shellcheck)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

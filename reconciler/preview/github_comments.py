@@ -7,20 +7,17 @@ token cannot read that, so its bot login (`<app-slug>[bot]`) is given by the
 caller, or, in GitHub Actions, is `github-actions[bot]` (the login behind
 the workflow's GITHUB_TOKEN).
 
-Only the standard library: four endpoints do not justify an HTTP client dependency.
+Requests go through the one GitHub client (reconciler/github_client.py), which commit statuses use too.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import urllib.error
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from reconciler.github_client import GitHubApiError, GitHubClient
 from reconciler.preview.comment_marker import comment_marker
 from reconciler.preview.pull_request import PullRequest
 
@@ -28,7 +25,6 @@ DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_TOKEN_ENV = "GITHUB_TOKEN"
 GITHUB_BODY_LIMIT = 65_536
 _PAGE_SIZE = 100
-_USER_AGENT = "pulumi-gitops-preview"
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
 ACTIONS_BOT = "github-actions[bot]"
 
@@ -100,18 +96,18 @@ def _where(pull: PullRequest) -> str:
 
 
 class _GitHubApi:
+    """The shared client (reconciler/github_client.py), with refusals worded for a pull request's comments."""
+
     def __init__(self, api_url: str, token: str, token_env: str, pull: PullRequest, timeout: float) -> None:
-        self.base = api_url.rstrip("/")
-        self.origin = urllib.parse.urlsplit(self.base)[:2]
-        self.token = token
+        self.client = GitHubClient(api_url, token, timeout=timeout)
+        self.base = self.client.base
         self.token_env = token_env
         self.pull = pull
-        self.timeout = timeout
 
     def token_login(self) -> str:
         """The login of the account the token belongs to."""
         try:
-            user, _ = self._request("GET", f"{self.base}/user", None, "finding which account the token belongs to")
+            user, _ = self._request("GET", "/user", None, "finding which account the token belongs to")
         except GitHubCommentError as error:
             if error.status != 403 or error.rate_limited:
                 raise
@@ -129,7 +125,7 @@ class _GitHubApi:
 
     def find_comment(self, comments_path: str, marker: str, author: str) -> Optional[int]:
         """The id of the first comment `author` wrote whose body starts with the marker, following the pages in order."""
-        url: Optional[str] = f"{self.base}{comments_path}?per_page={_PAGE_SIZE}&page=1"
+        url: Optional[str] = f"{comments_path}?per_page={_PAGE_SIZE}&page=1"
         seen: set[str] = set()
         while url is not None and url not in seen:
             seen.add(url)
@@ -137,62 +133,30 @@ class _GitHubApi:
             for comment in comments:
                 if str(comment.get("body") or "").startswith(marker) and _login(comment) == author.casefold():
                     return int(comment["id"])
-            url = self._next_page(headers.get("Link", ""))
+            match = _LINK_NEXT.search(headers.get("Link", ""))
+            url = match.group(1) if match else None
         return None
 
     def send(self, method: str, path: str, payload: Optional[dict[str, Any]], action: str) -> dict[str, Any]:
-        data, _ = self._request(method, f"{self.base}{path}", payload, action)
+        data, _ = self._request(method, path, payload, action)
         return data
 
-    def _next_page(self, link_header: str) -> Optional[str]:
-        match = _LINK_NEXT.search(link_header)
-        if match is None:
-            return None
-        url = match.group(1)
-        # The token goes only to the API it was configured for.
-        if urllib.parse.urlsplit(url)[:2] != self.origin:
-            raise GitHubCommentError(
-                f"GitHub's next-page link for {_where(self.pull)} points outside {self.base}; "
-                "refusing to send the token there. Check the API URL setting"
-            )
-        return url
-
-    def _request(self, method: str, url: str, payload: Optional[dict[str, Any]], action: str) -> tuple[Any, Any]:
-        request = urllib.request.Request(url, method=method)
-        request.add_header("Authorization", f"Bearer {self.token}")
-        request.add_header("Accept", "application/vnd.github+json")
-        request.add_header("X-GitHub-Api-Version", "2022-11-28")
-        request.add_header("User-Agent", _USER_AGENT)
-        if payload is not None:
-            request.add_header("Content-Type", "application/json")
-            request.data = json.dumps(payload).encode("utf-8")
+    def _request(self, method: str, path: str, payload: Optional[dict[str, Any]], action: str) -> tuple[Any, Any]:
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return json.loads(response.read() or b"null"), response.headers
-        except urllib.error.HTTPError as error:
+            return self.client.request(method, path, payload)
+        except GitHubApiError as error:
             raise self._refused(error, action) from None
-        except (urllib.error.URLError, OSError) as error:
-            reason = getattr(error, "reason", error)
-            raise GitHubCommentError(
-                f"could not reach the GitHub API at {self.base} while {action} on {_where(self.pull)}: {reason}. "
-                "Check the network and the API URL setting"
-            ) from None
-        except ValueError:
-            raise GitHubCommentError(
-                f"the GitHub API at {self.base} answered with something that is not JSON while {action} "
-                f"on {_where(self.pull)}. Check the API URL setting"
-            ) from None
 
-    def _refused(self, error: urllib.error.HTTPError, action: str) -> GitHubCommentError:
-        status = error.code
-        said = self._github_message(error)
-        rate_limited = status == 403 and (error.headers.get("X-RateLimit-Remaining") == "0" or bool(error.headers.get("Retry-After")))
+    def _refused(self, error: GitHubApiError, action: str) -> GitHubCommentError:
+        status = error.status
         where = _where(self.pull)
         env = f"${self.token_env}"
+        if status is None:
+            return GitHubCommentError(f"{error.problem} while {action} on {where}. Check the network and the API URL setting")
         if status == 401:
             text = f"GitHub rejected the token in {env} (401) while {action} on {where}: set {env} to a valid, unexpired token"
-        elif rate_limited:
-            text = f"GitHub's rate limit stopped {action} on {where} (403): run the preview again later"
+        elif error.rate_limited:
+            text = f"GitHub's rate limit stopped {action} on {where} ({status}): run the preview again later"
         elif status == 403:
             text = (
                 f"the token in {env} may not be used for {action} on {where} (403): in a workflow give the job "
@@ -207,20 +171,6 @@ class _GitHubApi:
             text = f"GitHub refused the comment on {where} (422) while {action}: fix the comment body"
         else:
             text = f"GitHub answered {status} while {action} on {where}: run the preview again later"
-        if said:
-            text += f". GitHub said: {said}"
-        return GitHubCommentError(text, status, rate_limited)
-
-    def _github_message(self, error: urllib.error.HTTPError) -> str:
-        """GitHub's own explanation, bounded, on one line, and never carrying the token."""
-        try:
-            detail = json.loads(error.read() or b"{}")
-        except (OSError, ValueError):
-            return ""
-        if not isinstance(detail, dict):
-            return ""
-        parts = [str(detail.get("message", ""))]
-        for item in detail.get("errors") or []:
-            parts.append(str(item.get("message") or item.get("code") or "") if isinstance(item, dict) else str(item))
-        text = " ".join(" ".join(part for part in parts if part).split())[:300]
-        return text.replace(self.token, "[token]")
+        if error.said:
+            text += f". GitHub said: {error.said}"
+        return GitHubCommentError(text, status, error.rate_limited)

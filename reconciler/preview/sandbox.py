@@ -36,6 +36,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Optional, Sequence
 
 from pulumi import automation as auto
 
@@ -63,7 +64,10 @@ class PreviewSandbox:
     """The run folder's HOME, TMPDIR and PULUMI_HOME, the environment, and the CLI that uses them."""
 
     def __init__(self, config: ServiceConfig, spec: StackSpec, run_dir: Path, cache_dir: Path,
-                 pulumi_command: auto.PulumiCommand) -> None:
+                 pulumi_command: auto.PulumiCommand, timeout: Optional[tuple[float, str]] = None,
+                 writable: Sequence[Path] = ()) -> None:
+        """`timeout`: seconds and the config key that sets them (default: previews.timeout);
+        `writable`: folders the CLI may write besides the run folder (a review stack's own backend)."""
         self.home, self.tmp, self.pulumi_home = run_dir / "home", run_dir / "tmp", run_dir / "pulumi-home"
         for folder in (self.home, self.tmp, self.pulumi_home):
             folder.mkdir(mode=0o700)
@@ -75,9 +79,10 @@ class PreviewSandbox:
         self.user = preview_user(config)
         # A jail that ran as the user proves the namespaces: the plain probe is only for the fallback.
         self.isolated = self.user is not None or namespaces_available()
-        prefix = _namespace_prefix(config, spec, run_dir, cache_dir, pulumi_command, self.user) if self.isolated else []
-        timeout = config.previews.timeout_s
-        self.command = SandboxedPulumiCommand(pulumi_command, prefix, time.monotonic() + timeout, timeout)
+        prefix = (_namespace_prefix(config, spec, run_dir, cache_dir, pulumi_command, self.user, writable)
+                  if self.isolated else [])
+        seconds, setting = timeout or (config.previews.timeout_s, "previews.timeout")
+        self.command = SandboxedPulumiCommand(pulumi_command, prefix, time.monotonic() + seconds, seconds, setting)
 
     def _environment(self, spec: StackSpec, pulumi_command: auto.PulumiCommand) -> dict[str, str]:
         env = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ}
@@ -161,10 +166,11 @@ def _no_privileges(user: tuple[int, int] | None) -> list[str]:
 
 
 def _namespace_prefix(config: ServiceConfig, spec: StackSpec, run_dir: Path, cache_dir: Path,
-                      pulumi_command: auto.PulumiCommand, user: tuple[int, int] | None) -> list[str]:
+                      pulumi_command: auto.PulumiCommand, user: tuple[int, int] | None, writable: Sequence[Path]) -> list[str]:
     # Where links lead: the jail mounts there, and the folders on the way there must open to the user.
-    expose = {os.path.realpath(path): "ro" for path in _needed(spec, run_dir, cache_dir, pulumi_command) if path.exists()}
-    expose[os.path.realpath(run_dir)] = "rw"
+    expose = {os.path.realpath(path): "ro" for path in _needed(spec, run_dir, cache_dir, pulumi_command, writable)
+              if path.exists()}
+    expose.update({os.path.realpath(path): "rw" for path in [run_dir, *writable]})
     # Every stack's backend folder: the stack's own checkpoint is among what is mounted back.
     hide = {str(config.state_dir)} | {str(folder) for folder in map(file_backend, config.stacks) if folder is not None}
     if user is not None:
@@ -175,11 +181,13 @@ def _namespace_prefix(config: ServiceConfig, spec: StackSpec, run_dir: Path, cac
     return [*NAMESPACES, sys.executable, "-I", "-S", str(JAIL), spec_json, "--", *_no_privileges(user)]
 
 
-def _needed(spec: StackSpec, run_dir: Path, cache_dir: Path, pulumi_command: auto.PulumiCommand) -> list[Path]:
+def _needed(spec: StackSpec, run_dir: Path, cache_dir: Path, pulumi_command: auto.PulumiCommand,
+            writable: Sequence[Path]) -> list[Path]:
     """What the CLI and the program read besides the run folder: Git objects, state, interpreter, CLI and plugins."""
     needed = [cache_dir, spec.virtualenv, _service_pulumi_home() / "plugins", *spec.preview_files]
     backend = file_backend(spec)
-    if backend is not None:
+    # A backend the CLI may write (a review stack's) is exposed whole; a preview's, file by file.
+    if backend is not None and not any(backend.is_relative_to(folder) for folder in writable):
         needed += files_a_preview_reads(backend, StackCheckout(spec, run_dir).project_path, spec.stack)
     interpreter = (spec.virtualenv / "bin" / "python").resolve()
     if interpreter.exists():

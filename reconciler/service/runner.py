@@ -8,13 +8,18 @@ import signal
 import threading
 from typing import Any
 
+from reconciler.preview.github_comments import PublishedComment
+from reconciler.preview.markdown import render_markdown
+from reconciler.preview.pull_request import PullRequest
+from reconciler.preview.run import PreviewRun
 from reconciler.promotion import downstreams
 from reconciler.reconcile import Pass
+from reconciler.review.service import ReviewStacks
 from reconciler.service.http_api import HttpApi
 from reconciler.service.pull_request_previews import PullRequestPreviews
 from reconciler.service.scheduler import Scheduler
 from reconciler.settings import ConfigError
-from reconciler.stack_set import StackSet
+from reconciler.stack_set import LISTENER_FLUSH_S, StackSet
 from reconciler.status.report import service_status
 
 log = logging.getLogger("reconciler")
@@ -32,7 +37,9 @@ class ReconcilerService:
             self.config.workers,
             on_scheduled=lambda name, at: stacks.recorders[name].scheduled(at),
         )
-        self.previews = PullRequestPreviews(stacks, self.config.workers)
+        self.review_stacks = ReviewStacks(stacks, self.config.workers)
+        post = self._post_with_review_stack if self.review_stacks.enabled else None
+        self.previews = PullRequestPreviews(stacks, self.config.workers, post)
         self._stop = threading.Event()
 
     # What the HTTP endpoints ask
@@ -49,7 +56,10 @@ class ReconcilerService:
         return True
 
     def status(self) -> dict[str, Any]:
-        return service_status(self.config, self.stacks.store, self.stacks.redactor, self.scheduler.next_due)
+        status = service_status(self.config, self.stacks.store, self.stacks.redactor, self.scheduler.next_due)
+        if self.review_stacks.enabled:
+            status["review_stacks"] = self.stacks.redactor.redact_data(self.review_stacks.status())
+        return status
 
     def metrics(self) -> bytes:
         return self.stacks.metrics.render()
@@ -58,7 +68,13 @@ class ReconcilerService:
         self.scheduler.trigger(stacks, reason)
 
     def preview_pull_request(self, event: str, payload: Any) -> dict[str, Any]:
-        return self.previews.accept(event, payload)
+        answer = self.previews.accept(event, payload)
+        if event == "pull_request" and self.review_stacks.enabled:
+            answer["review_stacks"] = self.review_stacks.accept(payload)
+        return answer
+
+    def _post_with_review_stack(self, pull: PullRequest, run: PreviewRun) -> PublishedComment:
+        return self.review_stacks.comments.post_preview(run.summary.stack, pull, render_markdown(run.summary, run.secrets))
 
     # Running
 
@@ -82,13 +98,17 @@ class ReconcilerService:
             signal.signal(signum, self._on_signal)
         try:
             self.scheduler.start()
+            if self.review_stacks.enabled:
+                self.review_stacks.start()
             log.info("keeping %d stack(s) in sync", len(self.config.stacks))
             self._stop.wait()
             log.info("stopping: waiting for running updates to end (send the signal again to exit at once)")
             self.scheduler.stop()
+            self.stacks.flush_listeners(LISTENER_FLUSH_S)
         finally:
             http.close()
             self.previews.close()
+            self.review_stacks.close()
             self.stacks.store.close()
         return 0
 

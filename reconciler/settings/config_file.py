@@ -27,7 +27,7 @@ class ConfigFile(Section):
     log_level: str = Field("INFO", json_schema_extra={"enum": ["DEBUG", "INFO", "WARNING", "ERROR"]}, description="log level")
     pulumi: Optional[RelativePath] = Field(None, description="the pulumi CLI to run (default: the one on PATH)")
     webhook: WebhookSection = Field(WebhookSection(), description="GitHub push webhooks")
-    github: GitHubSection = Field(GitHubSection(), description="where pull request preview comments go")
+    github: GitHubSection = Field(GitHubSection(), description="where pull request preview comments and commit statuses go")
     http: HttpSection = Field(HttpSection(), description="how the HTTP listener defends itself")
     retry: RetrySection = Field(RetrySection(), description="how long to wait before trying a stack again")
     previews: PreviewsSection = Field(PreviewsSection(), description="who may have a pull request previewed")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import collections
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import yaml
 from pydantic import ValidationError
@@ -24,6 +24,7 @@ from .model import (
     HttpSettings,
     PreviewSettings,
     RetryPolicy,
+    ReviewStackSettings,
     ServiceConfig,
     StackSpec,
     WebhookSettings,
@@ -77,6 +78,8 @@ def _service(config: ConfigFile, path: Path) -> ServiceConfig:
         github=GitHubSettings(
             api_url=(config.github.api_url or os.environ.get("GITHUB_API_URL") or GITHUB_COM_API).rstrip("/"),
             token_env=config.github.token_env,
+            commit_statuses=config.github.commit_statuses,
+            status_target_url=config.github.status_target_url,
         ),
         http=HttpSettings(**{**dict(config.http), "allowed_hosts": tuple(config.http.allowed_hosts)}),
         previews=PreviewSettings(
@@ -119,5 +122,15 @@ def _stack(entry: StackSection) -> StackSpec:
         promote_from=entry.promote_from,
         soak=entry.soak,
         require_healthy=entry.require_healthy,
+        github_repository=entry.github_repository,
+        review_stacks=_review_stacks(entry),
         preview_files=tuple(entry.preview_files),
     )
+
+
+def _review_stacks(entry: StackSection) -> Optional[ReviewStackSettings]:
+    review = entry.review_stacks
+    if review is None:
+        return None
+    return ReviewStackSettings(label=review.label, ttl_s=review.ttl, namespace_config=review.namespace_config,
+                               url_output=review.url_output)

@@ -51,6 +51,16 @@ class ConfigOverride:
 
 
 @dataclass(frozen=True)
+class ReviewStackSettings:
+    """A labelled pull request's own stack: which label asks for it, how long it lives, where its objects go."""
+
+    label: str
+    ttl_s: float
+    namespace_config: str  # the program's config key given the review stack's namespace
+    url_output: str  # the stack output holding the app's URL
+
+
+@dataclass(frozen=True)
 class StackSpec:
     name: str
     repo_url: str  # what git is given: an URL or an absolute path
@@ -83,6 +93,10 @@ class StackSpec:
     promote_from: Optional[str]
     soak: float
     require_healthy: bool
+    # owner/repo its commit statuses go to, "off" for none; None: read from repo_url (commit_status/repository.py).
+    github_repository: Optional[str]
+    # Pull requests carrying a label get a stack of their own (reconciler/review/); None: off.
+    review_stacks: Optional[ReviewStackSettings] = None
     # Files a pull request preview's program may read besides its own (a read-only kubeconfig, say).
     preview_files: tuple[Path, ...] = ()
 
@@ -119,10 +133,12 @@ class HttpSettings:
 
 @dataclass(frozen=True)
 class GitHubSettings:
-    """Where pull request preview comments go; the token is read from `token_env` when a comment is posted."""
+    """Where pull request comments and commit statuses go; the token is read from `token_env` when one is sent."""
 
     api_url: str
     token_env: str
+    commit_statuses: bool  # each run of a stack on GitHub is posted as a commit status
+    status_target_url: Optional[str]  # the status's link: a template with {stack} and {commit}
 
 
 @dataclass(frozen=True)

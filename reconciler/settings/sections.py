@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pwd
 import re
+import string
 from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationInfo, field_validator
@@ -13,9 +14,11 @@ from .fields import Duration, PositiveDuration, SecretRef, written
 STATUS_AUTH_MODES = ("non-loopback", "always")
 # A name or address as it appears in a Host header, without the port.
 GITHUB_COM_API = "https://api.github.com"
+# What a commit status's target URL template may name.
+TARGET_URL_FIELDS = ("stack", "commit")
 _HTTP_URL = r"^https?://[^/\s]+"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
-_LABEL = r"^[^\s,][^,]{0,49}$"
+LABEL_PATTERN = r"^[^\s,][^,]{0,49}$"
 _COMMAND = r"^/[A-Za-z0-9][A-Za-z0-9_-]*$"
 _PREVIEW_USER = r"^(\d+(:\d+)?|[a-z_][a-z0-9_-]*)$"
 _HOST_NAME = re.compile(r"[a-z0-9._-]+|\[?[0-9a-f:.]+\]?")
@@ -37,11 +40,20 @@ class WebhookSection(Section):
 class GitHubSection(Section):
     api_url: Optional[str] = Field(
         None, json_schema_extra={"pattern": _HTTP_URL},
-        description="where pull request preview comments go; unset: $GITHUB_API_URL, else " + GITHUB_COM_API,
+        description="where pull request preview comments and commit statuses go; unset: $GITHUB_API_URL, else " + GITHUB_COM_API,
     )
     token_env: str = Field(
         "GITHUB_TOKEN", json_schema_extra={"pattern": ENV_NAME},
-        description="the environment variable holding a token with `pull-requests: write` (never the token itself)",
+        description="the environment variable holding a token with `pull-requests: write` and `statuses: write` (never the token itself)",
+    )
+
+    commit_statuses: StrictBool = Field(
+        True, description="post each run of a stack whose repository is on GitHub as a commit status `gitops/<stack>` "
+        "(the token needs `statuses: write`)",
+    )
+    status_target_url: Optional[str] = Field(
+        None, json_schema_extra={"pattern": _HTTP_URL},
+        description="the link of each commit status, with {stack} and {commit} filled in; unset: none",
     )
 
     @field_validator("api_url")
@@ -50,6 +62,23 @@ class GitHubSection(Section):
         if url is not None and not re.match(_HTTP_URL, url):
             raise ValueError(f"must be an http(s) URL like https://api.github.com, got {url!r}")
         return url
+
+    @field_validator("status_target_url")
+    @classmethod
+    def _link_template(cls, template: Optional[str]) -> Optional[str]:
+        if template is None:
+            return None
+        example = "https://gitops.example/stacks/{stack}?commit={commit}"
+        if not re.match(_HTTP_URL, template):
+            raise ValueError(f"must be an http(s) URL like {example}, got {template!r}")
+        try:
+            names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+        except ValueError as error:
+            raise ValueError(f"{template!r} is not a template like {example} ({error}); write a literal brace as {{{{ or }}}}") from None
+        if not names <= set(TARGET_URL_FIELDS):
+            unknown = ", ".join(sorted("{" + name + "}" for name in names - set(TARGET_URL_FIELDS)))
+            raise ValueError(f"{template!r} has {unknown}: only {{stack}} and {{commit}} are filled in")
+        return template
 
     @field_validator("token_env")
     @classmethod
@@ -92,7 +121,7 @@ class PreviewsSection(Section):
         description="the pull request author's associations with the repository that let a preview run at once",
     )
     label: Optional[str] = Field(
-        "preview", json_schema_extra={"pattern": _LABEL},
+        "preview", json_schema_extra={"pattern": LABEL_PATTERN},
         description="a label (set by people with triage rights) that lets anyone's pull request be previewed; null: none",
     )
     command: Optional[str] = Field(
@@ -117,7 +146,7 @@ class PreviewsSection(Section):
     @field_validator("label", "command")
     @classmethod
     def _like_the_default(cls, text: Optional[str], info: ValidationInfo) -> Optional[str]:
-        pattern, example = (_LABEL, "preview") if info.field_name == "label" else (_COMMAND, "/preview")
+        pattern, example = (LABEL_PATTERN, "preview") if info.field_name == "label" else (_COMMAND, "/preview")
         if text is not None and not re.fullmatch(pattern, text):
             raise ValueError(f"must be like {example!r} (or null for none), got {text!r}")
         return text

@@ -34,6 +34,7 @@ from .fields import (
 )
 from .git_names import GitNameError, check_branch, check_commit, repository_kind
 from .model import Secret
+from .review_stacks_section import ReviewStacksSection
 from .secret_sources import read_secret
 from .sections import ENV_NAME, Section
 
@@ -41,6 +42,8 @@ BACKEND_SCHEMES = ("file", "s3", "gs", "azblob", "https", "http")
 OVERRIDE_FORMS = ("path", "secret_env", "secret_file", "value")
 _STACK_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
 _CONFIG_KEY = r"^[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+$"
+# GitHub's limits on owner and repository names: nothing that could change an API path.
+_OWNER_REPO = r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$"
 Scalar = Union[str, int, float, bool]
 
 
@@ -202,6 +205,25 @@ class StackSection(Section):
         [], description="files or folders a pull request preview's program may read (read-only), e.g. the kubeconfig its "
         "config names; nothing else of the service's is readable to it",
     )
+    review_stacks: Optional[ReviewStacksSection] = Field(
+        None, description="a pull request carrying the label gets a stack of its own, from its head, until it closes "
+        "or the ttl runs out; unset: none",
+    )
+
+    github_repository: Optional[str] = Field(
+        None, json_schema_extra={"anyOf": [{"type": "string", "pattern": _OWNER_REPO}, {"const": "off"}, {"type": "null"}]},
+        description="owner/repo whose commits get this stack's commit statuses; unset: read from repo.url when it is "
+        "on the GitHub of github.api_url; off: none",
+    )
+
+    @field_validator("github_repository")
+    @classmethod
+    def _owner_and_repo(cls, repository: Optional[str]) -> Optional[str]:
+        if repository in (None, "off"):
+            return repository
+        if not re.fullmatch(_OWNER_REPO, repository) or {".", ".."} & set(repository.split("/")):
+            raise ValueError(f"must be a GitHub repository written owner/repo (or off), got {repository!r}")
+        return repository
 
     @field_validator("name")
     @classmethod

@@ -1,4 +1,5 @@
-# Builds kube-apiserver, kube-controller-manager and kube-scheduler.
+# Builds kube-apiserver, kube-controller-manager and kube-scheduler, and the
+# kubelet (cached apart, so adding it did not rebuild the control plane).
 #
 # k8s.io/kubernetes requires its staging modules (k8s.io/api, client-go, ...)
 # at v0.0.0 and replaces them with ./staging/..., which exists only in its own
@@ -6,10 +7,32 @@
 # instead; the list comes from the release's own go.mod so it never drifts.
 
 KUBERNETES_COMMANDS=(kube-apiserver kube-controller-manager kube-scheduler)
+KUBELET_COMMANDS=(kubelet)
 
 # build_kubernetes WORK_DIR BIN_DIR LOG
 build_kubernetes() {
+  _build_kubernetes_commands "$@" "${KUBERNETES_COMMANDS[@]}"
+}
+
+# build_kubelet WORK_DIR BIN_DIR LOG
+# Also the pod sandbox's `pause` program, from the same release's
+# build/pause/linux/pause.c, compiled as its own Makefile does (static): no
+# registry serving registry.k8s.io/pause can be reached, so the local
+# environment makes the image from it.
+build_kubelet() {
+  _build_kubernetes_commands "$@" "${KUBELET_COMMANDS[@]}"
+  local bin=$2 log=$3 source_dir
+  command -v gcc >/dev/null || { echo "FAILED: the pause program needs a C compiler: apt-get install gcc" >&2; exit 1; }
+  source_dir=$(go mod download -json "k8s.io/kubernetes@v$KUBERNETES_VERSION" | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
+  run_step "gcc -static pause.c (k8s.io/kubernetes@v$KUBERNETES_VERSION build/pause)" "$log" \
+    gcc -Os -Wall -Werror -static "-DVERSION=v$KUBERNETES_VERSION" -o "$bin/pause" "$source_dir/build/pause/linux/pause.c"
+}
+
+# _build_kubernetes_commands WORK_DIR BIN_DIR LOG COMMAND...
+_build_kubernetes_commands() {
   local work=$1 bin=$2 log=$3
+  shift 3
+  local commands=("$@")
   local version="v$KUBERNETES_VERSION"
   local minor_patch="${KUBERNETES_VERSION#*.}"
   local module_dir="$work/module"
@@ -20,7 +43,7 @@ build_kubernetes() {
   local cache
   cache="$(go env GOMODCACHE)/cache/download/k8s.io/kubernetes/@v"
   run_step "write wrapper module (staging modules -> v0.$minor_patch)" "$log" \
-    _write_wrapper_module "$module_dir" "$cache/$version.mod" "$version" "v0.$minor_patch"
+    _write_wrapper_module "$module_dir" "$cache/$version.mod" "$version" "v0.$minor_patch" "${commands[@]}"
   run_step "resolve dependencies (go mod tidy)" "$log" \
     _in_dir "$module_dir" go mod tidy
 
@@ -37,17 +60,18 @@ build_kubernetes() {
     ldflags+=" -X $pkg.buildDate=$build_date"
   done
   local packages=() command
-  for command in "${KUBERNETES_COMMANDS[@]}"; do
+  for command in "${commands[@]}"; do
     packages+=("k8s.io/kubernetes/cmd/$command")
   done
-  run_step "go build ${KUBERNETES_COMMANDS[*]}" "$log" \
+  run_step "go build ${commands[*]}" "$log" \
     _in_dir "$module_dir" env CGO_ENABLED=0 \
     go build -trimpath -ldflags "$ldflags" -o "$bin/" "${packages[@]}"
 }
 
-# _write_wrapper_module DIR KUBERNETES_GO_MOD VERSION STAGING_VERSION
+# _write_wrapper_module DIR KUBERNETES_GO_MOD VERSION STAGING_VERSION COMMAND...
 _write_wrapper_module() {
   local dir=$1 upstream_mod=$2 version=$3 staging_version=$4
+  shift 4
   {
     echo "module gitops.local/kubernetes-build"
     echo
@@ -69,7 +93,7 @@ _write_wrapper_module() {
     echo
     echo "import ("
     local command
-    for command in "${KUBERNETES_COMMANDS[@]}"; do
+    for command in "$@"; do
       echo "	_ \"k8s.io/kubernetes/cmd/$command\""
     done
     echo ")"
