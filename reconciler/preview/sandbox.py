@@ -30,6 +30,7 @@ import functools
 import json
 import logging
 import os
+import pwd
 import shutil
 import stat
 import subprocess
@@ -75,8 +76,11 @@ class PreviewSandbox:
         if plugins.is_dir():
             # Plugins are read, never installed, by a preview (PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION).
             (self.pulumi_home / "plugins").symlink_to(plugins, target_is_directory=True)
-        self.env = self._environment(spec, pulumi_command)
         self.user = preview_user(config)
+        self.env = self._environment(spec, pulumi_command)
+        if self.user is not None:
+            # The CLI asks who it runs as (Go's os/user: the passwd entry, else $USER), e.g. to create a stack.
+            self.env["USER"] = self.env["LOGNAME"] = _user_name(self.user[0])
         # A jail that ran as the user proves the namespaces: the plain probe is only for the fallback.
         self.isolated = self.user is not None or namespaces_available()
         prefix = (_namespace_prefix(config, spec, run_dir, cache_dir, pulumi_command, self.user, writable)
@@ -153,6 +157,13 @@ def preview_user(config: ServiceConfig) -> tuple[int, int] | None:
         _say_once("previews run as root without capabilities: previews.user is null in the config")
         return None
     return config.previews.user if _separate_user_available(*config.previews.user, config.state_dir) else None
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid-{uid}"
 
 
 @functools.cache

@@ -255,6 +255,7 @@ def test_as_the_preview_user_the_cli_has_its_own_uid_and_none_of_roots_files(wor
     assert seen["read"] == {str(public): "anyone's", str(world.preview_file): "a read-only kubeconfig"}, \
         "root's files, the status store and secret files are unreadable to it; a world-readable file and its preview_files are not"
     assert (seen["env"]["HOME"], seen["env"]["TMPDIR"]) == (world.sandbox.env["HOME"], world.sandbox.env["TMPDIR"])
+    assert seen["env"]["USER"] == seen["env"]["LOGNAME"] != "root", "it can tell who it runs as (pulumi stack init asks)"
 
 
 @pytest.mark.skipif(not namespaces_available(), reason="needs root and util-linux namespaces (unshare, setpriv)")
