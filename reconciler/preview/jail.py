@@ -4,13 +4,13 @@
         python -I -S jail.py SPEC_JSON -- setpriv ... -- pulumi ARGS
 
 SPEC_JSON holds paths and ids only (never a secret, it is on argv):
-  hide        folders a tmpfs covers (the state directory, other stacks' backends, folders the user cannot enter)
+  hide        folders a tmpfs covers (the state directory, every stack's backend, folders the user cannot enter)
   expose      {path: "ro" | "rw"}: what the CLI needs, mounted back in place after the hiding; "rw" stays writable,
               every other mount becomes read-only
   hide_files  files covered by /dev/null (other stacks' passphrase files, the webhook secret, Git keys)
-  user        [uid, gid] the CLI will run as (setpriv switches to it), or null for root: then each exposed path
-              is idmapped, so the files its owner (root, mostly) owns there read as that user's, and nothing
-              else of that owner's does
+  user        [uid, gid] the CLI will run as (setpriv switches to it), or null for root. With a user, each
+              exposed path is idmapped: the files its owner (root, mostly) owns there read as that user's, and
+              nothing else of that owner's does. What the user writes there lands on disk as the owner's.
 
 Everything is undone by the kernel when the namespace's last process ends. Only
 the standard library, so it starts in a few milliseconds with `-I -S`.
