@@ -6,8 +6,9 @@ import logging
 import os
 import signal
 import threading
-from typing import Any
+from typing import Any, Optional
 
+from reconciler.coordination.replica import Replica
 from reconciler.preview.github_comments import PublishedComment
 from reconciler.preview.markdown import render_markdown
 from reconciler.preview.pull_request import PullRequest
@@ -31,9 +32,13 @@ class ReconcilerService:
         self.stacks = stacks
         self.config = stacks.config
         self._downstreams = downstreams(self.config.stacks)
+        # One of several replicas: a stack runs here only while this replica holds its Lease.
+        self.replica: Optional[Replica] = None
+        if self.config.coordination is not None:
+            self.replica = Replica(stacks, lambda names, reason: self.scheduler.trigger(names, reason))
         self.scheduler = Scheduler(
             [spec.name for spec in self.config.stacks],
-            self._run_stack,
+            self.replica.gate(self._run_stack) if self.replica else self._run_stack,
             self.config.workers,
             on_scheduled=lambda name, at: stacks.recorders[name].scheduled(at),
         )
@@ -50,7 +55,7 @@ class ReconcilerService:
 
     def ready(self) -> bool:
         """Runs are being scheduled and the status store answers (crash recovery is each stack's first step)."""
-        if not self.scheduler.alive():
+        if not self.scheduler.alive() or (self.replica is not None and not self.replica.in_touch()):
             return False
         self.stacks.store.stack_state(self.config.stacks[0].name)
         return True
@@ -59,12 +64,18 @@ class ReconcilerService:
         status = service_status(self.config, self.stacks.store, self.stacks.redactor, self.scheduler.next_due)
         if self.review_stacks.enabled:
             status["review_stacks"] = self.stacks.redactor.redact_data(self.review_stacks.status())
+        if self.replica is not None:
+            status["coordination"] = self.replica.status()
         return status
 
     def metrics(self) -> bytes:
+        if self.replica is not None:
+            self.replica.update_metrics()
         return self.stacks.metrics.render()
 
     def trigger(self, stacks: list[str], reason: str) -> None:
+        if self.replica is not None:
+            self.replica.forward(stacks, reason)
         self.scheduler.trigger(stacks, reason)
 
     def preview_pull_request(self, event: str, payload: Any) -> dict[str, Any]:
@@ -97,6 +108,8 @@ class ReconcilerService:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_signal)
         try:
+            if self.replica is not None:
+                self.replica.start()
             self.scheduler.start()
             if self.review_stacks.enabled:
                 self.review_stacks.start()
@@ -104,6 +117,8 @@ class ReconcilerService:
             self._stop.wait()
             log.info("stopping: waiting for running updates to end (send the signal again to exit at once)")
             self.scheduler.stop()
+            if self.replica is not None:
+                self.replica.close()  # the others take the stacks over at once
             self.stacks.flush_listeners(LISTENER_FLUSH_S)
         finally:
             http.close()

@@ -4,6 +4,7 @@ from .errors import ConfigError
 from .loading import load_config
 from .model import (
     ConfigOverride,
+    CoordinationSettings,
     GitCredentials,
     GitHubSettings,
     HttpSettings,
@@ -19,6 +20,7 @@ from .model import (
 __all__ = [
     "ConfigError",
     "ConfigOverride",
+    "CoordinationSettings",
     "GitCredentials",
     "GitHubSettings",
     "HttpSettings",

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
+
+if TYPE_CHECKING:
+    from .notification_settings import EventsTarget, NotificationSettings
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class StackSpec:
     require_healthy: bool
     # owner/repo its commit statuses go to, "off" for none; None: read from repo_url (commit_status/repository.py).
     github_repository: Optional[str]
+    events: Optional[EventsTarget]  # where its Kubernetes Events go; None: nowhere
     # Pull requests carrying a label get a stack of their own (reconciler/review/); None: off.
     review_stacks: Optional[ReviewStackSettings] = None
     # Files a pull request preview's program may read besides its own (a read-only kubeconfig, say).
@@ -159,6 +163,17 @@ class PreviewSettings:
 
 
 @dataclass(frozen=True)
+class CoordinationSettings:
+    """Replicas sharing the stacks through Kubernetes Leases (reconciler/coordination/)."""
+
+    kubeconfig: Optional[Path]  # None: the pod's service account
+    namespace: str
+    lease_duration: float
+    renew_every: float
+    replica_id: str
+
+
+@dataclass(frozen=True)
 class ServiceConfig:
     path: Path
     state_dir: Path
@@ -174,6 +189,8 @@ class ServiceConfig:
     github: GitHubSettings
     http: HttpSettings
     previews: PreviewSettings
+    notifications: NotificationSettings
+    coordination: Optional[CoordinationSettings] = None  # None: this process runs every stack alone
 
     def stack(self, name: str) -> StackSpec:
         for spec in self.stacks:
@@ -195,4 +212,5 @@ class ServiceConfig:
                 values.append(spec.credentials.password.value)
             values += [override.value for override in spec.config if override.secret]
             values += [value.value for _, value in spec.preview_env if isinstance(value, Secret)]
+        values += self.notifications.secret_values()
         return [value for value in values if value]

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from .events_section import EventsSection
 from .fields import (
     SECRET_SCHEMA,
     Duration,
@@ -205,6 +206,7 @@ class StackSection(Section):
         [], description="files or folders a pull request preview's program may read (read-only), e.g. the kubeconfig its "
         "config names; nothing else of the service's is readable to it",
     )
+    events: Optional[EventsSection] = Field(None, description="where a Kubernetes Event is written for each run")
     review_stacks: Optional[ReviewStacksSection] = Field(
         None, description="a pull request carrying the label gets a stack of its own, from its head, until it closes "
         "or the ttl runs out; unset: none",
