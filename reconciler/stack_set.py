@@ -9,15 +9,14 @@ import time
 from pathlib import Path
 from typing import IO, Optional
 
-from pulumi import automation as auto
-
 from reconciler.commit_status.listener import commit_status_listeners
 from reconciler.desired_state import digest_key
 from reconciler.notify.listeners import notification_listeners
+from reconciler.process_setup import pulumi_command, pulumi_root
 from reconciler.reconcile import StackReconciler
 from reconciler.recorder import Recorder
 from reconciler.run_events import RunListener
-from reconciler.settings import ConfigError, ServiceConfig, StackSpec
+from reconciler.settings import ServiceConfig, StackSpec
 from reconciler.status.store import StatusStore
 from reconciler.telemetry.metrics import Metrics
 from reconciler.telemetry.redaction import Redactor
@@ -33,29 +32,6 @@ LISTENER_FLUSH_S = 30.0
 
 class StateDirBusy(Exception):
     """Another reconciler process uses this state directory."""
-
-
-def redactor_for(config: ServiceConfig) -> Redactor:
-    redactor = Redactor(config.secrets())
-    for spec in config.stacks:
-        if spec.credentials.password is not None:
-            redactor.add_basic_auth(spec.credentials.username or "x-access-token", spec.credentials.password.value)
-    return redactor
-
-
-def pulumi_root(config: ServiceConfig) -> Optional[str]:
-    return str(config.pulumi_command.parent.parent) if config.pulumi_command else None
-
-
-def pulumi_command(config: ServiceConfig) -> auto.PulumiCommand:
-    """The pulumi CLI named in the config, else the one on PATH; a missing CLI is a config problem (exit 2)."""
-    try:
-        return auto.PulumiCommand(root=pulumi_root(config))
-    except (OSError, auto.errors.InvalidVersionError) as error:
-        raise ConfigError(
-            str(config.path),
-            [f"pulumi: cannot run the Pulumi CLI ({error}); put it on PATH (`source tools/env.sh`) or set `pulumi:` to its path"],
-        ) from None
 
 
 class StackSet:

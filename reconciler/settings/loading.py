@@ -35,7 +35,7 @@ from .model import (
 from .notification_settings import NotificationSettings, NotificationSink, RateLimit
 from .notifications_section import NotificationsSection
 from .problem_text import describe
-from .sections import GITHUB_COM_API
+from .sections import GITHUB_COM_API, preview_user_ids
 from .stack_section import StackSection
 
 
@@ -94,6 +94,7 @@ def _service(config: ConfigFile, path: Path) -> ServiceConfig:
             command=config.previews.command,
             forks=config.previews.forks,
             timeout_s=config.previews.timeout,
+            user=preview_user_ids(config.previews.user) if config.previews.user else None,
         ),
         notifications=_notifications(config.notifications),
         coordination=_coordination(config.coordination) if config.coordination else None,
@@ -155,6 +156,7 @@ def _stack(entry: StackSection) -> StackSpec:
         github_repository=entry.github_repository,
         events=events_target(entry.events, entry.config),
         review_stacks=_review_stacks(entry),
+        preview_files=tuple(entry.preview_files),
     )
 
 

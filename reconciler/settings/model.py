@@ -101,6 +101,8 @@ class StackSpec:
     events: Optional[EventsTarget]  # where its Kubernetes Events go; None: nowhere
     # Pull requests carrying a label get a stack of their own (reconciler/review/); None: off.
     review_stacks: Optional[ReviewStackSettings] = None
+    # Files a pull request preview's program may read besides its own (a read-only kubeconfig, say).
+    preview_files: tuple[Path, ...] = ()
 
     @property
     def tracks(self) -> str:
@@ -156,6 +158,8 @@ class PreviewSettings:
     # Previews of pull requests from forks: off unless a trusted member asks (label or command).
     forks: bool = False
     timeout_s: float = 600.0
+    # (uid, gid) a preview's CLI runs as when the service is root; None: uid 0 without capabilities.
+    user: Optional[tuple[int, int]] = (65532, 65532)
 
 
 @dataclass(frozen=True)
