@@ -4,8 +4,9 @@
 # in pyproject.toml). Prints killed/survived/score per module, per area and overall.
 # Usage: scripts/mutation_score.sh [--report-only | PATTERN...]   (MUTMUT_CHILDREN=2 by default)
 #   PATTERN: mutant names or globs ("components.*"): only those are run, one area at a time.
-#   MUTMUT_SAMPLE=N with a PATTERN: a random sample of N of its mutants (seed MUTMUT_SEED, 1),
-#   for an area too big to run whole on a small machine; the score is then the sample's.
+#   MUTMUT_SAMPLE=N: of each PATTERN, a random sample of N of its mutants (seed MUTMUT_SEED, 1),
+#   for an area too big to run whole on a small machine (the score is then the sample's); a
+#   PATTERN with fewer mutants, or none generated yet, is run whole.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mutmut=.venv/bin/mutmut
@@ -17,8 +18,9 @@ sample() {
 import fnmatch, random, sys
 patterns, size, seed = sys.argv[1:-2], int(sys.argv[-2]), int(sys.argv[-1])
 names = sorted({line.split(":")[0].strip() for line in sys.stdin})
-matching = [name for name in names if any(fnmatch.fnmatch(name, p) for p in patterns)]
-print("\n".join(random.Random(seed).sample(matching, min(size, len(matching)))))
+for pattern in patterns:
+    matching = [name for name in names if fnmatch.fnmatch(name, pattern)]
+    print("\n".join(random.Random(seed).sample(matching, size) if len(matching) > size else [pattern]))
 ' "$@" "$MUTMUT_SAMPLE" "${MUTMUT_SEED:-1}"
 }
 

@@ -6,6 +6,7 @@ reconciler/README.md: a secret is masked as printed, URL-encoded, JSON-escaped, 
 
 from __future__ import annotations
 
+import base64
 import json
 from urllib.parse import quote, urlencode
 
@@ -40,3 +41,11 @@ def test_a_line_of_exactly_eight_characters_of_a_multi_line_secret_is_masked_alo
     printed = Redactor([key]).redact("    QUJDREVG\n    short12\n")
 
     assert printed == "    [redacted]\n    short12\n"
+
+
+@pytest.mark.parametrize("alphabet", [base64.b64encode, base64.urlsafe_b64encode], ids=["standard", "url-safe"])
+def test_unpadded_base64_of_a_secret_is_one_marker_up_to_its_last_character(alphabet):
+    secret = "hunter2-password!?>"  # 19 bytes: the last group is partial, padded with "=" when padded
+    unpadded = alphabet(secret.encode()).decode().rstrip("=")
+
+    assert Redactor([secret]).redact(f"Authorization: Basic {unpadded}.") == "Authorization: Basic [redacted]."
