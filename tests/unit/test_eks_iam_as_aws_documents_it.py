@@ -20,7 +20,7 @@ CLUSTER_ROLE_POLICIES = ["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"]
 EKS_ROOT_CA_THUMBPRINT = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def eks():
     def program():
         Cluster("cluster", ClusterArgs(target="aws", region="eu-west-1", availability_zones=["eu-west-1a", "eu-west-1b"]))
@@ -63,3 +63,31 @@ def test_the_oidc_provider_pins_the_eks_root_ca(eks):
 
     assert oidc.inputs["thumbprintLists"] == [EKS_ROOT_CA_THUMBPRINT]
 
+
+
+def test_kubernetes_secrets_are_envelope_encrypted_with_the_clusters_own_rotating_key(eks):
+    cluster = eks.one("aws:eks/cluster:Cluster")
+    key = eks.one("aws:kms/key:Key")
+
+    assert cluster.inputs["encryptionConfig"] == {"provider": {"keyArn": f"arn:aws:test::{key.name}"}, "resources": ["secrets"]}
+    assert key.inputs["enableKeyRotation"] is True
+
+
+def test_the_control_plane_spans_the_private_and_public_subnets_and_nodes_only_the_private_ones(eks):
+    subnets = {s.name: f"{s.name}-id" for s in eks.of_type("aws:ec2/subnet:Subnet")}
+    private = sorted(v for k, v in subnets.items() if "-private-" in k)
+    vpc_config = eks.one("aws:eks/cluster:Cluster").inputs["vpcConfig"]
+
+    assert sorted(vpc_config["subnetIds"]) == sorted(subnets.values()) and len(private) == 2
+    assert sorted(eks.one("aws:eks/nodeGroup:NodeGroup").inputs["subnetIds"]) == private
+
+
+def test_a_private_only_endpoint_lists_no_public_cidrs():
+    def program():
+        Cluster("cluster", ClusterArgs(target="aws", region="eu-west-1", availability_zones=["eu-west-1a"],
+                                       endpoint_public_access=False, endpoint_private_access=True))
+
+    vpc_config = run_program(program, "prod", {}).mocks.one("aws:eks/cluster:Cluster").inputs["vpcConfig"]
+
+    assert (vpc_config["endpointPublicAccess"], vpc_config["endpointPrivateAccess"]) == (False, True)
+    assert "publicAccessCidrs" not in vpc_config

@@ -13,7 +13,7 @@ from testsupport.pulumi_mocks import run_program
 ZONES = ["eu-west-1a", "eu-west-1b"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def mocks():
     def program():
         Network("net", NetworkArgs(cidr="10.8.0.0/16", availability_zones=ZONES, single_nat_gateway=True, cluster_name="web-dev"))
