@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.network import Network, NetworkArgs
+from components.network import Network, NetworkArgs, subnet_cidrs
 from testsupport.pulumi_mocks import run_program
 
 ZONES = ["eu-west-1a", "eu-west-1b"]
@@ -38,6 +38,8 @@ def test_public_subnets_take_internet_facing_and_private_ones_internal_load_bala
         assert private["tags"]["kubernetes.io/role/internal-elb"] == "1" and "kubernetes.io/role/elb" not in private["tags"]
         assert public["tags"]["kubernetes.io/cluster/web-dev"] == private["tags"]["kubernetes.io/cluster/web-dev"] == "shared"
         assert public["vpcId"] == private["vpcId"] == "net-vpc-id"
+        # the console shows a resource by its `Name` tag
+        assert (public["tags"]["Name"], private["tags"]["Name"]) == (f"net-public-{zone}", f"net-private-{zone}")
 
 
 def test_the_public_and_private_subnets_split_the_vpc_without_overlap(mocks):
@@ -49,6 +51,14 @@ def test_the_public_and_private_subnets_split_the_vpc_without_overlap(mocks):
         "net-private-eu-west-1a": "10.8.32.0/20",
         "net-private-eu-west-1b": "10.8.48.0/20",
     }
+
+
+def test_a_vpc_holds_exactly_as_many_zones_as_its_sixteen_blocks_allow():
+    public, private = subnet_cidrs("10.8.0.0/16", 8)
+
+    assert len(public) == len(private) == 8 and private[-1] == "10.8.240.0/20"
+    with pytest.raises(ValueError, match="cannot hold a public and a private subnet for 9 zones"):
+        subnet_cidrs("10.8.0.0/16", 9)
 
 
 def test_every_subnet_is_associated_with_its_own_sides_route_table(mocks):
