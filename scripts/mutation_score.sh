@@ -6,7 +6,8 @@
 #   PATTERN: mutant names or globs ("components.*"): only those are run, one area at a time.
 #   MUTMUT_SAMPLE=N: of each PATTERN, a random sample of N of its mutants (seed MUTMUT_SEED, 1),
 #   for an area too big to run whole on a small machine (the score is then the sample's); a
-#   PATTERN with fewer mutants, or none generated yet, is run whole.
+#   PATTERN with fewer mutants, or none generated yet, is run whole. A sample's mutants that
+#   have a result already are not run again, so a cut-short run resumes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mutmut=.venv/bin/mutmut
@@ -17,10 +18,14 @@ sample() {
     "$mutmut" results --all true | .venv/bin/python -c '
 import fnmatch, random, sys
 patterns, size, seed = sys.argv[1:-2], int(sys.argv[-2]), int(sys.argv[-1])
-names = sorted({line.split(":")[0].strip() for line in sys.stdin})
+status = dict(line.strip().rsplit(": ", 1) for line in sys.stdin if ": " in line)
 for pattern in patterns:
-    matching = [name for name in names if fnmatch.fnmatch(name, pattern)]
-    print("\n".join(random.Random(seed).sample(matching, size) if len(matching) > size else [pattern]))
+    matching = sorted(name for name in status if fnmatch.fnmatch(name, pattern))
+    if len(matching) <= size:
+        print(pattern)
+        continue
+    # the same sample every time; the part already run is kept, so a cut-short run resumes
+    print("\n".join(name for name in random.Random(seed).sample(matching, size) if status[name] == "not checked"))
 ' "$@" "$MUTMUT_SAMPLE" "${MUTMUT_SEED:-1}"
 }
 
@@ -29,10 +34,14 @@ if [[ "${1:-}" != "--report-only" ]]; then
     mkdir -p mutants && ln -sfn "$(readlink -f .venv)" mutants/.venv
     selected=("$@")
     if [[ -n "${MUTMUT_SAMPLE:-}" && $# -gt 0 ]]; then
-        mapfile -t selected < <(sample "$@")
+        mapfile -t selected < <(sample "$@" | grep .)
     fi
-    # mutmut's progress spinner is noise in a log; its results are read below
-    nice -n 10 "$mutmut" run --max-children "${MUTMUT_CHILDREN:-2}" "${selected[@]}" >/dev/null
+    if [[ $# -gt 0 && ${#selected[@]} -eq 0 ]]; then
+        echo "every sampled mutant has a result already" >&2
+    else
+        # mutmut's progress spinner is noise in a log; its results are read below
+        nice -n 10 "$mutmut" run --max-children "${MUTMUT_CHILDREN:-2}" "${selected[@]}" >/dev/null
+    fi
 fi
 
 # "killed": a unit test failed with the mutant. "timeout": it ran out of CPU time,
