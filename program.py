@@ -136,7 +136,7 @@ def _reconciler(
             repository_url=registry.repository_url,
             registry_host=registry.registry_host,
             tag=revision.tag,
-            build_args=settings.image_build_args,
+            build_args={"RECONCILER_BASE_IMAGE": reconciler.base_image} if reconciler.base_image else {},
             platforms=settings.image_platforms,
             registry_username=registry.username,
             registry_password=registry.password,

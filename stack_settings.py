@@ -59,6 +59,7 @@ class ReconcilerSettings:
     manifests_dir: Path
     # The named build contexts `tools` and `wheels` that localenv gathers (localenv/reconciler_inputs.py).
     build_inputs: Path
+    base_image: Optional[str]  # the Dockerfile's RECONCILER_BASE_IMAGE; None: its default
 
 
 class _Reader:
@@ -243,7 +244,9 @@ def _reconciler_settings(read: _Reader) -> Optional[ReconcilerSettings]:
             "built from the pinned tools and downloaded wheels, nothing is fetched while it builds)",
         )
     return ReconcilerSettings(
-        manifests_dir=_project_path(read.declared_text("reconcilerManifestsDir")), build_inputs=build_inputs
+        manifests_dir=_project_path(read.declared_text("reconcilerManifestsDir")),
+        build_inputs=build_inputs,
+        base_image=read.text("reconcilerBaseImage"),
     )
 
 
