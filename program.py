@@ -15,6 +15,7 @@ from components.registry import Registry
 from components.workloads import Workloads, WorkloadsArgs
 from manifest_loader import LoadedManifests, ManifestError, load_manifests, render_objects
 from manifest_loader.kube_client import KubeClient
+from manifest_loader.review_namespace import into_review_namespace
 from manifest_loader.server_dry_run import server_dry_run
 from source_revision import folder_revision, paths_revision
 from stack_settings import ReconcilerSettings, StackSettings, read_stack_settings
@@ -47,6 +48,10 @@ def gitops_program() -> None:
         kubernetes_version=settings.kubernetes_version,
         secret_names=settings.secrets.keys(),
     )
+    if settings.review_namespace:
+        review = into_review_namespace(manifests, settings.review_namespace)
+        manifests = review.loaded
+        pulumi.export("reviewLeftOut", review.left_out)
     app_revision = folder_revision(settings.app_dir)
     if settings.target == "local" and settings.server_dry_run:
         # The image's digest is known only after the build; the dry-run uses its tag, a valid reference.

@@ -19,6 +19,7 @@ from pulumi.runtime.config import is_config_secret
 from components.cluster import ClusterArgs
 from components.registry import RegistryArgs
 from manifest_loader import supported_versions
+from manifest_loader.kubernetes_names import namespace_problem
 from manifest_loader.readiness import AWAIT_MODES
 
 CONFIG_NAMESPACE = "pulumi-gitops"
@@ -36,6 +37,8 @@ class StackSettings:
     app_dir: Path
     manifests_dir: Path
     default_namespace: str
+    # A review stack's own namespace: every namespaced object goes there (manifest_loader/review_namespace.py).
+    review_namespace: Optional[str]
     require_clean_manifests: bool
     protect: bool
     image_build_args: dict[str, str]
@@ -216,6 +219,7 @@ def read_stack_settings() -> StackSettings:
         app_dir=_project_path(read.declared_text("appDir")),
         manifests_dir=_project_path(read.declared_text("manifestsDir")),
         default_namespace=read.declared_text("defaultNamespace"),
+        review_namespace=_review_namespace(read),
         require_clean_manifests=read.flag("requireCleanManifests"),
         protect=protect,
         image_build_args=read.string_map("imageBuildArgs"),
@@ -248,6 +252,14 @@ def _reconciler_settings(read: _Reader) -> Optional[ReconcilerSettings]:
         build_inputs=build_inputs,
         base_image=read.text("reconcilerBaseImage"),
     )
+
+
+def _review_namespace(read: _Reader) -> Optional[str]:
+    namespace = read.text("reviewNamespace")
+    problem = namespace_problem(namespace) if namespace is not None else ""
+    if problem:
+        raise read.fail("reviewNamespace", f"{namespace!r} {problem}")
+    return namespace
 
 
 def _registry_args(read: _Reader, target: str, app_name: str) -> RegistryArgs:

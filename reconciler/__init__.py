@@ -18,5 +18,6 @@ decision.py, promotion.py (the promotion gate), guard.py, desired_state.py. Pack
 file), source/ (git), engine/ (Automation API, locks, deadlines), policy/
 (the deletion guard's rule), status/ (model, transitions, SQLite), telemetry/
 (logs, redaction, metrics), service/ (scheduler, HTTP, webhooks), preview/
-(pull request previews in throwaway checkouts).
+(pull request previews in throwaway checkouts), coordination/ (replicas sharing
+the stacks through Kubernetes Leases).
 """

@@ -9,6 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Optional, TextIO
 
 from reconciler.promotion import waves
+from reconciler.review.status_line import review_stack_line
+from reconciler.review.store import ReviewStackStore
 from reconciler.settings import ServiceConfig
 from reconciler.stack_set import LISTENER_FLUSH_S, STORE_FILE, StackSet
 from reconciler.status.model import Result, RunKind, RunOutcome
@@ -78,10 +80,15 @@ def status(config: ServiceConfig, redactor: Redactor, as_json: bool, out: TextIO
             out.write(f"no runs yet: {path} does not exist\n")
         return EXIT_IN_SYNC
     store = StatusStore(path, read_only=True)
+    review_store = ReviewStackStore(path, read_only=True)
     try:
         entries = service_status(config, store, redactor)["stacks"]
+        reviews = [redactor.redact_data(record.as_status()) for record in review_store.all()]
     finally:
         store.close()
+        review_store.close()
     for entry in entries:
         out.write((json.dumps(entry) if as_json else status_line(entry)) + "\n")
+    for review in reviews:
+        out.write((json.dumps({"review_stack": review}) if as_json else review_stack_line(review)) + "\n")
     return EXIT_IN_SYNC

@@ -13,6 +13,7 @@ from pulumi import automation as auto
 
 from reconciler.commit_status.listener import commit_status_listeners
 from reconciler.desired_state import digest_key
+from reconciler.notify.listeners import notification_listeners
 from reconciler.reconcile import StackReconciler
 from reconciler.recorder import Recorder
 from reconciler.run_events import RunListener
@@ -25,7 +26,8 @@ from reconciler.workspace import StackWorkspace
 log = logging.getLogger("reconciler")
 STORE_FILE = "status.sqlite"
 LOCK_FILE = "reconciler.lock"
-# How long a process that ends (`once`, a stopping service) waits for commit statuses still being sent.
+# How long a process that ends (`once`, a stopping service) waits for what its listeners still send
+# (commit statuses, notifications, Kubernetes Events).
 LISTENER_FLUSH_S = 30.0
 
 
@@ -67,7 +69,7 @@ class StackSet:
         pulumi_command(config)  # a missing or unusable CLI is a config problem, found before any pass
         key = digest_key(config.state_dir)
         specs = [spec for spec in config.stacks if only is None or spec.name == only]
-        self.listeners: list[RunListener] = commit_status_listeners(config)
+        self.listeners: list[RunListener] = [*commit_status_listeners(config), *notification_listeners(config, redactor)]
         self.recorders = {
             spec.name: Recorder(spec, self.store, self.metrics, self.redactor, config.retry, self.listeners) for spec in specs
         }

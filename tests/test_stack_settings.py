@@ -55,6 +55,7 @@ def test_local_reads_the_kubeconfig_and_its_context(kubeconfig_file):
         ("dev", {}, ("pulumi-gitops:nodeMinSize",), r"nodeMinSize: has no value; Pulumi.yaml declares its default"),
         ("dev", {"pulumi-gitops:appName": ""}, (), r"appName: is empty; give it a value, or remove it from the stack file"),
         ("dev", {"pulumi-gitops:awaits": "rollout"}, (), r"Pulumi.dev.yaml: pulumi-gitops:awaits: must be one of kstatus, provider, none, got 'rollout'"),
+        ("dev", {"pulumi-gitops:reviewNamespace": "Web_PR"}, (), r"Pulumi.dev.yaml: pulumi-gitops:reviewNamespace: 'Web_PR' is not a DNS-1123 label"),
     ],
 )
 def test_bad_config_names_the_stack_file_and_the_key(stack, overrides, drop, message):

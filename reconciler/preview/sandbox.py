@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Optional, Sequence
 
 from pulumi import automation as auto
 
@@ -51,7 +52,10 @@ class PreviewSandbox:
     """The run folder's HOME, TMPDIR and PULUMI_HOME, the environment, and the CLI that uses them."""
 
     def __init__(self, config: ServiceConfig, spec: StackSpec, run_dir: Path, cache_dir: Path,
-                 pulumi_command: auto.PulumiCommand) -> None:
+                 pulumi_command: auto.PulumiCommand, timeout: Optional[tuple[float, str]] = None,
+                 writable: Sequence[Path] = ()) -> None:
+        """`timeout`: seconds and the config key that sets them (default: previews.timeout);
+        `writable`: folders the CLI may write besides the run folder (a review stack's own backend)."""
         self.home, self.tmp, self.pulumi_home = run_dir / "home", run_dir / "tmp", run_dir / "pulumi-home"
         for folder in (self.home, self.tmp, self.pulumi_home):
             folder.mkdir(mode=0o700)
@@ -60,10 +64,10 @@ class PreviewSandbox:
             # Plugins are read, never installed, by a preview (PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION).
             (self.pulumi_home / "plugins").symlink_to(plugins, target_is_directory=True)
         self.env = self._environment(spec, pulumi_command)
-        prefix = _namespace_prefix(config, spec, run_dir, cache_dir) if namespaces_available() else []
+        prefix = _namespace_prefix(config, spec, run_dir, cache_dir, writable) if namespaces_available() else []
         self.isolated = bool(prefix)
-        timeout = config.previews.timeout_s
-        self.command = SandboxedPulumiCommand(pulumi_command, prefix, time.monotonic() + timeout, timeout)
+        seconds, setting = timeout or (config.previews.timeout_s, "previews.timeout")
+        self.command = SandboxedPulumiCommand(pulumi_command, prefix, time.monotonic() + seconds, seconds, setting)
 
     def _environment(self, spec: StackSpec, pulumi_command: auto.PulumiCommand) -> dict[str, str]:
         env = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ}
@@ -106,7 +110,8 @@ def namespaces_available() -> bool:
     return False
 
 
-def _namespace_prefix(config: ServiceConfig, spec: StackSpec, run_dir: Path, cache_dir: Path) -> list[str]:
+def _namespace_prefix(config: ServiceConfig, spec: StackSpec, run_dir: Path, cache_dir: Path,
+                      writable: Sequence[Path]) -> list[str]:
     backend = _file_backend(spec)
     # What the CLI needs and a config may have put inside the state directory.
     needed = [backend, spec.virtualenv, _service_pulumi_home() / "plugins"]
@@ -117,7 +122,8 @@ def _namespace_prefix(config: ServiceConfig, spec: StackSpec, run_dir: Path, cac
         folder = _file_backend(other)
         if folder is not None and backend is not None and not _related(folder, backend):
             hide_dirs[str(folder)] = []
-    spec_json = json.dumps({"hide_dirs": hide_dirs, "hide_files": _secret_files(config), "writable": [str(run_dir)]})
+    spec_json = json.dumps({"hide_dirs": hide_dirs, "hide_files": _secret_files(config),
+                            "writable": [str(run_dir), *map(str, writable)]})
     return [*NAMESPACES, sys.executable, "-I", "-S", str(JAIL), spec_json, "--", *NO_PRIVILEGES]
 
 

@@ -30,7 +30,8 @@ class PreviewDeadlineExceeded(Exception):
 class SandboxedPulumiCommand(SupervisedCommand):
     inherits_environment = False
 
-    def __init__(self, base: auto.PulumiCommand, prefix: Sequence[str], deadline_at: float, timeout_s: float) -> None:
+    def __init__(self, base: auto.PulumiCommand, prefix: Sequence[str], deadline_at: float, timeout_s: float,
+                 timeout_setting: str = "previews.timeout") -> None:
         # No super().__init__(): it runs `pulumi version` again; `base` has checked the CLI already.
         self.command = base.command
         self.version = base.version
@@ -39,6 +40,7 @@ class SandboxedPulumiCommand(SupervisedCommand):
         self._prefix = list(prefix)
         self._deadline_at = deadline_at
         self._timeout_s = timeout_s
+        self._timeout_setting = timeout_setting  # the config key the error tells to raise
 
     def launcher(self) -> list[str]:
         return self._prefix
@@ -62,5 +64,5 @@ class SandboxedPulumiCommand(SupervisedCommand):
             raise
 
     def _deadline_message(self) -> str:
-        return (f"the preview ran past its deadline of {self._timeout_s:.0f}s and was stopped; "
-                "make the program faster or raise previews.timeout in the reconciler config")
+        return (f"the sandboxed CLI ran past its deadline of {self._timeout_s:.0f}s and was stopped; "
+                f"make the program faster or raise {self._timeout_setting} in the reconciler config")

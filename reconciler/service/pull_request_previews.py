@@ -19,14 +19,14 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from reconciler.preview.comment import post_preview
 from reconciler.preview.comment_marker import comment_marker
-from reconciler.preview.github_comments import GitHubCommentError, publish_comment
+from reconciler.preview.github_comments import GitHubCommentError, PublishedComment, publish_comment
 from reconciler.preview.pull_request import PullRequest, pull_request_from_webhook
 from reconciler.preview.pull_request_api import fetch_pull_request
-from reconciler.preview.run import run_preview
+from reconciler.preview.run import PreviewRun, run_preview
 from reconciler.preview.workspace import PreviewWorkspace, RefNotFound
 from reconciler.stack_set import StackSet, pulumi_command
 
@@ -38,6 +38,7 @@ log = logging.getLogger("reconciler.preview")
 REFUSAL_MARKER = comment_marker("pull-request/not-previewed")
 # Heads remembered as told; past this many the oldest are forgotten (a head told twice costs one edit).
 TOLD_KEPT = 10_000
+PostPreview = Callable[[PullRequest, PreviewRun], PublishedComment]
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,10 @@ class PreviewRequest:
 
 
 class PullRequestPreviews:
-    def __init__(self, stacks: StackSet, workers: int) -> None:
+    def __init__(self, stacks: StackSet, workers: int, post: Optional[PostPreview] = None) -> None:
+        """`post` puts a preview on its pull request (default: the stack's comment, holding the preview alone)."""
         self._stacks = stacks
+        self._post = post or (lambda pull, run: post_preview(stacks.config, pull, run))
         self._config = stacks.config
         self._command = pulumi_command(stacks.config)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="preview")
@@ -171,7 +174,7 @@ class PullRequestPreviews:
         fields = {"stack": spec.name, "commit": request.head}
         workspace = PreviewWorkspace(spec, self._config.state_dir)
         try:
-            commit = self._fetch_head(workspace, request)
+            commit = pull_request_head(workspace, request.pull.number, request.head)
         except RefNotFound as error:
             log.error("cannot preview %s#%d: %s", request.pull.full_name, request.pull.number, error, extra=fields)
             self._stacks.metrics.previews.labels(spec.name, "failed").inc()
@@ -179,7 +182,7 @@ class PullRequestPreviews:
         run = run_preview(self._config, workspace, self._command, self._stacks.redactor, commit, request.base)
         self._stacks.metrics.preview_duration.labels(spec.name).observe(run.duration_s)
         try:
-            published = post_preview(self._config, request.pull, run)
+            published = self._post(request.pull, run)
         except GitHubCommentError as error:
             log.error("posting the preview to %s#%d failed: %s", request.pull.full_name, request.pull.number,
                       self._stacks.redactor.redact(str(error)), extra=fields)
@@ -190,14 +193,16 @@ class PullRequestPreviews:
         log.info("%s the preview comment %s (%s)", "created" if published.created else "updated", published.url, result,
                  extra=fields)
 
-    @staticmethod
-    def _fetch_head(workspace: PreviewWorkspace, request: PreviewRequest) -> str:
-        try:
-            return workspace.resolve(request.head)
-        except RefNotFound:
-            # Hosts that refuse a fetch by commit still serve the pull request's own ref.
-            commit = workspace.resolve(f"refs/pull/{request.pull.number}/head")
-            if commit != request.head:
-                log.info("refs/pull/%d/head is at %s, not %s: previewing it (a newer push follows)",
-                         request.pull.number, commit[:12], request.head[:12], extra={"stack": request.stack})
-            return commit
+
+
+def pull_request_head(workspace: PreviewWorkspace, number: int, head: str) -> str:
+    """The pull request's head commit in the stack's cache; raises RefNotFound."""
+    try:
+        return workspace.resolve(head)
+    except RefNotFound:
+        # Hosts that refuse a fetch by commit still serve the pull request's own ref.
+        commit = workspace.resolve(f"refs/pull/{number}/head")
+        if commit != head:
+            log.info("refs/pull/%d/head is at %s, not %s: using it (a newer push follows)",
+                     number, commit[:12], head[:12], extra={"stack": workspace.spec.name})
+        return commit

@@ -6,10 +6,16 @@ import logging
 import os
 import signal
 import threading
-from typing import Any
+from typing import Any, Optional
 
+from reconciler.coordination.replica import Replica
+from reconciler.preview.github_comments import PublishedComment
+from reconciler.preview.markdown import render_markdown
+from reconciler.preview.pull_request import PullRequest
+from reconciler.preview.run import PreviewRun
 from reconciler.promotion import downstreams
 from reconciler.reconcile import Pass
+from reconciler.review.service import ReviewStacks
 from reconciler.service.http_api import HttpApi
 from reconciler.service.pull_request_previews import PullRequestPreviews
 from reconciler.service.scheduler import Scheduler
@@ -26,13 +32,19 @@ class ReconcilerService:
         self.stacks = stacks
         self.config = stacks.config
         self._downstreams = downstreams(self.config.stacks)
+        # One of several replicas: a stack runs here only while this replica holds its Lease.
+        self.replica: Optional[Replica] = None
+        if self.config.coordination is not None:
+            self.replica = Replica(stacks, lambda names, reason: self.scheduler.trigger(names, reason))
         self.scheduler = Scheduler(
             [spec.name for spec in self.config.stacks],
-            self._run_stack,
+            self.replica.gate(self._run_stack) if self.replica else self._run_stack,
             self.config.workers,
             on_scheduled=lambda name, at: stacks.recorders[name].scheduled(at),
         )
-        self.previews = PullRequestPreviews(stacks, self.config.workers)
+        self.review_stacks = ReviewStacks(stacks, self.config.workers)
+        post = self._post_with_review_stack if self.review_stacks.enabled else None
+        self.previews = PullRequestPreviews(stacks, self.config.workers, post)
         self._stop = threading.Event()
 
     # What the HTTP endpoints ask
@@ -43,22 +55,37 @@ class ReconcilerService:
 
     def ready(self) -> bool:
         """Runs are being scheduled and the status store answers (crash recovery is each stack's first step)."""
-        if not self.scheduler.alive():
+        if not self.scheduler.alive() or (self.replica is not None and not self.replica.in_touch()):
             return False
         self.stacks.store.stack_state(self.config.stacks[0].name)
         return True
 
     def status(self) -> dict[str, Any]:
-        return service_status(self.config, self.stacks.store, self.stacks.redactor, self.scheduler.next_due)
+        status = service_status(self.config, self.stacks.store, self.stacks.redactor, self.scheduler.next_due)
+        if self.review_stacks.enabled:
+            status["review_stacks"] = self.stacks.redactor.redact_data(self.review_stacks.status())
+        if self.replica is not None:
+            status["coordination"] = self.replica.status()
+        return status
 
     def metrics(self) -> bytes:
+        if self.replica is not None:
+            self.replica.update_metrics()
         return self.stacks.metrics.render()
 
     def trigger(self, stacks: list[str], reason: str) -> None:
+        if self.replica is not None:
+            self.replica.forward(stacks, reason)
         self.scheduler.trigger(stacks, reason)
 
     def preview_pull_request(self, event: str, payload: Any) -> dict[str, Any]:
-        return self.previews.accept(event, payload)
+        answer = self.previews.accept(event, payload)
+        if event == "pull_request" and self.review_stacks.enabled:
+            answer["review_stacks"] = self.review_stacks.accept(payload)
+        return answer
+
+    def _post_with_review_stack(self, pull: PullRequest, run: PreviewRun) -> PublishedComment:
+        return self.review_stacks.comments.post_preview(run.summary.stack, pull, render_markdown(run.summary, run.secrets))
 
     # Running
 
@@ -81,15 +108,22 @@ class ReconcilerService:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_signal)
         try:
+            if self.replica is not None:
+                self.replica.start()
             self.scheduler.start()
+            if self.review_stacks.enabled:
+                self.review_stacks.start()
             log.info("keeping %d stack(s) in sync", len(self.config.stacks))
             self._stop.wait()
             log.info("stopping: waiting for running updates to end (send the signal again to exit at once)")
             self.scheduler.stop()
+            if self.replica is not None:
+                self.replica.close()  # the others take the stacks over at once
             self.stacks.flush_listeners(LISTENER_FLUSH_S)
         finally:
             http.close()
             self.previews.close()
+            self.review_stacks.close()
             self.stacks.store.close()
         return 0
 

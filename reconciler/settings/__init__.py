@@ -4,11 +4,13 @@ from .errors import ConfigError
 from .loading import load_config
 from .model import (
     ConfigOverride,
+    CoordinationSettings,
     GitCredentials,
     GitHubSettings,
     HttpSettings,
     PreviewSettings,
     RetryPolicy,
+    ReviewStackSettings,
     Secret,
     ServiceConfig,
     StackSpec,
@@ -18,11 +20,13 @@ from .model import (
 __all__ = [
     "ConfigError",
     "ConfigOverride",
+    "CoordinationSettings",
     "GitCredentials",
     "GitHubSettings",
     "HttpSettings",
     "PreviewSettings",
     "RetryPolicy",
+    "ReviewStackSettings",
     "Secret",
     "ServiceConfig",
     "StackSpec",

@@ -10,24 +10,30 @@ from __future__ import annotations
 import collections
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import yaml
 from pydantic import ValidationError
 
 from .config_file import ConfigFile, deletion_guard, pulumi_stack
+from .coordination_section import CoordinationSection, host_replica_id
 from .errors import ConfigError
+from .events_section import events_target
 from .model import (
     ConfigOverride,
+    CoordinationSettings,
     GitCredentials,
     GitHubSettings,
     HttpSettings,
     PreviewSettings,
     RetryPolicy,
+    ReviewStackSettings,
     ServiceConfig,
     StackSpec,
     WebhookSettings,
 )
+from .notification_settings import NotificationSettings, NotificationSink, RateLimit
+from .notifications_section import NotificationsSection
 from .problem_text import describe
 from .sections import GITHUB_COM_API
 from .stack_section import StackSection
@@ -48,6 +54,7 @@ def load_config(path: str | os.PathLike) -> ServiceConfig:
         config_file = ConfigFile.model_validate(document, context={"config_dir": config_path.parent})
     except ValidationError as error:
         raise ConfigError(str(path), [*describe(error, document, ConfigFile), *problems]) from None
+    problems += config_file.notifications.unknown_stacks({entry.name for entry in config_file.stacks})
     if problems:
         raise ConfigError(str(path), problems)
     return _service(config_file, config_path)
@@ -88,7 +95,32 @@ def _service(config: ConfigFile, path: Path) -> ServiceConfig:
             forks=config.previews.forks,
             timeout_s=config.previews.timeout,
         ),
+        notifications=_notifications(config.notifications),
+        coordination=_coordination(config.coordination) if config.coordination else None,
     )
+
+
+def _coordination(section: CoordinationSection) -> CoordinationSettings:
+    return CoordinationSettings(
+        kubeconfig=section.kubeconfig,
+        namespace=section.namespace,
+        lease_duration=section.lease_duration,
+        renew_every=section.renew_every,
+        replica_id=section.replica_id or host_replica_id(),
+    )
+
+
+def _notifications(section: NotificationsSection) -> NotificationSettings:
+    sinks = tuple(
+        NotificationSink(
+            name=sink.name, type=sink.type, url=sink.url, secret=sink.secret,
+            results=frozenset(result.value for result in sink.results), stacks=frozenset(sink.stacks),
+            rate_limit=RateLimit(sink.rate_limit.messages, sink.rate_limit.per), timeout_s=sink.timeout,
+            retries=sink.retries, retry_backoff_s=sink.retry_backoff,
+        )
+        for sink in section.sinks
+    )
+    return NotificationSettings(sinks, section.link)
 
 
 def _stack(entry: StackSection) -> StackSpec:
@@ -121,4 +153,14 @@ def _stack(entry: StackSection) -> StackSpec:
         soak=entry.soak,
         require_healthy=entry.require_healthy,
         github_repository=entry.github_repository,
+        events=events_target(entry.events, entry.config),
+        review_stacks=_review_stacks(entry),
     )
+
+
+def _review_stacks(entry: StackSection) -> Optional[ReviewStackSettings]:
+    review = entry.review_stacks
+    if review is None:
+        return None
+    return ReviewStackSettings(label=review.label, ttl_s=review.ttl, namespace_config=review.namespace_config,
+                               url_output=review.url_output)

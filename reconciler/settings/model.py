@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
+
+if TYPE_CHECKING:
+    from .notification_settings import EventsTarget, NotificationSettings
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,16 @@ class ConfigOverride:
 
 
 @dataclass(frozen=True)
+class ReviewStackSettings:
+    """A labelled pull request's own stack: which label asks for it, how long it lives, where its objects go."""
+
+    label: str
+    ttl_s: float
+    namespace_config: str  # the program's config key given the review stack's namespace
+    url_output: str  # the stack output holding the app's URL
+
+
+@dataclass(frozen=True)
 class StackSpec:
     name: str
     repo_url: str  # what git is given: an URL or an absolute path
@@ -85,6 +98,9 @@ class StackSpec:
     require_healthy: bool
     # owner/repo its commit statuses go to, "off" for none; None: read from repo_url (commit_status/repository.py).
     github_repository: Optional[str]
+    events: Optional[EventsTarget]  # where its Kubernetes Events go; None: nowhere
+    # Pull requests carrying a label get a stack of their own (reconciler/review/); None: off.
+    review_stacks: Optional[ReviewStackSettings] = None
 
     @property
     def tracks(self) -> str:
@@ -143,6 +159,17 @@ class PreviewSettings:
 
 
 @dataclass(frozen=True)
+class CoordinationSettings:
+    """Replicas sharing the stacks through Kubernetes Leases (reconciler/coordination/)."""
+
+    kubeconfig: Optional[Path]  # None: the pod's service account
+    namespace: str
+    lease_duration: float
+    renew_every: float
+    replica_id: str
+
+
+@dataclass(frozen=True)
 class ServiceConfig:
     path: Path
     state_dir: Path
@@ -158,6 +185,8 @@ class ServiceConfig:
     github: GitHubSettings
     http: HttpSettings
     previews: PreviewSettings
+    notifications: NotificationSettings
+    coordination: Optional[CoordinationSettings] = None  # None: this process runs every stack alone
 
     def stack(self, name: str) -> StackSpec:
         for spec in self.stacks:
@@ -179,4 +208,5 @@ class ServiceConfig:
                 values.append(spec.credentials.password.value)
             values += [override.value for override in spec.config if override.secret]
             values += [value.value for _, value in spec.preview_env if isinstance(value, Secret)]
+        values += self.notifications.secret_values()
         return [value for value in values if value]

@@ -17,7 +17,7 @@ GITHUB_COM_API = "https://api.github.com"
 TARGET_URL_FIELDS = ("stack", "commit")
 _HTTP_URL = r"^https?://[^/\s]+"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
-_LABEL = r"^[^\s,][^,]{0,49}$"
+LABEL_PATTERN = r"^[^\s,][^,]{0,49}$"
 _COMMAND = r"^/[A-Za-z0-9][A-Za-z0-9_-]*$"
 _HOST_NAME = re.compile(r"[a-z0-9._-]+|\[?[0-9a-f:.]+\]?")
 # GitHub's author_association values (REST API, "author_association").
@@ -119,7 +119,7 @@ class PreviewsSection(Section):
         description="the pull request author's associations with the repository that let a preview run at once",
     )
     label: Optional[str] = Field(
-        "preview", json_schema_extra={"pattern": _LABEL},
+        "preview", json_schema_extra={"pattern": LABEL_PATTERN},
         description="a label (set by people with triage rights) that lets anyone's pull request be previewed; null: none",
     )
     command: Optional[str] = Field(
@@ -139,7 +139,7 @@ class PreviewsSection(Section):
     @field_validator("label", "command")
     @classmethod
     def _like_the_default(cls, text: Optional[str], info: ValidationInfo) -> Optional[str]:
-        pattern, example = (_LABEL, "preview") if info.field_name == "label" else (_COMMAND, "/preview")
+        pattern, example = (LABEL_PATTERN, "preview") if info.field_name == "label" else (_COMMAND, "/preview")
         if text is not None and not re.fullmatch(pattern, text):
             raise ValueError(f"must be like {example!r} (or null for none), got {text!r}")
         return text

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from .events_section import EventsSection
 from .fields import (
     SECRET_SCHEMA,
     Duration,
@@ -34,6 +35,7 @@ from .fields import (
 )
 from .git_names import GitNameError, check_branch, check_commit, repository_kind
 from .model import Secret
+from .review_stacks_section import ReviewStacksSection
 from .secret_sources import read_secret
 from .sections import ENV_NAME, Section
 
@@ -199,6 +201,11 @@ class StackSection(Section):
         {},
         description="what a pull request preview's CLI gets besides the stack's own settings (never the service's environment): "
         "plain values, {env: NAME} or {file: PATH} (secrets, masked everywhere)",
+    )
+    events: Optional[EventsSection] = Field(None, description="where a Kubernetes Event is written for each run")
+    review_stacks: Optional[ReviewStacksSection] = Field(
+        None, description="a pull request carrying the label gets a stack of its own, from its head, until it closes "
+        "or the ttl runs out; unset: none",
     )
 
     github_repository: Optional[str] = Field(

@@ -1,0 +1,72 @@
+"""The service as one replica of several: its passes gated by the stacks' Leases, its status and metrics saying which it holds."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, Callable
+
+from prometheus_client import Gauge
+
+from reconciler.coordination.lease_api import LeaseApi
+from reconciler.coordination.leased_workspace import LeasedWorkspace
+from reconciler.coordination.stack_leases import StackLeases
+from reconciler.reconcile import Pass
+from reconciler.stack_set import StackSet
+
+RunStack = Callable[[str, str], Pass]
+
+
+class Replica:
+    def __init__(self, stacks: StackSet, trigger: Callable[[list[str], str], None]) -> None:
+        config = stacks.config
+        assert config.coordination is not None, "a replica needs a coordination section"
+        self.settings = config.coordination
+        self._specs = {spec.name: spec for spec in config.stacks}
+        self.leases = StackLeases(
+            self.settings, list(self._specs), LeaseApi(self.settings, str(config.path)),
+            on_acquired=lambda names: trigger(names, "lease acquired"),
+            on_forwarded=lambda names: trigger(names, "forwarded"),
+        )
+        for name, reconciler in stacks.reconcilers.items():
+            reconciler.workspace = LeasedWorkspace(
+                reconciler.workspace, partial(self.leases.confirm, name), self.settings.replica_id,
+                retry_in=self.settings.renew_every,
+            )
+        self._held = Gauge("reconciler_stack_lease_held", "1 while this replica holds the stack's Lease (it alone runs it).",
+                           ["stack"], registry=stacks.metrics.registry)
+        self._live = Gauge("reconciler_live_replicas", "Replicas whose heartbeat Lease is fresh, this one included.",
+                           registry=stacks.metrics.registry)
+
+    def start(self) -> None:
+        self.leases.start()
+
+    def close(self) -> None:
+        self.leases.close()
+
+    def gate(self, run_stack: RunStack) -> RunStack:
+        """Runs a stack's pass only while this replica holds its Lease; otherwise looks again at the stack's interval
+        (a Lease acquired later triggers the stack at once)."""
+        def run(name: str, reason: str) -> Pass:
+            if not self.leases.begin(name):
+                return Pass(None, next_in=self._specs[name].resync_interval)
+            try:
+                return run_stack(name, reason)
+            finally:
+                self.leases.end(name)
+        return run
+
+    def forward(self, names: list[str], reason: str) -> list[str]:
+        """A trigger for stacks held elsewhere goes to their holders (through their Leases)."""
+        return self.leases.forward(names, reason)
+
+    def status(self) -> dict[str, Any]:
+        return self.leases.describe()
+
+    def update_metrics(self) -> None:
+        held = set(self.leases.held())
+        for name in self._specs:
+            self._held.labels(name).set(1 if name in held else 0)
+        self._live.set(len(self.leases.describe()["live_replicas"]))
+
+    def in_touch(self) -> bool:
+        return self.leases.in_touch()

@@ -1,0 +1,260 @@
+"""Which stacks this replica reconciles: one Lease per stack, spread evenly over the live replicas.
+
+Every `renew_every` a replica renews its heartbeat and counts the live replicas (membership.py), renews the
+stack Leases it holds, releases those over its share (ceil(stacks / live replicas)) that are between passes,
+and claims free or lapsed ones up to its share. A write that loses a race (409) leaves the stack to the
+winner. A pass starts only right after its stack's Lease was renewed, and so does every engine write
+(leased_workspace.py); a stack is never released during a pass. Which stacks a replica reaches for first is
+rendezvous hashing (highest sha256(replica, stack)), so replicas reach for different stacks and a rebalance
+moves few. Pulumi's own stack lock stays the second guard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from reconciler.coordination.lease_api import STACK, TRIGGER_ANNOTATION, Conflict, Lease, LeaseApi, LeaseApiError, lease_name
+from reconciler.coordination.membership import Membership
+from reconciler.coordination.observations import Observations
+from reconciler.settings import CoordinationSettings
+
+log = logging.getLogger("reconciler.coordination")
+
+
+@dataclass
+class _Held:
+    lease: Lease
+    valid_until: float  # time.monotonic(): the renewal's request start plus the duration, before anyone sees it lapse
+
+
+class StackLeases:
+    def __init__(
+        self, settings: CoordinationSettings, stacks: list[str], api: LeaseApi,
+        on_acquired: Callable[[list[str]], None] = lambda names: None,
+        on_forwarded: Callable[[list[str]], None] = lambda names: None,
+    ) -> None:
+        self.settings = settings
+        self.replica_id = settings.replica_id
+        self.stacks = list(stacks)
+        self._api = api
+        self._on_acquired = on_acquired
+        self._on_forwarded = on_forwarded
+        self._triggers: dict[str, str] = {}  # each held stack's trigger annotation as last seen
+        self._observations = Observations()
+        self._membership = Membership(api, self.replica_id, settings.lease_duration, self._observations)
+        self._lock = threading.Lock()  # every API call and every change of what is held
+        self._held: dict[str, _Held] = {}
+        self._busy: set[str] = set()
+        self._live: list[str] = [self.replica_id]
+        self._holders: dict[str, Optional[str]] = {}
+        self._last_sync: Optional[float] = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="leases", daemon=True)
+
+    # The background loop
+
+    def start(self) -> None:
+        """Announces this replica now and claims from the next round on: replicas started together see each
+        other before they claim, instead of the first taking every stack and handing most back."""
+        try:
+            with self._lock:
+                self._live = self._membership.beat()
+                self._last_sync = time.monotonic()
+        except LeaseApiError as error:
+            log.warning("cannot announce this replica yet (%s); trying every %.0fs", error, self.settings.renew_every)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Releases every stack and the heartbeat, so the other replicas take over at once; call after the passes ended."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        with self._lock:
+            try:
+                for name in list(self._held):
+                    self._release(name, "stopping")
+                self._membership.leave()
+            except LeaseApiError as error:
+                log.warning("could not release the Leases (%s); they lapse after %.0fs", error, self.settings.lease_duration)
+
+    def sync(self) -> None:
+        """One round: heartbeat, renew, release the surplus, claim up to the share."""
+        acquired: list[str] = []
+        with self._lock:
+            self._live = self._membership.beat()
+            leases = {lease.subject: lease for lease in self._api.list(STACK) if lease.subject in self.stacks}
+            now = time.monotonic()
+            free = {name for name, lease in leases.items() if self._observations.lapsed(lease, now)}
+            for name in list(self._held):
+                self._renew(name)
+            share = self.share()
+            for name in sorted(self._held, key=self._preference)[: max(len(self._held) - share, 0)]:
+                if name not in self._busy:
+                    self._release(name, f"more than its share of {share}")
+            for name in sorted(self.stacks, key=self._preference, reverse=True):
+                if len(self._held) >= share:
+                    break
+                lease = leases.get(name)
+                mine = lease is not None and lease.holder == self.replica_id  # this replica, restarted
+                if name not in self._held and (lease is None or mine or name in free) and self._claim(name, lease):
+                    acquired.append(name)
+            forwarded = self._forwarded(leases)
+            self._holders = {name: lease.holder for name, lease in leases.items() if lease.holder != self.replica_id}
+            self._holders.update({name: self.replica_id for name in self._held})
+            self._last_sync = time.monotonic()
+        if acquired:
+            self._on_acquired(acquired)
+        if forwarded:
+            self._on_forwarded(forwarded)
+
+    def _loop(self) -> None:
+        # Rounds start every renew_every, however long the last one took.
+        next_at = time.monotonic() + self.settings.renew_every
+        while not self._stop.wait(max(next_at - time.monotonic(), 0.0)):
+            next_at += self.settings.renew_every
+            self._sync_logged()
+            next_at = max(next_at, time.monotonic())
+
+    def _sync_logged(self) -> None:
+        try:
+            self.sync()
+        except LeaseApiError as error:
+            log.warning("Leases not synced (%s); held stacks stop running once their Lease runs out", error)
+        except Exception:  # noqa: BLE001 - the loop must outlive a bug in one round
+            log.exception("Leases not synced: unexpected error")
+
+    # What the passes ask
+
+    def begin(self, name: str) -> bool:
+        """Before a pass: the stack's Lease renewed now; it is then kept (not released) until `end`."""
+        with self._lock:
+            if not self._confirm(name):
+                return False
+            self._busy.add(name)
+            return True
+
+    def end(self, name: str) -> None:
+        with self._lock:
+            self._busy.discard(name)
+
+    def confirm(self, name: str) -> bool:
+        """Before a step that writes: True when the stack's Lease was renewed just now."""
+        with self._lock:
+            return self._confirm(name)
+
+    def forward(self, names: list[str], reason: str) -> list[str]:
+        """Hands a trigger (a webhook) for stacks this replica does not hold to their holders, through an annotation
+        on each stack's Lease that the holder reads at its next round; the stacks forwarded."""
+        with self._lock:
+            others = [name for name in names if name in self.stacks and name not in self._held]
+            forwarded = []
+            for name in others:
+                try:
+                    self._api.annotate(lease_name(STACK, name), TRIGGER_ANNOTATION, f"{reason} via {self.replica_id} at {time.time():.3f}")
+                    forwarded.append(name)
+                except Conflict:
+                    pass  # no Lease yet: whoever claims the stack runs it at once
+                except LeaseApiError as error:
+                    log.warning("could not forward the %s to the stack's holder (%s); it runs at its next poll", reason, error,
+                                extra={"stack": name})
+        return forwarded
+
+    # What status and metrics show
+
+    def held(self) -> list[str]:
+        with self._lock:
+            return sorted(self._held)
+
+    def share(self) -> int:
+        return math.ceil(len(self.stacks) / max(len(self._live), 1))
+
+    def in_touch(self) -> bool:
+        """The last round reached the API server within one lease duration."""
+        return self._last_sync is not None and time.monotonic() - self._last_sync < self.settings.lease_duration
+
+    def describe(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "replica": self.replica_id,
+                "namespace": self.settings.namespace,
+                "live_replicas": list(self._live),
+                "share": self.share(),
+                "held": sorted(self._held),
+                "holders": {name: self._holders.get(name) for name in self.stacks},
+            }
+
+    # Under the lock
+
+    def _confirm(self, name: str) -> bool:
+        """Renewed now, with more than one renewal interval left (a slow answer eats into the lease)."""
+        if name not in self._held:
+            return False
+        try:
+            renewed = self._renew(name)
+        except LeaseApiError as error:
+            log.warning("could not renew the Lease (%s)", error, extra={"stack": name})
+            return False
+        return renewed and self._held[name].valid_until - time.monotonic() > self.settings.renew_every
+
+    def _renew(self, name: str) -> bool:
+        """False when the Lease was lost (taken after it lapsed, or deleted); API errors propagate."""
+        for _ in range(2):  # a second try after someone else's edit of a Lease that still names this replica
+            held = self._held[name]
+            started = time.monotonic()
+            try:
+                lease = self._api.write(held.lease, self.replica_id, self.settings.lease_duration)
+            except Conflict:
+                current = self._api.read(held.lease.name)
+                if current is None or current.holder != self.replica_id:
+                    del self._held[name]
+                    log.warning("%s lost the Lease: another replica holds the stack now", self.replica_id, extra={"stack": name})
+                    return False
+                self._held[name] = _Held(current, held.valid_until)
+                continue
+            self._held[name] = _Held(lease, started + self.settings.lease_duration)
+            return True
+        return False
+
+    def _claim(self, name: str, lease: Optional[Lease]) -> bool:
+        started = time.monotonic()
+        try:
+            if lease is None:
+                taken = self._api.create(STACK, name, self.replica_id, self.settings.lease_duration)
+            else:
+                taken = self._api.write(lease, self.replica_id, self.settings.lease_duration)
+        except Conflict:
+            return False  # another replica claimed it first
+        self._held[name] = _Held(taken, started + self.settings.lease_duration)
+        previous = lease.holder if lease is not None else None
+        log.info("%s holds the stack's Lease (from %s)", self.replica_id, previous or "nobody", extra={"stack": name})
+        return True
+
+    def _release(self, name: str, why: str) -> None:
+        held = self._held.pop(name)
+        try:
+            self._api.write(held.lease, None, self.settings.lease_duration)
+        except Conflict:
+            return
+        log.info("%s released the stack's Lease (%s)", self.replica_id, why, extra={"stack": name})
+
+    def _forwarded(self, leases: dict[str, Lease]) -> list[str]:
+        """Held stacks whose trigger annotation changed since the last round (not at the round that claimed them:
+        a claim runs the stack anyway)."""
+        changed = []
+        for name in self._held:
+            seen = leases[name].annotations.get(TRIGGER_ANNOTATION, "") if name in leases else ""
+            if name in self._triggers and self._triggers[name] != seen:
+                changed.append(name)
+            self._triggers[name] = seen
+        for name in set(self._triggers) - set(self._held):
+            del self._triggers[name]
+        return changed
+
+    def _preference(self, name: str) -> bytes:
+        return hashlib.sha256(f"{self.replica_id}\0{name}".encode()).digest()
