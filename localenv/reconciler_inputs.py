@@ -12,6 +12,7 @@ docker-build as named build contexts (deploy/reconciler/Dockerfile).
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from .settings import REPO_DIR, Settings
 
 NAME = "reconciler-image-inputs"
 REQUIREMENTS = REPO_DIR / "deploy" / "reconciler" / "requirements.txt"
-# The pins the image's requirements are constrained by.
+# The pins the image's wheels are downloaded at.
 CONSTRAINTS = REPO_DIR / "requirements.txt"
 # The hostPath of deploy/reconciler/storage.yaml's volume, and the user the pod runs as.
 STATE_VOLUME = Path("/var/lib/pulumi-gitops/reconciler")
@@ -74,13 +75,20 @@ def _wheel_cache(settings: Settings) -> Path:
     return settings.tools_cache / "wheels" / f"reconciler-{digest.hexdigest()[:16]}"
 
 
+def constraints_text(requirements: str) -> str:
+    """The project's pins as pip constraints, which may not name extras (`moto[server]==5.2.5`)."""
+    return re.sub(r"^([A-Za-z0-9_.-]+)\[[^\]]*\]", r"\1", requirements, flags=re.MULTILINE)
+
+
 def _download_wheels(settings: Settings, target: Path) -> None:
     log_file = settings.log_file(NAME)
     log_file.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
+    constraints = target.with_name(target.name + ".constraints.txt")
+    constraints.write_text(constraints_text(CONSTRAINTS.read_text()))
     command = [sys.executable, "-m", "pip", "download", "--only-binary=:all:", "--dest", str(partial),
-               "-r", str(REQUIREMENTS), f"pip=={_pip_version()}"]
+               "-r", str(REQUIREMENTS), "-c", str(constraints), f"pip=={_pip_version()}"]
     with open(log_file, "a") as log:
         done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, timeout=1200)
     if done.returncode != 0:

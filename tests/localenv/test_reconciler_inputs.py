@@ -61,3 +61,9 @@ def test_the_state_folder_belongs_to_the_pods_user_alone(settings):
     for folder in (reconciler_inputs.STATE_VOLUME, reconciler_inputs.STATE_VOLUME / "source"):
         info = folder.stat()
         assert (info.st_uid, info.st_gid, info.st_mode & 0o777) == (65532, 65532, 0o700)
+
+
+def test_the_pins_become_constraints_without_extras():
+    pins = "# tests\nmoto[server]==5.2.5\npulumi==3.272.0\n"
+
+    assert reconciler_inputs.constraints_text(pins) == "# tests\nmoto==5.2.5\npulumi==3.272.0\n"
