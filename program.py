@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from pathlib import Path
 
 import pulumi
 import pulumi_docker_build as docker_build
@@ -15,11 +17,20 @@ from manifest_loader import LoadedManifests, ManifestError, load_manifests, rend
 from manifest_loader.kube_client import KubeClient
 from manifest_loader.review_namespace import into_review_namespace
 from manifest_loader.server_dry_run import server_dry_run
-from source_revision import folder_revision
-from stack_settings import StackSettings, read_stack_settings
+from source_revision import folder_revision, paths_revision
+from stack_settings import ReconcilerSettings, StackSettings, read_stack_settings
 
 # The name manifests use in their image placeholder: `image: ${image:app}`.
 APP_IMAGE = "app"
+RECONCILER_IMAGE = "reconciler"
+PROJECT_DIR = Path(__file__).resolve().parent
+RECONCILER_DOCKERFILE = PROJECT_DIR / "deploy" / "reconciler" / "Dockerfile"
+# Everything the reconciler's image is built from: a commit that touches none of these keeps its tag
+# (no rebuild, no restart of the reconciler by its own run).
+RECONCILER_SOURCES = [
+    "reconciler", "manifest_loader", "deploy/reconciler/Dockerfile", "deploy/reconciler/Dockerfile.dockerignore",
+    "deploy/reconciler/requirements.txt", "requirements.txt", "tools/versions.env",
+]
 
 
 def gitops_program() -> None:
@@ -84,6 +95,10 @@ def gitops_program() -> None:
         opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
     )
 
+    if settings.reconciler is not None:
+        reconciler_ref = _reconciler(settings, settings.reconciler, image_opts, protected, cluster)
+        pulumi.export("reconcilerImageRef", reconciler_ref)
+
     pulumi.export("target", settings.target)
     pulumi.export("commit", manifests.commit)
     pulumi.export("manifestsDirty", manifests.dirty)
@@ -94,6 +109,57 @@ def gitops_program() -> None:
     pulumi.export("clusterEndpoint", cluster.endpoint)
     pulumi.export("kubeconfig", cluster.kubeconfig)
     pulumi.export("objects", workloads.object_ids)
+
+
+def _reconciler(
+    settings: StackSettings,
+    reconciler: ReconcilerSettings,
+    image_opts: pulumi.ResourceOptions | None,
+    protected: pulumi.ResourceOptions,
+    cluster: Cluster,
+) -> pulumi.Output[str]:
+    """The reconciler's image and its own manifests, like `flux bootstrap`: the reconciler that keeps the
+    cluster at Git runs in it, deployed by this program from Git. Returns the image's reference."""
+    manifests = load_manifests(
+        reconciler.manifests_dir,
+        reconciler.manifests_dir,
+        require_clean=settings.require_clean_manifests,
+        kubernetes_version=settings.kubernetes_version,
+    )
+    revision = paths_revision(PROJECT_DIR, [PROJECT_DIR / path for path in RECONCILER_SOURCES])
+    registry = Registry(
+        "reconciler-registry",
+        dataclasses.replace(settings.registry, repository_name=f"{settings.app_name}-reconciler"),
+        opts=protected,
+    )
+    image = Image(
+        RECONCILER_IMAGE,
+        ImageArgs(
+            context_dir=_relative_to_project(PROJECT_DIR),
+            dockerfile=_relative_to_project(RECONCILER_DOCKERFILE),
+            named_contexts={name: str(reconciler.build_inputs / name) for name in ("tools", "wheels")},
+            repository_url=registry.repository_url,
+            registry_host=registry.registry_host,
+            tag=revision.tag,
+            build_args={"RECONCILER_BASE_IMAGE": reconciler.base_image} if reconciler.base_image else {},
+            platforms=settings.image_platforms,
+            registry_username=registry.username,
+            registry_password=registry.password,
+            builder=settings.image_builder,
+        ),
+        opts=image_opts,
+    )
+    Workloads(
+        "reconciler",
+        WorkloadsArgs(
+            objects=manifests.objects,
+            images={RECONCILER_IMAGE: image.ref},
+            preview_images={RECONCILER_IMAGE: image.tagged_ref},
+            awaits=settings.awaits,
+        ),
+        opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
+    )
+    return image.ref
 
 
 def _dry_run_on_cluster(settings: StackSettings, manifests: LoadedManifests, image: str) -> None:

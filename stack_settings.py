@@ -52,6 +52,17 @@ class StackSettings:
     secrets: dict[str, pulumi.Output[str]]
     registry: RegistryArgs
     cluster: ClusterArgs
+    reconciler: Optional[ReconcilerSettings] = None  # the reconciler as a workload; None when off
+
+
+@dataclass(frozen=True)
+class ReconcilerSettings:
+    """The reconciler's image and manifests, built and deployed beside the app (`reconcilerImage: true`)."""
+
+    manifests_dir: Path
+    # The named build contexts `tools` and `wheels` that localenv gathers (localenv/reconciler_inputs.py).
+    build_inputs: Path
+    base_image: Optional[str]  # the Dockerfile's RECONCILER_BASE_IMAGE; None: its default
 
 
 class _Reader:
@@ -221,6 +232,25 @@ def read_stack_settings() -> StackSettings:
         secrets=read.secret_map("secrets"),
         registry=registry,
         cluster=cluster,
+        reconciler=_reconciler_settings(read),
+    )
+
+
+def _reconciler_settings(read: _Reader) -> Optional[ReconcilerSettings]:
+    if not read.flag("reconcilerImage"):
+        return None
+    build_inputs = _project_path(read.declared_text("reconcilerBuildInputs"))
+    missing = [name for name in ("tools", "wheels") if not (build_inputs / name).is_dir()]
+    if missing:
+        raise read.fail(
+            "reconcilerBuildInputs",
+            f"{build_inputs} has no {' or '.join(missing)} folder; `python -m localenv up` gathers them (the image is "
+            "built from the pinned tools and downloaded wheels, nothing is fetched while it builds)",
+        )
+    return ReconcilerSettings(
+        manifests_dir=_project_path(read.declared_text("reconcilerManifestsDir")),
+        build_inputs=build_inputs,
+        base_image=read.text("reconcilerBaseImage"),
     )
 
 

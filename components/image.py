@@ -1,4 +1,4 @@
-"""The app's image: built with docker-build, tagged with its Git revision, pushed, pinned by digest."""
+"""An image (the app's, the reconciler's): built with docker-build, tagged with its Git revision, pushed, pinned by digest."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ class ImageArgs:
     registry_username: Optional[pulumi.Input[str]] = None
     registry_password: Optional[pulumi.Input[str]] = None
     builder: Optional[str] = None
+    # The Dockerfile when it is not the context's own, relative to the project.
+    dockerfile: Optional[str] = None
+    # Named build contexts (`COPY --from=NAME`): folders the Dockerfile reads beside the main context.
+    named_contexts: dict[str, str] = field(default_factory=dict)
 
 
 class Image(pulumi.ComponentResource):
@@ -44,7 +48,11 @@ class Image(pulumi.ComponentResource):
             ]
         image = docker_build.Image(
             f"{name}-build",
-            context=docker_build.BuildContextArgs(location=args.context_dir),
+            context=docker_build.BuildContextArgs(
+                location=args.context_dir,
+                named={key: docker_build.ContextArgs(location=path) for key, path in args.named_contexts.items()} or None,
+            ),
+            dockerfile=docker_build.DockerfileArgs(location=args.dockerfile) if args.dockerfile else None,
             tags=[self.tagged_ref],
             build_args=args.build_args,
             platforms=[docker_build.Platform(p) for p in args.platforms],

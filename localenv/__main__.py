@@ -17,6 +17,7 @@ from . import (
     node_runtime,
     pause_image,
     processes,
+    reconciler_inputs,
     registry,
 )
 from .certs import Pki
@@ -72,8 +73,10 @@ def up(settings: Settings) -> int:
     report(docker_engine.NAME, outcome, started)
     timed(registry.NAME, lambda: ensure_running(registry.service(settings), settings))
     timed(base_image.NAME, lambda: base_image.ensure(settings, docker_host))
+    timed(f"{base_image.NAME} (reconciler)", lambda: base_image.ensure(settings, docker_host, base_image.PYTHON_GIT))
     timed(buildkit.NAME, lambda: ensure_running(buildkit.service(settings), settings))
     timed(pause_image.NAME, lambda: pause_image.ensure(settings, docker_host))
+    timed(reconciler_inputs.NAME, lambda: reconciler_inputs.ensure(settings))
 
     pki = control_plane.prepare_credentials(settings)
     for service in cluster_services(settings, pki):

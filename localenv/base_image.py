@@ -1,14 +1,17 @@
-"""The app's base image, built locally because no registry can be pulled from.
+"""The base images, built locally because no registry can be pulled from.
 
 A minimal Debian root filesystem with Python (debootstrap, from the mirror
 apt uses here), imported into Docker and pushed to the local registry as
-base/python:3.11. The root filesystem tarball is cached in the tools cache,
-named after the suite and package list, so it is built once per machine.
+base/python:3.11: the app's. The reconciler's, base/python-git:3.11, adds git
+(GitPython runs it) and the CA certificates its https clones check. Each root
+filesystem tarball is cached in the tools cache, named after the suite and
+package list, so it is built once per machine.
 """
 
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import binaries, registry
@@ -18,22 +21,30 @@ from .settings import Settings
 
 NAME = "base-image"
 SUITE = "bookworm"
+
+
+@dataclass(frozen=True)
+class BaseImage:
+    repository: str
+    tag: str
+    packages: tuple[str, ...]
+
+
 # python3, not python3-minimal: the minimal package lacks most of the standard
 # library (http.server, json) that the app imports. Bookworm's python3 is 3.11.
-PACKAGES = ["python3"]
-REPOSITORY = "base/python"
-TAG = "3.11"
+PYTHON = BaseImage("base/python", "3.11", ("python3",))
+PYTHON_GIT = BaseImage("base/python-git", "3.11", ("python3", "git", "ca-certificates"))
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 # Only what a running Python never reads, to keep the image small.
 TRIMMED = ["usr/share/doc", "usr/share/man", "usr/share/info", "var/cache/apt", "var/lib/apt/lists"]
 
 
-def image_name(settings: Settings) -> str:
-    return f"{settings.registry_address}/{REPOSITORY}:{TAG}"
+def image_name(settings: Settings, image: BaseImage) -> str:
+    return f"{settings.registry_address}/{image.repository}:{image.tag}"
 
 
-def tarball(settings: Settings) -> Path:
-    return settings.tools_cache / "base-images" / f"debian-{SUITE}-minbase-{'+'.join(PACKAGES)}.tar"
+def tarball(settings: Settings, image: BaseImage) -> Path:
+    return settings.tools_cache / "base-images" / f"debian-{SUITE}-minbase-{'+'.join(image.packages)}.tar"
 
 
 def apt_mirror(suite: str = SUITE, apt_dir: Path = Path("/etc/apt")) -> str:
@@ -55,8 +66,8 @@ def apt_mirror(suite: str = SUITE, apt_dir: Path = Path("/etc/apt")) -> str:
     return DEFAULT_MIRROR
 
 
-def _build_tarball(settings: Settings, log_file: Path) -> Path:
-    target = tarball(settings)
+def _build_tarball(settings: Settings, image: BaseImage, log_file: Path) -> Path:
+    target = tarball(settings, image)
     if target.exists():
         return target
     if os.geteuid() != 0:
@@ -66,7 +77,7 @@ def _build_tarball(settings: Settings, log_file: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".building-") as work:
         rootfs = Path(work) / "rootfs"
-        run_step(NAME, "debootstrap", [debootstrap, "--variant=minbase", f"--include={','.join(PACKAGES)}",
+        run_step(NAME, "debootstrap", [debootstrap, "--variant=minbase", f"--include={','.join(image.packages)}",
                  SUITE, str(rootfs), apt_mirror()], log_file, timeout=1200)
         for path in TRIMMED:
             shutil.rmtree(rootfs / path, ignore_errors=True)
@@ -79,14 +90,14 @@ def _build_tarball(settings: Settings, log_file: Path) -> Path:
     return target
 
 
-def ensure(settings: Settings, docker_host: str) -> str:
+def ensure(settings: Settings, docker_host: str, image: BaseImage = PYTHON) -> str:
     """Make sure the registry holds the base image; says what was done."""
-    if registry.has_image(settings, REPOSITORY, TAG):
+    if registry.has_image(settings, image.repository, image.tag):
         return "already in the registry"
     log_file = settings.log_file(NAME)
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    cached = tarball(settings).exists()
-    source = _build_tarball(settings, log_file)
-    name = image_name(settings)
+    cached = tarball(settings, image).exists()
+    source = _build_tarball(settings, image, log_file)
+    name = image_name(settings, image)
     import_and_push(NAME, settings, docker_host, source, name, ["ENV LANG=C.UTF-8", 'CMD ["python3"]'])
     return f"pushed {name} ({'cached' if cached else 'new'} root filesystem {source})"

@@ -29,7 +29,8 @@ def pinned_versions(versions_file: Path = VERSIONS_FILE) -> dict[str, str]:
         line = line.strip()
         if line and not line.startswith("#") and "=" in line:
             key, value = line.split("=", 1)
-            versions[key.strip()] = value.strip().strip('"')
+            # A comment may follow the value (`PULUMI_VERSION=3.274.1  # why`), as in a shell file.
+            versions[key.strip()] = value.split("#", 1)[0].strip().strip('"')
     return versions
 
 

@@ -209,3 +209,29 @@ def test_config_maps_and_secrets_are_updated_in_place(project_repo, local_extra)
 def test_a_kubernetes_version_without_schemas_is_refused_naming_the_key(project_repo):
     with pytest.raises(StackConfigError, match=r"Pulumi.dev.yaml: pulumi-gitops:kubernetesVersion: '1.12' has no API schemas"):
         run_stack("dev", project_repo, {"pulumi-gitops:kubernetesVersion": "1.12"})
+
+
+def test_the_reconciler_image_and_manifests_are_built_and_deployed_only_when_opted_in(project_repo, local_extra, tmp_path):
+    for folder in ("tools", "wheels"):
+        (tmp_path / folder).mkdir()
+    opted_in = {**local_extra, "pulumi-gitops:reconcilerImage": "true", "pulumi-gitops:reconcilerBuildInputs": str(tmp_path)}
+
+    off = run_stack("local", project_repo, local_extra)
+    on = run_stack("local", project_repo, opted_in)
+
+    assert len(off.mocks.of_type("docker-build:index:Image")) == 1 and "reconcilerImageRef" not in off.exports
+    builds = {r.name: r.inputs for r in on.mocks.of_type("docker-build:index:Image")}
+    reconciler_build = builds["reconciler-build"]
+    assert reconciler_build["dockerfile"] == {"location": "deploy/reconciler/Dockerfile"}
+    assert reconciler_build["context"]["named"] == {
+        "tools": {"location": str(tmp_path / "tools")}, "wheels": {"location": str(tmp_path / "wheels")},
+    }
+    # Its own base, with git; the app's build args are the app's alone.
+    assert reconciler_build["buildArgs"] == {"RECONCILER_BASE_IMAGE": "127.0.0.1:5050/base/python-git:3.11"}
+    assert builds["app-build"]["buildArgs"] == {"BASE_IMAGE": "127.0.0.1:5050/base/python:3.11"}
+    assert on.exports["reconcilerImageRef"] == f"127.0.0.1:5050/demo-reconciler@{FAKE_DIGEST}"
+    groups = {r.name: reveal(r.inputs["objs"]) for r in on.mocks.of_type(CONFIG_GROUP)}
+    [deployment] = [o for o in groups["reconciler-manifests"] if o["kind"] == "Deployment"]
+    assert deployment["metadata"]["namespace"] == "gitops-system"
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == on.exports["reconcilerImageRef"]
+    assert {o["kind"] for o in groups["workloads-manifests"]} == {o["kind"] for o in deployed_objects(off)}

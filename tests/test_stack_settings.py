@@ -80,6 +80,22 @@ def test_the_defaults_are_pulumi_yamls():
     assert (settings.cluster.node_min_size, settings.cluster.node_desired_size, settings.cluster.node_max_size) == (1, 2, 3)
     assert settings.cluster.public_access_cidrs == ["0.0.0.0/0"] and settings.cluster.node_instance_types == ["t3.medium"]
     assert (settings.registry.keep_tagged_images, settings.registry.untagged_expiry_days) == (30, 7)
+    assert settings.reconciler is None  # the reconciler in the cluster is opt-in
+
+
+def test_the_reconciler_image_needs_its_gathered_build_inputs(kubeconfig_file, tmp_path):
+    overrides = {"pulumi-gitops:kubeconfig": str(kubeconfig_file), "pulumi-gitops:reconcilerImage": "true",
+                 "pulumi-gitops:reconcilerBuildInputs": str(tmp_path)}
+    (tmp_path / "tools").mkdir()
+
+    with pytest.raises(StackConfigError, match=rf"Pulumi.local.yaml: pulumi-gitops:reconcilerBuildInputs: {tmp_path} has no wheels folder; `python -m localenv up`"):
+        settings_for("local", overrides)
+    (tmp_path / "wheels").mkdir()
+    settings = settings_for("local", overrides)
+    assert settings.reconciler.build_inputs == tmp_path
+    # Its base comes from the local registry too (nothing can be pulled here), and only its build gets it.
+    assert settings.reconciler.base_image == "127.0.0.1:5050/base/python-git:3.11"
+    assert settings.reconciler.manifests_dir == PROJECT_DIR / "deploy" / "reconciler"
 
 
 def test_unknown_kube_context_lists_the_ones_there(kubeconfig_file):

@@ -34,18 +34,19 @@ class LocalProject:
         self.namespace = namespace
 
     @classmethod
-    def create(cls, root: Path, local_env: dict[str, str]) -> "LocalProject":
-        """A service repository whose objects live in a namespace of its own.
+    def create(cls, root: Path, local_env: dict[str, str], extra_files: tuple[str, ...] = ()) -> "LocalProject":
+        """A service repository whose objects live in a namespace of its own, with EXTRA_FILES of this project too.
 
         Every Pulumi stack owns its objects (server-side apply field managers),
         so tests must not share objects with `make up` or with each other.
         """
         root.mkdir(parents=True)
-        for name in PROGRAM_FILES:
+        for name in (*PROGRAM_FILES, *extra_files):
             source = PROJECT_DIR / name
             if source.is_dir():
                 shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
             else:
+                (root / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, root / name)
         # The stack finds its kubeconfig under .state and its interpreter in .venv, both ignored by Git.
         (root / ".state").symlink_to(local_env["GITOPS_STATE_DIR"])

@@ -48,3 +48,10 @@ def test_up_stops_at_the_first_missing_program_and_starts_nothing(tmp_path):
     assert "run `make tools`" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "state" / "pids").exists()
+
+
+def test_a_comment_after_a_pinned_version_is_not_part_of_it(tmp_path):
+    versions_file = tmp_path / "versions.env"
+    versions_file.write_text('PULUMI_VERSION=3.274.1  # the CLI; why this one\nKINE_VERSION="0.17.5"\n')
+
+    assert binaries.pinned_versions(versions_file) == {"PULUMI_VERSION": "3.274.1", "KINE_VERSION": "0.17.5"}

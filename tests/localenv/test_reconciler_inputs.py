@@ -1,0 +1,69 @@
+"""The reconciler image's build inputs: the pinned tools linked from the tools cache, the wheels once per
+requirements, and the pod's state folder owned by its user."""
+
+import os
+
+import pytest
+
+from localenv import reconciler_inputs
+from localenv.errors import LocalEnvError
+from localenv.settings import load
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("GITOPS_TOOLS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("GITOPS_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setattr(reconciler_inputs, "STATE_VOLUME", tmp_path / "node" / "reconciler")
+    return load()
+
+
+def fake_tools(settings):
+    for path in reconciler_inputs.tool_files(settings):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"#!/bin/sh\n# {path.name}\n")
+
+
+def test_a_missing_tool_is_named_with_the_remedy(settings):
+    with pytest.raises(LocalEnvError, match=r"pulumi-resource-kubernetes.*run `make tools`"):
+        reconciler_inputs.ensure(settings)
+
+
+def test_tools_are_linked_and_cached_wheels_reused_without_a_download(settings):
+    fake_tools(settings)
+    wheels = reconciler_inputs._wheel_cache(settings)
+    wheels.mkdir(parents=True)
+    (wheels / "pip-23.2.1-py3-none-any.whl").write_bytes(b"wheel")
+    stale = reconciler_inputs.inputs_dir(settings) / "wheels" / "gone-1.0-py3-none-any.whl"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"from older requirements")
+
+    outcome = reconciler_inputs.ensure(settings)
+
+    tools = reconciler_inputs.inputs_dir(settings) / "tools"
+    assert "cached wheels" in outcome
+    assert sorted(p.name for p in tools.iterdir()) == sorted(
+        ["pulumi", "pulumi-language-python", "pulumi-language-python-exec",
+         "pulumi-resource-kubernetes", "pulumi-resource-docker-build"]
+    )
+    # Hard links: the same file, not a second copy of hundreds of megabytes.
+    assert all(os.path.samefile(tools / p.name, p) for p in reconciler_inputs.tool_files(settings))
+    assert [p.name for p in stale.parent.iterdir()] == ["pip-23.2.1-py3-none-any.whl"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving the folder to the pod's user needs root")
+def test_the_state_folder_belongs_to_the_pods_user_alone(settings):
+    fake_tools(settings)
+    reconciler_inputs._wheel_cache(settings).mkdir(parents=True)
+
+    reconciler_inputs.ensure(settings)
+
+    for folder in (reconciler_inputs.STATE_VOLUME, reconciler_inputs.STATE_VOLUME / "source"):
+        info = folder.stat()
+        assert (info.st_uid, info.st_gid, info.st_mode & 0o777) == (65532, 65532, 0o700)
+
+
+def test_the_pins_become_constraints_without_extras():
+    pins = "# tests\nmoto[server]==5.2.5\npulumi==3.272.0\n"
+
+    assert reconciler_inputs.constraints_text(pins) == "# tests\nmoto==5.2.5\npulumi==3.272.0\n"
