@@ -81,7 +81,7 @@ class StackWorkspace:
         if self._session is None:
             self._session = StackSession(
                 self.spec, self.checkout.project_path, self._command, self.redactor,
-                remembered_salt=self._salts[0], remember_salt=self._salts[1],
+                remembered_salt=self._salts[0], remember_salt=self._salts[1], read_outputs=False,
             )
         return self._session
 

@@ -64,6 +64,18 @@ class _NamedStackWorkspace(auto.LocalWorkspace):
         pass
 
 
+class _OutputlessWorkspace(auto.LocalWorkspace):
+    """The reconciler's own workspace: it reads no stack outputs.
+
+    The SDK's `Stack.up` reads them after every update with two more CLI runs (`stack output --json`,
+    then again with `--show-secrets`, each loading and decrypting the state): a second or so per run
+    for values the reconciler never uses, and every secret output in this process's memory.
+    """
+
+    def stack_outputs(self, stack_name: str) -> auto.OutputMap:
+        return {}
+
+
 class StackSession:
     def __init__(
         self,
@@ -76,6 +88,7 @@ class StackSession:
         create: bool = True,
         env: Optional[Mapping[str, str]] = None,
         ciphertexts: Optional[Ciphertexts] = None,
+        read_outputs: bool = True,
     ) -> None:
         self.spec = spec
         self.project_path = project_path
@@ -85,6 +98,7 @@ class StackSession:
         self._remember_salt = remember_salt
         # A preview only reads: it never creates the stack in the backend, nor selects it (a missing one fails its first command).
         self._create = create
+        self._read_outputs = read_outputs
         # The whole environment of the CLI when given (a preview's sandbox); else workspace_env over the service's.
         self._env = env
         self._stack: Optional[auto.Stack] = None
@@ -97,7 +111,8 @@ class StackSession:
     def stack(self) -> auto.Stack:
         if self._stack is None:
             ensure_backend_folder(self.spec)
-            workspace = (auto.LocalWorkspace if self._create else _NamedStackWorkspace)(
+            kind = _NamedStackWorkspace if not self._create else auto.LocalWorkspace if self._read_outputs else _OutputlessWorkspace
+            workspace = kind(
                 work_dir=str(self.project_path),
                 env_vars=dict(self._env) if self._env is not None else workspace_env(self.spec),
                 pulumi_command=self._command,

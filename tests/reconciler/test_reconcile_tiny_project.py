@@ -289,3 +289,22 @@ def test_once_with_a_stack_name_runs_that_stack_only(tiny, tmp_path, engine_env)
 
     assert only_b.returncode == 0 and [line["stack"] for line in json_lines(only_b.stdout)] == ["tiny-b"]
     assert {line["stack"]: line["result"] for line in json_lines(both.stdout)} == {"tiny-a": "applied", "tiny-b": "skipped"}
+
+
+def test_an_update_reads_no_stack_outputs_back(tiny, tmp_path, engine_env):
+    """The SDK's `up` reads every output (twice, the second time decrypted); the reconciler uses none of them."""
+    real = subprocess.run(["bash", "-c", "command -v pulumi"], env=engine_env, capture_output=True, text=True, check=True).stdout.strip()
+    calls = tmp_path / "calls.txt"
+    wrapper = tmp_path / "cli" / "bin" / "pulumi"
+    wrapper.parent.mkdir(parents=True)
+    wrapper.write_text(f'#!/bin/bash\necho "$*" >> {calls}\nexec {real} "$@"\n')
+    wrapper.chmod(0o755)
+    config = write_config(tmp_path / "reconciler.yaml", [tiny_stack(tiny, tmp_path / "backend")], pulumi=str(wrapper))
+
+    first = run_cli("once", "--config", str(config), "--json", env=engine_env)
+
+    assert first.returncode == 0, first.stderr
+    assert json_lines(first.stdout)[0]["result"] == "applied"
+    commands = calls.read_text().splitlines()
+    assert any(" up " in f" {line} " for line in commands), commands
+    assert not [line for line in commands if "stack output" in line]
