@@ -28,6 +28,7 @@ class Replica:
             on_forwarded=lambda names: trigger(names, "forwarded"),
         )
         for name, reconciler in stacks.reconcilers.items():
+            reconciler.workspace.share(partial(self.leases.fence, name), self.settings.kill_grace, self.leases.replicas_on)
             reconciler.workspace = LeasedWorkspace(
                 reconciler.workspace, partial(self.leases.confirm, name), self.settings.replica_id,
                 retry_in=self.settings.renew_every,
