@@ -9,21 +9,25 @@ after the other:
   - the same preview as the service runs it (run_preview in this process: no
     interpreter start, no imports, the CLI's version checked once);
   - `pulumi preview --diff` in a plain clone of the same commit, against the
-    same backend, stack, passphrase and config values.
-Medians of the rounds; goal: reconciler <= pulumi preview + 1 s.
+    same backend, stack, passphrase and config values;
+  - with --before DIR, `reconciler preview` of another copy of this
+    repository (an older commit: `git archive COMMIT | tar -x -C DIR`) on
+    the same stack, with its own state directory.
+The order changes from round to round, so a busy machine weighs on each
+alike. Medians of the rounds; goal: reconciler <= pulumi preview + 1 s.
 
 Run (local environment up and in the shell, see reconciler_common.py):
-    .venv/bin/python bench/preview_overhead.py [ROUNDS]
+    .venv/bin/python bench/preview_overhead.py [ROUNDS] [--before DIR]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -66,8 +70,8 @@ def service_preview(config_path: Path, stack: str, env: dict[str, str]):
     os.environ.update(env)
     from reconciler.preview.run import run_preview
     from reconciler.preview.workspace import PreviewWorkspace
+    from reconciler.process_setup import pulumi_command, redactor_for
     from reconciler.settings import load_config
-    from reconciler.stack_set import pulumi_command, redactor_for
 
     logging.getLogger("reconciler").setLevel(logging.ERROR)  # the engine's own messages, as the service logs them
     config = load_config(config_path)
@@ -84,10 +88,12 @@ def service_preview(config_path: Path, stack: str, env: dict[str, str]):
     return one
 
 
-def main(rounds: int) -> int:
+def main(rounds: int, before: Path | None) -> int:
     local_env = local_environment()
     env = engine_environment(**{PASSPHRASE_ENV: PASSPHRASE, REGISTRY_PASSWORD_ENV: REGISTRY_PASSWORD})
     python = str(PROJECT_DIR / ".venv" / "bin" / "python")
+    times: dict[str, list[float]] = {"pulumi": [], "reconciler": [], "service": [], "before": []}
+    resources = 0
     with tempfile.TemporaryDirectory(prefix="reconciler-bench-preview-") as scratch:
         root = Path(scratch)
         repo = ClusterRepo(root / "service", "rec-bench-preview", local_env)
@@ -97,26 +103,49 @@ def main(rounds: int) -> int:
                                   log_level="WARNING")
             timed([python, "-m", "reconciler", "once", "--config", str(config)], PROJECT_DIR, env)
             clone, direct_env = direct_clone(root, repo, env, local_env)
-            reconciler_s, service_s, direct_s, resources = [], [], [], 0
             in_process = service_preview(config, repo.name, env)
-            for _ in range(rounds):
-                elapsed, out = timed([python, "-m", "reconciler", "preview", "--config", str(config), "--stack", repo.name,
-                                      "--ref", "main", "--format", "json"], PROJECT_DIR, env)
-                reconciler_s.append(elapsed)
+
+            def preview_command(tree: Path, config_path: Path) -> float:
+                nonlocal resources
+                elapsed, out = timed([python, "-m", "reconciler", "preview", "--config", str(config_path), "--stack",
+                                      repo.name, "--ref", "main", "--format", "json"], tree, {**env, "PYTHONPATH": str(tree)})
                 resources = json.loads(out)["changes"].get("same", 0)
-                service_s.append(in_process())
-                direct_s.append(timed(["pulumi", "--non-interactive", "preview", "--diff", "--color", "never"], clone,
-                                      direct_env)[0])
+                return elapsed
+
+            runs = {
+                "pulumi": lambda: timed(["pulumi", "--non-interactive", "preview", "--diff", "--color", "never"], clone,
+                                        direct_env)[0],
+                "reconciler": lambda: preview_command(PROJECT_DIR, config),
+                "service": in_process,
+            }
+            if before is not None:
+                # The older tree may not know this one's keys; it ran previews as root, which needs none of them.
+                entry = {key: value for key, value in repo.stack_entry().items() if key != "preview_files"}
+                before_config = write_config(root / "reconciler-before.yaml", [entry], state_dir=str(root / "state-before"),
+                                             log_level="WARNING")
+                runs["before"] = lambda: preview_command(before, before_config)
+            for round_number in range(rounds):
+                order = list(runs)
+                shift = round_number % len(order)
+                for name in order[shift:] + order[:shift]:
+                    times[name].append(runs[name]())
         finally:
             repo.delete_namespace()
-    ours, theirs = statistics.median(reconciler_s), statistics.median(direct_s)
+    direct = statistics.median(times["pulumi"])
     print(f"stack of {resources} unchanged resources, {rounds} rounds side by side")
-    print(f"pulumi preview --diff:           {summary(direct_s)}")
-    print(f"reconciler preview --ref main:   {summary(reconciler_s)}")
-    print(f"the service's run_preview:       {summary(service_s)} ({statistics.median(service_s) - theirs:+.2f}s)")
-    print(f"medians: reconciler {ours:.2f}s - pulumi {theirs:.2f}s = {ours - theirs:+.2f}s (goal <= +{GOAL_EXTRA_S:.1f}s)")
-    return 0 if ours <= theirs + GOAL_EXTRA_S else 1
+    print(f"pulumi preview --diff:            {summary(times['pulumi'])}")
+    for name, label in (("reconciler", "reconciler preview --ref main:"), ("service", "the service's run_preview:   "),
+                        ("before", f"reconciler preview of {before}:")):
+        if times[name]:
+            print(f"{label} {summary(times[name])} ({statistics.median(times[name]) - direct:+.2f}s)")
+    ours = statistics.median(times["reconciler"])
+    print(f"medians: reconciler {ours:.2f}s - pulumi {direct:.2f}s = {ours - direct:+.2f}s (goal <= +{GOAL_EXTRA_S:.1f}s)")
+    return 0 if ours <= direct + GOAL_EXTRA_S else 1
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 3))
+    arguments = argparse.ArgumentParser(description="a pull request preview by the reconciler vs pulumi preview")
+    arguments.add_argument("rounds", nargs="?", type=int, default=3)
+    arguments.add_argument("--before", type=Path, metavar="DIR", help="another copy of this repository to time alike")
+    parsed = arguments.parse_args()
+    raise SystemExit(main(parsed.rounds, parsed.before))

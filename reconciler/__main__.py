@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 from reconciler import commands
-from reconciler.settings import ConfigError, load_config
-from reconciler.stack_set import StateDirBusy, redactor_for
+from reconciler.process_setup import redactor_for
+from reconciler.settings import ConfigError, ServiceConfig, load_config
 from reconciler.telemetry.log_format import configure_logging
+from reconciler.telemetry.redaction import Redactor
 
 
 def parser() -> argparse.ArgumentParser:
@@ -71,22 +72,29 @@ def main(argv: list[str]) -> int:
     # One redactor for the process: what a stack teaches it (decrypted config secrets) is masked in the log too.
     redactor = redactor_for(config)
     configure_logging(redactor, config.log_format, config.log_level)
-    log = logging.getLogger("reconciler")
+    try:
+        if args.command == "preview":
+            from reconciler.preview.command import preview
+
+            return preview(config, args.stack, args.ref, args.base, args.output_format, args.post, args.pull_request)
+        return _stack_command(args, config, redactor)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return commands.EXIT_BAD_CONFIG
+
+
+def _stack_command(args: argparse.Namespace, config: ServiceConfig, redactor: Redactor) -> int:
+    """run, once and status; the reconciler's passes are imported here, so that `preview` starts without them."""
+    from reconciler.stack_set import StateDirBusy
+
     try:
         if args.command == "run":
             return commands.run(config, redactor)
         if args.command == "once":
             return commands.once(config, redactor, args.stack, args.json)
-        if args.command == "preview":
-            from reconciler.preview.command import preview
-
-            return preview(config, args.stack, args.ref, args.base, args.output_format, args.post, args.pull_request)
         return commands.status(config, redactor, args.json)
-    except ConfigError as error:
-        print(error, file=sys.stderr)
-        return commands.EXIT_BAD_CONFIG
     except StateDirBusy as error:
-        log.error("%s", error)
+        logging.getLogger("reconciler").error("%s", error)
         return commands.EXIT_OUT_OF_SYNC
 
 

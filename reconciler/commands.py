@@ -12,7 +12,6 @@ from reconciler.promotion import waves
 from reconciler.review.status_line import review_stack_line
 from reconciler.review.store import ReviewStackStore
 from reconciler.settings import ServiceConfig
-from reconciler.stack_set import LISTENER_FLUSH_S, STORE_FILE, StackSet
 from reconciler.status.model import Result, RunKind, RunOutcome
 from reconciler.status.report import service_status, status_line
 from reconciler.status.store import StatusStore
@@ -23,8 +22,13 @@ EXIT_OUT_OF_SYNC = 1
 EXIT_BAD_CONFIG = 2
 
 
+# The reconciler's passes (stack_set and what it imports) are imported by the commands that run them:
+# `python -m reconciler preview` starts without them.
+
+
 def run(config: ServiceConfig, redactor: Redactor) -> int:
     from reconciler.service.runner import ReconcilerService
+    from reconciler.stack_set import StackSet
 
     return ReconcilerService(StackSet(config, redactor)).serve()
 
@@ -32,6 +36,8 @@ def run(config: ServiceConfig, redactor: Redactor) -> int:
 def once(config: ServiceConfig, redactor: Redactor, stack: Optional[str], as_json: bool, out: TextIO = sys.stdout) -> int:
     """One pass over every (or one) stack, upstreams before the stacks promoted from them; 0 when all ended
     applied, skipped or remediated, else 1."""
+    from reconciler.stack_set import LISTENER_FLUSH_S, StackSet
+
     stacks = StackSet(config, redactor, only=stack)
 
     def one_pass(name: str) -> RunOutcome:
@@ -70,6 +76,8 @@ def _print_outcome(outcome: RunOutcome, as_json: bool, redactor: Redactor, out: 
 
 def status(config: ServiceConfig, redactor: Redactor, as_json: bool, out: TextIO = sys.stdout) -> int:
     """What the status store holds, without running anything (works while `run` is running)."""
+    from reconciler.stack_set import STORE_FILE
+
     path = config.state_dir / STORE_FILE
     if not path.exists():
         entries = [{"stack": spec.name, "result": None} for spec in config.stacks]

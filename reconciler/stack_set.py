@@ -9,14 +9,14 @@ import time
 from pathlib import Path
 from typing import IO, Optional
 
-from pulumi import automation as auto
-
 from reconciler.commit_status.listener import commit_status_listeners
 from reconciler.desired_state import digest_key
+from reconciler.notify.listeners import notification_listeners
+from reconciler.process_setup import pulumi_command, pulumi_root
 from reconciler.reconcile import StackReconciler
 from reconciler.recorder import Recorder
 from reconciler.run_events import RunListener
-from reconciler.settings import ConfigError, ServiceConfig, StackSpec
+from reconciler.settings import ServiceConfig, StackSpec
 from reconciler.status.store import StatusStore
 from reconciler.telemetry.metrics import Metrics
 from reconciler.telemetry.redaction import Redactor
@@ -25,35 +25,13 @@ from reconciler.workspace import StackWorkspace
 log = logging.getLogger("reconciler")
 STORE_FILE = "status.sqlite"
 LOCK_FILE = "reconciler.lock"
-# How long a process that ends (`once`, a stopping service) waits for commit statuses still being sent.
+# How long a process that ends (`once`, a stopping service) waits for what its listeners still send
+# (commit statuses, notifications, Kubernetes Events).
 LISTENER_FLUSH_S = 30.0
 
 
 class StateDirBusy(Exception):
     """Another reconciler process uses this state directory."""
-
-
-def redactor_for(config: ServiceConfig) -> Redactor:
-    redactor = Redactor(config.secrets())
-    for spec in config.stacks:
-        if spec.credentials.password is not None:
-            redactor.add_basic_auth(spec.credentials.username or "x-access-token", spec.credentials.password.value)
-    return redactor
-
-
-def pulumi_root(config: ServiceConfig) -> Optional[str]:
-    return str(config.pulumi_command.parent.parent) if config.pulumi_command else None
-
-
-def pulumi_command(config: ServiceConfig) -> auto.PulumiCommand:
-    """The pulumi CLI named in the config, else the one on PATH; a missing CLI is a config problem (exit 2)."""
-    try:
-        return auto.PulumiCommand(root=pulumi_root(config))
-    except (OSError, auto.errors.InvalidVersionError) as error:
-        raise ConfigError(
-            str(config.path),
-            [f"pulumi: cannot run the Pulumi CLI ({error}); put it on PATH (`source tools/env.sh`) or set `pulumi:` to its path"],
-        ) from None
 
 
 class StackSet:
@@ -67,7 +45,7 @@ class StackSet:
         pulumi_command(config)  # a missing or unusable CLI is a config problem, found before any pass
         key = digest_key(config.state_dir)
         specs = [spec for spec in config.stacks if only is None or spec.name == only]
-        self.listeners: list[RunListener] = commit_status_listeners(config)
+        self.listeners: list[RunListener] = [*commit_status_listeners(config), *notification_listeners(config, redactor)]
         self.recorders = {
             spec.name: Recorder(spec, self.store, self.metrics, self.redactor, config.retry, self.listeners) for spec in specs
         }

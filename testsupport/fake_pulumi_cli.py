@@ -50,10 +50,10 @@ def main(root: Path, args: list[str]) -> int:
         print(json.dumps({"user": "reconciler", "url": os.environ["PULUMI_BACKEND_URL"]}))
         return 0
     state_path = stack_state_path(_backend(), yaml.safe_load(Path("Pulumi.yaml").read_text())["name"], stack)
+    if args[:2] != ["stack", "init"] and stack is not None and not state_path.exists():
+        print(f"error: no stack named '{stack}' found", file=sys.stderr)  # as the CLI says for any command on it
+        return 255
     if args[:2] == ["stack", "select"]:
-        if not state_path.exists():
-            print(f"error: no stack named '{stack}' found", file=sys.stderr)
-            return 255
         return 0
     if args[:2] == ["stack", "init"]:
         write_stack_state(_backend(), state_path.parent.name, stack)

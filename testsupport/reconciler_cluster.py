@@ -120,6 +120,8 @@ class ClusterRepo:
                 "pulumi-gitops:kubeconfig": self.local_env["KUBECONFIG"],
                 "pulumi-gitops:registryPassword": {"secret_env": REGISTRY_PASSWORD_ENV},
             },
+            # A preview runs as its own user, who reads only what it is given.
+            "preview_files": [self.local_env["KUBECONFIG"]],
         }
         entry.update(overrides)
         return entry

@@ -11,7 +11,7 @@ import logging
 import os
 import subprocess
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import Callable, Mapping, Optional
 
 from pulumi import automation as auto
 from pulumi.automation._cmd import CommandResult
@@ -20,8 +20,10 @@ from pulumi.automation.errors import create_command_error
 from reconciler.settings import StackSpec
 from reconciler.telemetry.redaction import Redactor
 
+from .ciphertexts import Ciphertexts
 from .encryption_salt import salt_from_state
 from .stack_file import StackFile
+from .supervised_command import SupervisedCommand
 
 log = logging.getLogger("reconciler.engine")
 
@@ -50,6 +52,18 @@ def ensure_backend_folder(spec: StackSpec) -> None:
         Path(spec.backend_url[len("file://"):].split("?", 1)[0]).mkdir(parents=True, exist_ok=True)
 
 
+class _NamedStackWorkspace(auto.LocalWorkspace):
+    """A workspace whose every command names its stack (`--stack`), so nothing is selected first.
+
+    `stack select` is a CLI start (0.2-0.3 s) that only records the choice in
+    PULUMI_HOME; for a stack that does not exist, the next command fails with
+    the same StackNotFoundError.
+    """
+
+    def select_stack(self, stack_name: str) -> None:
+        pass
+
+
 class StackSession:
     def __init__(
         self,
@@ -61,6 +75,7 @@ class StackSession:
         remember_salt: Callable[[str], None],
         create: bool = True,
         env: Optional[Mapping[str, str]] = None,
+        ciphertexts: Optional[Ciphertexts] = None,
     ) -> None:
         self.spec = spec
         self.project_path = project_path
@@ -68,7 +83,7 @@ class StackSession:
         self._redactor = redactor
         self._remembered_salt = remembered_salt
         self._remember_salt = remember_salt
-        # A preview only reads: it selects the stack and never creates one in the backend.
+        # A preview only reads: it never creates the stack in the backend, nor selects it (a missing one fails its first command).
         self._create = create
         # The whole environment of the CLI when given (a preview's sandbox); else workspace_env over the service's.
         self._env = env
@@ -76,13 +91,13 @@ class StackSession:
         self._salt: Optional[str] = None
         self._learned_config: Optional[str] = None
         # (salt, key, value) -> ciphertext: valid for as long as the salt is the same.
-        self._ciphertexts: dict[tuple[Optional[str], str, Any], str] = {}
+        self._ciphertexts = ciphertexts if ciphertexts is not None else Ciphertexts()
 
     @property
     def stack(self) -> auto.Stack:
         if self._stack is None:
             ensure_backend_folder(self.spec)
-            workspace = auto.LocalWorkspace(
+            workspace = (auto.LocalWorkspace if self._create else _NamedStackWorkspace)(
                 work_dir=str(self.project_path),
                 env_vars=dict(self._env) if self._env is not None else workspace_env(self.spec),
                 pulumi_command=self._command,
@@ -134,26 +149,30 @@ class StackSession:
         return self._salt
 
     def _set_secret_overrides(self, stack_file: StackFile) -> None:
-        """Encrypts the secret overrides with the CLI once per salt; later runs write the same ciphertext back."""
+        """Encrypts each secret override with the CLI once per salt and value; later runs write the same ciphertext back."""
         secret = [override for override in self.spec.config if override.secret]
-        if not secret:
-            return
         salt = stack_file.salt()
-        cached = {o.key: self._ciphertexts.get((salt, o.key, o.value)) for o in secret}
-        if salt and all(cached.values()):
-            stack_file.set_config_entries({key: {"secure": ciphertext} for key, ciphertext in cached.items()})
-            return
-        for override in secret:
+        known = {o.key: self._ciphertexts.get(salt, o.key, str(o.value)) for o in secret} if salt else {}
+        if any(known.values()):
+            stack_file.set_config_entries({key: {"secure": ciphertext} for key, ciphertext in known.items() if ciphertext})
+        missing = [override for override in secret if not known.get(override.key)]
+        for override in missing:
             self._set_secret(override.key, str(override.value))
+        if not missing:
+            return
         entries, salt = stack_file.config_entries(), stack_file.salt()
-        for override in secret:
+        for override in missing:
             entry = entries.get(override.key)
             if salt and isinstance(entry, dict) and "secure" in entry:
-                self._ciphertexts[(salt, override.key, override.value)] = entry["secure"]
+                self._ciphertexts.put(salt, override.key, str(override.value), entry["secure"])
 
     def _set_secret(self, key: str, value: str) -> None:
-        """`pulumi config set --secret KEY` with the value on stdin: argv is readable by anyone in /proc/*/cmdline."""
-        args = [self._command.command, "--non-interactive", "config", "set", "--secret", "--stack", self.spec.stack, key]
+        """`pulumi config set --secret KEY` with the value on stdin (argv is readable by anyone in /proc/*/cmdline).
+
+        Behind the command's launcher, when it has one: a preview's sandbox.
+        """
+        launcher = self._command.launcher() if isinstance(self._command, SupervisedCommand) else []
+        args = [*launcher, self._command.command, "--non-interactive", "config", "set", "--secret", "--stack", self.spec.stack, key]
         inherited = os.environ if self._env is None else {}
         env = {**inherited, **self.stack.workspace.env_vars, "PULUMI_AUTOMATION_API": "true"}
         result = subprocess.run(args, input=value, cwd=self.project_path, env=env, capture_output=True, text=True, timeout=120)

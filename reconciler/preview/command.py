@@ -16,8 +16,8 @@ from reconciler.preview.github_comments import GitHubCommentError
 from reconciler.preview.json_report import render_json
 from reconciler.preview.markdown import render_markdown
 from reconciler.preview.pull_request import PullRequest, pull_request_from_actions_env
+from reconciler.process_setup import pulumi_command, redactor_for
 from reconciler.settings import ServiceConfig
-from reconciler.stack_set import pulumi_command, redactor_for
 
 from .comment import post_preview
 from .run import run_preview

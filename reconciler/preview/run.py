@@ -27,7 +27,8 @@ from reconciler.source.checkout import StackCheckout
 from reconciler.telemetry.redaction import Redactor
 from reconciler.telemetry.secret_masking import secret_config_values
 
-from .sandbox import PreviewSandbox, has_state
+from .backend_view import has_state
+from .sandbox import PreviewSandbox
 from .workspace import PreviewWorkspace
 
 log = logging.getLogger("reconciler.preview")
@@ -70,7 +71,7 @@ def run_preview(
             session = StackSession(
                 spec, checkout.project_path, sandbox.command, redactor,
                 remembered_salt=lambda: live_salt(config, spec), remember_salt=lambda salt: None, create=False,
-                env=sandbox.env,
+                env=sandbox.env, ciphertexts=workspace.ciphertexts(),
             )
             committed_secrets = StackFile(checkout.project_path, spec.stack).secure_keys()
             session.prepare()

@@ -4,7 +4,8 @@ Each stack has a bare object cache under `<state_dir>/previews/<stack>/cache.git
 that fetches keep up to date. A preview resolves its ref there, then gets a
 temporary clone that borrows the cache's objects (git alternates): the full
 history (image tags and commit labels are read from it) without copying it.
-The clone is deleted when the preview ends.
+The clone is deleted when the preview ends. Next to the cache, `ciphertexts.json`
+keeps the secret overrides as earlier previews encrypted them (engine/ciphertexts.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from reconciler.engine.ciphertexts import Ciphertexts
 from reconciler.settings import GitCredentials, StackSpec
 from reconciler.source.checkout import StackCheckout
 from reconciler.source.git_command import GitError, run_git
@@ -36,6 +38,11 @@ class PreviewWorkspace:
         self.spec = spec
         self.root = state_dir / "previews" / spec.name
         self.cache = self.root / "cache.git"
+
+    def ciphertexts(self) -> Ciphertexts:
+        """The stack's secret overrides as encrypted by earlier previews: a new one with the same salt encrypts nothing."""
+        passphrase = self.spec.passphrase.value if self.spec.passphrase is not None else None
+        return Ciphertexts(self.root / "ciphertexts.json", passphrase)
 
     def resolve(self, ref: str) -> str:
         """The commit `ref` names in the stack's repository: a full commit, a branch, a tag or a fetched ref like refs/pull/7/head."""

@@ -28,7 +28,8 @@ from reconciler.preview.pull_request import PullRequest, pull_request_from_webho
 from reconciler.preview.pull_request_api import fetch_pull_request
 from reconciler.preview.run import PreviewRun, run_preview
 from reconciler.preview.workspace import PreviewWorkspace, RefNotFound
-from reconciler.stack_set import StackSet, pulumi_command
+from reconciler.process_setup import pulumi_command
+from reconciler.stack_set import StackSet
 
 from .github_webhook import pull_request_stacks
 from .preview_permission import comment_permission, pull_number, pull_request_permission, refusal_comment

@@ -10,6 +10,7 @@ from pydantic import Field, StrictInt, field_validator, model_validator
 
 from .coordination_section import CoordinationSection
 from .fields import RelativePath, written
+from .notifications_section import NotificationsSection
 from .promotion_links import promotion_problems
 from .sections import GitHubSection, HttpSection, PreviewsSection, RetrySection, Section, WebhookSection
 from .stack_section import StackSection
@@ -32,6 +33,7 @@ class ConfigFile(Section):
     http: HttpSection = Field(HttpSection(), description="how the HTTP listener defends itself")
     retry: RetrySection = Field(RetrySection(), description="how long to wait before trying a stack again")
     previews: PreviewsSection = Field(PreviewsSection(), description="who may have a pull request previewed")
+    notifications: NotificationsSection = Field(NotificationsSection(), description="where runs are announced (webhooks, Slack)")
     coordination: Optional[CoordinationSection] = Field(
         None, description="replicas sharing the stacks through Kubernetes Leases; unset: this process runs every stack",
     )

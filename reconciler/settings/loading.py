@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from .config_file import ConfigFile, deletion_guard, pulumi_stack
 from .coordination_section import CoordinationSection, host_replica_id
 from .errors import ConfigError
+from .events_section import events_target
 from .model import (
     ConfigOverride,
     CoordinationSettings,
@@ -31,8 +32,10 @@ from .model import (
     StackSpec,
     WebhookSettings,
 )
+from .notification_settings import NotificationSettings, NotificationSink, RateLimit
+from .notifications_section import NotificationsSection
 from .problem_text import describe
-from .sections import GITHUB_COM_API
+from .sections import GITHUB_COM_API, preview_user_ids
 from .stack_section import StackSection
 
 
@@ -51,6 +54,7 @@ def load_config(path: str | os.PathLike) -> ServiceConfig:
         config_file = ConfigFile.model_validate(document, context={"config_dir": config_path.parent})
     except ValidationError as error:
         raise ConfigError(str(path), [*describe(error, document, ConfigFile), *problems]) from None
+    problems += config_file.notifications.unknown_stacks({entry.name for entry in config_file.stacks})
     if problems:
         raise ConfigError(str(path), problems)
     return _service(config_file, config_path)
@@ -90,7 +94,9 @@ def _service(config: ConfigFile, path: Path) -> ServiceConfig:
             command=config.previews.command,
             forks=config.previews.forks,
             timeout_s=config.previews.timeout,
+            user=preview_user_ids(config.previews.user) if config.previews.user else None,
         ),
+        notifications=_notifications(config.notifications),
         coordination=_coordination(config.coordination) if config.coordination else None,
     )
 
@@ -104,6 +110,19 @@ def _coordination(section: CoordinationSection) -> CoordinationSettings:
         replica_id=section.replica_id or host_replica_id(),
         kill_grace=section.kill_grace,
     )
+
+
+def _notifications(section: NotificationsSection) -> NotificationSettings:
+    sinks = tuple(
+        NotificationSink(
+            name=sink.name, type=sink.type, url=sink.url, secret=sink.secret,
+            results=frozenset(result.value for result in sink.results), stacks=frozenset(sink.stacks),
+            rate_limit=RateLimit(sink.rate_limit.messages, sink.rate_limit.per), timeout_s=sink.timeout,
+            retries=sink.retries, retry_backoff_s=sink.retry_backoff,
+        )
+        for sink in section.sinks
+    )
+    return NotificationSettings(sinks, section.link)
 
 
 def _stack(entry: StackSection) -> StackSpec:
@@ -136,7 +155,9 @@ def _stack(entry: StackSection) -> StackSpec:
         soak=entry.soak,
         require_healthy=entry.require_healthy,
         github_repository=entry.github_repository,
+        events=events_target(entry.events, entry.config),
         review_stacks=_review_stacks(entry),
+        preview_files=tuple(entry.preview_files),
     )
 
 

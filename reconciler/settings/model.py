@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
+
+if TYPE_CHECKING:
+    from .notification_settings import EventsTarget, NotificationSettings
 
 
 @dataclass(frozen=True)
@@ -95,8 +98,11 @@ class StackSpec:
     require_healthy: bool
     # owner/repo its commit statuses go to, "off" for none; None: read from repo_url (commit_status/repository.py).
     github_repository: Optional[str]
+    events: Optional[EventsTarget]  # where its Kubernetes Events go; None: nowhere
     # Pull requests carrying a label get a stack of their own (reconciler/review/); None: off.
     review_stacks: Optional[ReviewStackSettings] = None
+    # Files a pull request preview's program may read besides its own (a read-only kubeconfig, say).
+    preview_files: tuple[Path, ...] = ()
 
     @property
     def tracks(self) -> str:
@@ -152,6 +158,8 @@ class PreviewSettings:
     # Previews of pull requests from forks: off unless a trusted member asks (label or command).
     forks: bool = False
     timeout_s: float = 600.0
+    # (uid, gid) a preview's CLI runs as when the service is root; None: uid 0 without capabilities.
+    user: Optional[tuple[int, int]] = (65532, 65532)
 
 
 @dataclass(frozen=True)
@@ -182,6 +190,7 @@ class ServiceConfig:
     github: GitHubSettings
     http: HttpSettings
     previews: PreviewSettings
+    notifications: NotificationSettings
     coordination: Optional[CoordinationSettings] = None  # None: this process runs every stack alone
 
     def stack(self, name: str) -> StackSpec:
@@ -204,4 +213,5 @@ class ServiceConfig:
                 values.append(spec.credentials.password.value)
             values += [override.value for override in spec.config if override.secret]
             values += [value.value for _, value in spec.preview_env if isinstance(value, Secret)]
+        values += self.notifications.secret_values()
         return [value for value in values if value]

@@ -36,13 +36,15 @@ def _problems(detail: ErrorDetails, document: dict, model: type[BaseModel]) -> l
 
 
 def _entry(loc: list[Any], document: dict) -> tuple[str, list[Any]]:
-    """`stacks[0] (web)` and the keys inside that entry, or no entry and the keys from the top."""
-    if len(loc) >= 2 and loc[0] == "stacks" and isinstance(loc[1], int):
-        entries = document.get("stacks")
-        entry = entries[loc[1]] if isinstance(entries, list) else None
-        name = entry.get("name") if isinstance(entry, dict) else None
-        label = f"stacks[{loc[1]}] ({name})" if isinstance(name, str) else f"stacks[{loc[1]}]"
-        return label, loc[2:]
+    """`stacks[0] (web)` (or `notifications.sinks[1] (chat)`) and the keys inside that entry, or no entry and the keys from the top."""
+    found: Any = document
+    for depth, part in enumerate(loc):
+        if isinstance(part, int) and depth > 0:
+            entry = found[part] if isinstance(found, list) and 0 <= part < len(found) else None
+            name = entry.get("name") if isinstance(entry, dict) else None
+            where = f"{'.'.join(map(str, loc[:depth]))}[{part}]"
+            return (f"{where} ({name})" if isinstance(name, str) else where), loc[depth + 1:]
+        found = found.get(part) if isinstance(found, dict) else None
     return "", loc
 
 
@@ -55,7 +57,7 @@ def _text(detail: ErrorDetails, model: type[BaseModel], loc: list[Any]) -> str:
         return f"must be a mapping of {', '.join(known)}" if known else "must be a mapping"
     if kind == "greater_than_equal":
         return f"must be a whole number of at least {context['ge']}, got {detail['input']!r}"
-    if kind == "literal_error":
+    if kind in ("literal_error", "enum"):
         return f"must be {context['expected']}, got {detail['input']!r}"
     return f"{_PLAIN_WORDS.get(kind, detail['msg'])}, got {detail['input']!r}" if kind != "missing" else _PLAIN_WORDS[kind]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pwd
 import re
 import string
 from typing import Literal, Optional
@@ -19,6 +20,7 @@ _HTTP_URL = r"^https?://[^/\s]+"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 LABEL_PATTERN = r"^[^\s,][^,]{0,49}$"
 _COMMAND = r"^/[A-Za-z0-9][A-Za-z0-9_-]*$"
+_PREVIEW_USER = r"^(\d+(:\d+)?|[a-z_][a-z0-9_-]*)$"
 _HOST_NAME = re.compile(r"[a-z0-9._-]+|\[?[0-9a-f:.]+\]?")
 # GitHub's author_association values (REST API, "author_association").
 ASSOCIATIONS = ("OWNER", "MEMBER", "COLLABORATOR", "CONTRIBUTOR", "FIRST_TIME_CONTRIBUTOR", "FIRST_TIMER", "MANNEQUIN", "NONE")
@@ -128,6 +130,11 @@ class PreviewsSection(Section):
     )
     forks: StrictBool = Field(False, description="preview pull requests from forks without a trusted member asking")
     timeout: Duration = written("10m", "a preview's CLI is interrupted past it")
+    user: Optional[str] = Field(
+        "65532:65532", json_schema_extra={"pattern": _PREVIEW_USER},
+        description="who a preview's CLI and program run as when the service is root: UID:GID, UID or a user name; "
+        "null: root without capabilities",
+    )
 
     @field_validator("trusted_associations")
     @classmethod
@@ -143,6 +150,28 @@ class PreviewsSection(Section):
         if text is not None and not re.fullmatch(pattern, text):
             raise ValueError(f"must be like {example!r} (or null for none), got {text!r}")
         return text
+
+    @field_validator("user")
+    @classmethod
+    def _user(cls, user: Optional[str]) -> Optional[str]:
+        if user is None:
+            return None
+        if not re.fullmatch(_PREVIEW_USER, user) or preview_user_ids(user)[0] == 0:
+            raise ValueError("must be UID:GID or UID (not 0), the name of a user of this machine other than root, "
+                             f"or null (root without capabilities), got {user!r}")
+        return user
+
+
+def preview_user_ids(user: str) -> tuple[int, int]:
+    """(uid, gid) of `previews.user`; (0, 0) for a name this machine does not know."""
+    if re.fullmatch(r"\d+(:\d+)?", user):
+        uid, _, gid = user.partition(":")
+        return int(uid), int(gid or uid)
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        return 0, 0
+    return entry.pw_uid, entry.pw_gid
 
 
 class RetrySection(Section):

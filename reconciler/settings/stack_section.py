@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from .events_section import EventsSection
 from .fields import (
     SECRET_SCHEMA,
     Duration,
@@ -201,6 +202,11 @@ class StackSection(Section):
         description="what a pull request preview's CLI gets besides the stack's own settings (never the service's environment): "
         "plain values, {env: NAME} or {file: PATH} (secrets, masked everywhere)",
     )
+    preview_files: list[RelativePath] = Field(
+        [], description="files or folders a pull request preview's program may read (read-only), e.g. the kubeconfig its "
+        "config names; nothing else of the service's is readable to it",
+    )
+    events: Optional[EventsSection] = Field(None, description="where a Kubernetes Event is written for each run")
     review_stacks: Optional[ReviewStacksSection] = Field(
         None, description="a pull request carrying the label gets a stack of its own, from its head, until it closes "
         "or the ttl runs out; unset: none",

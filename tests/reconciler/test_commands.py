@@ -21,8 +21,9 @@ from reconciler import commands
 from reconciler.__main__ import main
 from reconciler.desired_state import config_digest, digest_key
 from reconciler.errors import SOURCE_UNREACHABLE
+from reconciler.process_setup import pulumi_root, redactor_for
 from reconciler.settings import load_config
-from reconciler.stack_set import LOCK_FILE, STORE_FILE, StackSet, StateDirBusy, pulumi_root, redactor_for
+from reconciler.stack_set import LOCK_FILE, STORE_FILE, StackSet, StateDirBusy
 from reconciler.status.store import StatusStore
 from testsupport.reconciler_testing import PROJECT_DIR, TINY_PROJECT, tiny_stack, write_config
 from testsupport.stub_pulumi import StubPulumi
@@ -149,7 +150,8 @@ def test_secrets_in_a_failed_pass_never_reach_the_output(tmp_path, stub, remote,
 HOLD_THE_STATE_DIRECTORY = """
 import sys, time
 from reconciler.settings import load_config
-from reconciler.stack_set import StackSet, redactor_for
+from reconciler.process_setup import redactor_for
+from reconciler.stack_set import StackSet
 config = load_config(sys.argv[1])
 stacks = StackSet(config, redactor_for(config))  # holds the state directory while it exists
 print("held", flush=True)

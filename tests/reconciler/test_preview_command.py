@@ -37,9 +37,10 @@ class Scenario:
         self.remote = remote
         self.head = remote.commit("the tiny project", TINY_PROJECT)
         self.backend = tmp_path / "backend"
+        # The stand-in CLI reads its behaviour beside its bin/, which a preview's user gets only when named.
+        stack = tiny_stack(remote, self.backend, secrets_passphrase=None, preview_files=[str(self.stub.root)])
         self.config_path = write_config(
-            tmp_path / "reconciler.yaml", [tiny_stack(remote, self.backend, secrets_passphrase=None)],
-            pulumi=str(self.stub.command), github={"api_url": github_url},
+            tmp_path / "reconciler.yaml", [stack], pulumi=str(self.stub.command), github={"api_url": github_url},
         )
 
     def stack_exists(self) -> None:

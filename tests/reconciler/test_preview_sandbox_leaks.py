@@ -124,9 +124,10 @@ def test_the_services_preview_leaks_nothing_into_the_comment_the_log_the_status_
     config_path, env, github, secrets, remote = hostile
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+    from reconciler.process_setup import redactor_for
     from reconciler.service.pull_request_previews import PullRequestPreviews
     from reconciler.settings import load_config
-    from reconciler.stack_set import StackSet, redactor_for
+    from reconciler.stack_set import StackSet
     from reconciler.status.report import service_status
 
     config = load_config(config_path)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pwd
+from pathlib import Path
+
 import pytest
 
 from reconciler.settings import ConfigError, PreviewSettings, Secret, load_config
@@ -20,6 +23,7 @@ def test_without_a_previews_section_members_label_and_command_are_trusted_for_te
     assert settings == PreviewSettings()
     assert (settings.trusted_associations, settings.label, settings.command, settings.forks, settings.timeout_s) == \
         (("OWNER", "MEMBER", "COLLABORATOR"), "preview", "/preview", False, 600.0)
+    assert settings.user == (65532, 65532), "previews run as a fixed high uid and gid nobody else uses"
 
 
 def test_a_previews_section_is_read(tmp_path):
@@ -27,6 +31,29 @@ def test_a_previews_section_is_read(tmp_path):
                                         "forks": True, "timeout": "90s"}).previews
 
     assert settings == PreviewSettings(("OWNER",), "safe to preview", None, True, 90.0)
+
+
+@pytest.mark.parametrize(("written", "ids"), [("1234:5678", (1234, 5678)), ("4321", (4321, 4321)), (None, None)])
+def test_the_preview_user_is_written_as_uid_and_gid_or_null_for_root(tmp_path, written, ids):
+    assert load(tmp_path, previews={"user": written}).previews.user == ids
+
+
+def test_the_preview_user_may_be_named(tmp_path):
+    nobody = pwd.getpwnam("nobody")
+
+    assert load(tmp_path, previews={"user": "nobody"}).previews.user == (nobody.pw_uid, nobody.pw_gid)
+
+
+@pytest.mark.parametrize("written", ["0", "0:0", "root", "no-such-user-93", "1000:", "a user"])
+def test_root_or_an_unknown_user_as_the_preview_user_is_refused(tmp_path, written):
+    with pytest.raises(ConfigError, match=r"previews.user: must be UID:GID or UID \(not 0\), the name of a user"):
+        load(tmp_path, previews={"user": written})
+
+
+def test_preview_files_are_read_relative_to_the_config(tmp_path):
+    spec = load(tmp_path, {"preview_files": ["kube/preview.yaml", "/etc/ssl/certs"]}).stack("tiny")
+
+    assert spec.preview_files == (tmp_path / "kube" / "preview.yaml", Path("/etc/ssl/certs"))
 
 
 def test_preview_env_holds_plain_values_and_secrets_read_from_env_or_file(tmp_path, monkeypatch):

@@ -14,6 +14,8 @@ from typing import Any, Optional
 
 import pytest
 
+from localenv import buildkit
+from localenv import settings as localenv_settings
 from testsupport.fake_github import serve_fake_github
 from testsupport.pull_request_events import LabelledPullRequest, signed_event
 from testsupport.reconciler_cluster import PASSPHRASE_ENV, REGISTRY_PASSWORD_ENV, ClusterRepo, manifests
@@ -65,10 +67,12 @@ def test_a_labelled_pull_request_gets_a_review_stack_updated_on_push_and_destroy
                "GITHUB_TOKEN": github.token, "RECONCILER_E2E_WEBHOOK_SECRET": WEBHOOK_SECRET}
         port = free_port()
         config = write_config(
-            # The sandboxed engine gets the image builder the local environment runs, named like any preview_env.
+            # The sandboxed engine gets the image builder the local environment runs, named like any preview_env,
+            # and its socket, which the preview user may use only when it is given.
             tmp_path / "reconciler.yaml", [repo.stack_entry(
                 review_stacks={"label": LABEL, "ttl": "72h"},
                 preview_env={name: local_env[name] for name in ("BUILDX_CONFIG", "BUILDX_BUILDER")},
+                preview_files=[local_env["KUBECONFIG"], str(buildkit.socket_path(localenv_settings.load()))],
             )],
             state_dir=str(state_dir), listen=f"127.0.0.1:{port}", log_format="json", github={"api_url": github.url},
             webhook={"secret": {"env": "RECONCILER_E2E_WEBHOOK_SECRET"}},

@@ -35,8 +35,10 @@ def recorded_run(tmp_path, remote, engine_env):
     wrapper.chmod(0o755)
     remote.commit("first", TINY_PROJECT)
     backend = tmp_path / "backend"
+    # The wrapper runs the real CLI, which a preview's user is given only when named.
     config = write_config(tmp_path / "reconciler.yaml",
-                          [tiny_stack(remote, backend, config={"tiny:token": {"secret_env": "TINY_TOKEN"}})],
+                          [tiny_stack(remote, backend, config={"tiny:token": {"secret_env": "TINY_TOKEN"}},
+                                      preview_files=[str(real.parent)])],
                           pulumi=str(wrapper))
     env = {**engine_env, "TINY_TOKEN": TOKEN}
     result = run_cli("once", "--config", str(config), "--json", env=env, timeout=300)
@@ -49,7 +51,7 @@ def recorded_run(tmp_path, remote, engine_env):
 def test_a_secret_override_reaches_the_stack_without_ever_being_on_a_command_line(recorded_run, engine_env):
     log, state_dir, _ = recorded_run
 
-    # A preview's select and preview run in its read-only namespace and cannot append here; its override is set outside.
+    # A preview's CLI calls run in its read-only namespace and cannot append here; `once` sets the override.
     calls = [call.split("\0") for call in log.read_text().splitlines() if call]
     assert any("config" in call and "--secret" in call for call in calls), "the override was set through the CLI"
     assert not [call for call in calls if any(TOKEN in arg for arg in call)]

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import SOURCE_UNREACHABLE
+from reconciler.process_setup import redactor_for
 from reconciler.service.runner import ReconcilerService
 from reconciler.settings import ConfigError, load_config
-from reconciler.stack_set import StackSet, redactor_for
+from reconciler.stack_set import StackSet
 from testsupport.reconciler_testing import free_port, tiny_stack, wait_for, write_config
 from testsupport.stub_pulumi import StubPulumi
 

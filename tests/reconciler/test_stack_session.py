@@ -17,6 +17,7 @@ import pytest
 import yaml
 from pulumi import automation as auto
 
+from reconciler.engine.ciphertexts import Ciphertexts
 from reconciler.engine.stack_session import StackSession
 from reconciler.engine.supervised_command import SupervisedCommand
 from reconciler.settings import ConfigOverride
@@ -41,11 +42,12 @@ class Harness:
         self.remembered: list[str] = []
         self.spec = spec
 
-    def session(self, remembered: str | None = None, create: bool = True, **changes) -> StackSession:
+    def session(self, remembered: str | None = None, create: bool = True, ciphertexts: Ciphertexts | None = None,
+                command: SupervisedCommand | None = None, **changes) -> StackSession:
         spec = dataclasses.replace(self.spec, **changes)
-        command = SupervisedCommand(str(self.stub.root), deadline_s=60)
+        command = command or SupervisedCommand(str(self.stub.root), deadline_s=60)
         return StackSession(spec, self.project, command, self.redactor, remembered_salt=lambda: remembered,
-                            remember_salt=self.remembered.append, create=create)
+                            remember_salt=self.remembered.append, create=create, ciphertexts=ciphertexts)
 
     def backend(self, salt: str | None = None) -> None:
         """The stack exists in the backend; its secrets provider has this salt."""
@@ -90,6 +92,12 @@ def test_a_stack_opened_to_preview_is_never_created(harness):
     with pytest.raises(auto.StackNotFoundError):
         harness.session(create=False).prepare()
     assert "stack init" not in harness.verbs()
+
+
+def test_a_stack_opened_to_preview_is_not_selected_each_command_names_it(harness):
+    harness.backend(salt=STATE_SALT)
+    harness.session(create=False).prepare()
+    assert harness.verbs() == ["stack export"], "one CLI call: the state's salt"
 
 
 def test_a_fresh_checkout_gets_the_salt_seen_last_without_asking_the_backend(harness):
@@ -171,7 +179,62 @@ def test_rotating_one_of_two_secret_overrides_encrypts_it_and_keeps_the_other(ha
     session.prepare()
     config = harness.stack_file()["config"]
     assert config == {"tiny:a": secure("kept-value"), "tiny:b": secure("new-value")}
+    assert harness.encryptions() == 3, "both at first, then only the rotated one"
     assert not any(harness.on_argv(value) for value in ("kept-value", "old-value", "new-value"))
+
+
+def test_ciphertexts_kept_in_a_file_serve_the_next_process_with_the_same_passphrase(harness, tmp_path):
+    harness.backend()
+    kept = tmp_path / "previews" / "ciphertexts.json"
+    token = (ConfigOverride("tiny:token", "file-kept-token-4e", secret=True),)
+    harness.commit_stack_file({"encryptionsalt": "v1:s"})
+    harness.session(ciphertexts=Ciphertexts(kept, "the-passphrase"), config=token).prepare()
+    assert harness.encryptions() == 1
+    # Another process (a new session and a new cache object), a fresh checkout: no CLI call.
+    harness.commit_stack_file({"encryptionsalt": "v1:s"})
+    harness.session(ciphertexts=Ciphertexts(kept, "the-passphrase"), config=token).prepare()
+    assert harness.encryptions() == 1
+    assert harness.stack_file()["config"]["tiny:token"] == secure("file-kept-token-4e")
+    assert "file-kept-token-4e" not in kept.read_text() and kept.stat().st_mode & 0o077 == 0
+    # Another passphrase (rotated) finds nothing it can trust there.
+    harness.commit_stack_file({"encryptionsalt": "v1:s"})
+    harness.session(ciphertexts=Ciphertexts(kept, "a-new-passphrase"), config=token).prepare()
+    assert harness.encryptions() == 2
+
+
+def test_a_cut_short_ciphertext_file_means_encrypting_again(harness, tmp_path):
+    harness.backend()
+    kept = tmp_path / "ciphertexts.json"
+    kept.write_text('{"abc": "v1:trunc')
+    harness.commit_stack_file({"encryptionsalt": "v1:s"})
+    harness.session(ciphertexts=Ciphertexts(kept, "the-passphrase"),
+                    config=(ConfigOverride("tiny:token", "t", secret=True),)).prepare()
+    assert harness.encryptions() == 1 and harness.stack_file()["config"]["tiny:token"] == secure("t")
+
+
+class LaunchedCommand(SupervisedCommand):
+    """Every CLI call goes through a script that notes it, as a preview's goes through its namespace launcher."""
+
+    def __init__(self, root: str, launcher: Path) -> None:
+        super().__init__(root, deadline_s=60)
+        self._launcher = launcher
+
+    def launcher(self) -> list[str]:
+        return [str(self._launcher)]
+
+
+def test_a_secret_override_is_encrypted_behind_the_commands_launcher(harness, tmp_path):
+    harness.backend()
+    launched = tmp_path / "launched.txt"
+    launcher = tmp_path / "launcher"
+    launcher.write_text(f'#!/bin/sh\necho "$*" >> "{launched}"\nexec "$@"\n')
+    launcher.chmod(0o755)
+    harness.commit_stack_file({"encryptionsalt": "v1:s"})
+    session = harness.session(command=LaunchedCommand(str(harness.stub.root), launcher),
+                              config=(ConfigOverride("tiny:token", "behind-launcher", secret=True),))
+    session.prepare()
+    assert harness.encryptions() == 1
+    assert "config set --secret --stack dev tiny:token" in launched.read_text()
 
 
 def test_the_salt_the_cli_writes_into_a_new_stack_file_is_remembered_once(harness):
