@@ -46,7 +46,7 @@ class EngineInterrupted(auto.CommandError):
 
     def __init__(self, result: auto.CommandResult, why: str, description: str) -> None:
         super().__init__(result)
-        self.why = why  # "deadline" or "signal"
+        self.why = why  # "deadline", "signal" or "fence" (a replica stopped it before losing the stack's Lease)
         self.description = description
 
 
@@ -78,6 +78,9 @@ def from_engine(
     error: auto.CommandError, message: str, backend_reachable: Callable[[], bool], retry: RetryPolicy
 ) -> ReconcileError:
     """The adapter from the SDK's error classes (and the CLI's exit) to the three kinds."""
+    if isinstance(error, EngineInterrupted) and error.why == "fence":
+        return Waiting(LEASE_LOST, f"{error.description}; the replica holding the stack next recovers it. "
+                                   f"Engine output: {message}", delay=retry.concurrent_delay)
     if isinstance(error, EngineInterrupted):
         reason = DEADLINE_EXCEEDED if error.why == "deadline" else INTERRUPTED
         return Temporary(reason, f"{error.description}; the next pass releases its lock and clears what it left pending. "

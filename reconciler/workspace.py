@@ -16,9 +16,9 @@ from pulumi import automation as auto
 from reconciler import errors
 from reconciler.engine import operations
 from reconciler.engine.operations import EngineReport, OperationFailed, PreviewReport
-from reconciler.engine.recovery import Recovered, recover
+from reconciler.engine.recovery import Recovered, ReplicasOn, recover
 from reconciler.engine.stack_session import StackSession
-from reconciler.engine.supervised_command import SupervisedCommand
+from reconciler.engine.supervised_command import Fence, SupervisedCommand
 from reconciler.errors import ReconcileError, Stalled, Temporary
 from reconciler.settings import RetryPolicy, StackSpec
 from reconciler.source.checkout import CommitMissingError, StackCheckout
@@ -75,6 +75,13 @@ class StackWorkspace:
         self._command = SupervisedCommand(pulumi_root, deadline_s=spec.operation_timeout)
         self._salts = (remembered_salt, remember_salt)
         self._session: Optional[StackSession] = None
+        self._replicas_on: ReplicasOn = lambda host: None
+
+    def share(self, fence: Fence, kill_grace: float, replicas_on: ReplicasOn) -> None:
+        """Replicas share this stack (coordination/leased_workspace.py): every CLI run stops when `fence` says why,
+        and the recovery judges locks of other hosts by the replicas' heartbeats."""
+        self._command.fence_with(fence, kill_grace)
+        self._replicas_on = replicas_on
 
     @property
     def session(self) -> StackSession:
@@ -135,7 +142,7 @@ class StackWorkspace:
     def recover(self) -> Recovered:
         project = _project_name(self.checkout.project_path)
         return self._engine(lambda: recover(
-            self.session, project, self.redactor, self.spec.lock_stale_after, self.retry.concurrent_delay,
+            self.session, project, self.redactor, self.spec.lock_stale_after, self.retry.concurrent_delay, self._replicas_on,
         ))
 
     # Errors, typed once here

@@ -23,6 +23,8 @@ KIND_LABEL = "reconciler.gitops/lease"  # STACK or REPLICA
 SUBJECT_ANNOTATION = "reconciler.gitops/subject"  # the stack's entry name or the replica's id, as written
 # Set by a replica that got a webhook for a stack it does not hold; the holder runs the stack when it changes.
 TRIGGER_ANNOTATION = "reconciler.gitops/triggered"
+# On a heartbeat: the replica's host name as Pulumi's lock files name it (a pod's name), so a lock maps to its replica.
+HOST_ANNOTATION = "reconciler.gitops/host"
 STACK, REPLICA = "stack", "replica"
 REQUEST_TIMEOUT = 5.0  # seconds; well under any renew interval
 
@@ -87,13 +89,13 @@ class LeaseApi:
         except Conflict:
             return None
 
-    def create(self, kind: str, subject: str, holder: str, duration: float) -> Lease:
+    def create(self, kind: str, subject: str, holder: str, duration: float, annotations: Optional[dict[str, str]] = None) -> Lease:
         now = _now()
         body = client.V1Lease(
             metadata=client.V1ObjectMeta(
                 name=lease_name(kind, subject),
                 labels={MANAGED_BY[0]: MANAGED_BY[1], KIND_LABEL: kind},
-                annotations={SUBJECT_ANNOTATION: subject},
+                annotations={**(annotations or {}), SUBJECT_ANNOTATION: subject},
             ),
             spec=client.V1LeaseSpec(
                 holder_identity=holder, lease_duration_seconds=_seconds(duration),
@@ -102,15 +104,16 @@ class LeaseApi:
         )
         return _lease(self._call(self._api.create_namespaced_lease, self.namespace, body))
 
-    def write(self, lease: Lease, holder: Optional[str], duration: float) -> Lease:
-        """Renews (same holder), takes over (a new holder: acquireTime now, one more transition) or releases (None)."""
+    def write(self, lease: Lease, holder: Optional[str], duration: float, annotations: Optional[dict[str, str]] = None) -> Lease:
+        """Renews (same holder), takes over (a new holder: acquireTime now, one more transition) or releases (None);
+        `annotations` are set on top of those the Lease has."""
         now = _now()
         taken = holder is not None and holder != lease.holder
         body = client.V1Lease(
             metadata=client.V1ObjectMeta(
                 name=lease.name, resource_version=lease.resource_version,
                 labels={**lease.labels, MANAGED_BY[0]: MANAGED_BY[1], KIND_LABEL: lease.kind},
-                annotations={**lease.annotations, SUBJECT_ANNOTATION: lease.subject},
+                annotations={**lease.annotations, **(annotations or {}), SUBJECT_ANNOTATION: lease.subject},
             ),
             spec=client.V1LeaseSpec(
                 holder_identity=holder, lease_duration_seconds=_seconds(duration),

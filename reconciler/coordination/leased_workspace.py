@@ -1,7 +1,11 @@
-"""A stack's workspace whose engine writes start only right after the stack's Lease was renewed.
+"""A stack's workspace whose engine writes start only right after the stack's Lease was renewed, and whose CLI
+runs are fenced by the Lease.
 
 A replica that cannot renew (the API server is unreachable, or the Lease lapsed and another replica took it)
-does not start the next write; the write already running is left to Pulumi's stack lock.
+does not start the next write. A CLI already running is stopped (SIGINT, SIGKILL after kill_grace) once less than
+kill_grace + FENCE_SLACK_S of the Lease is left in this replica's eyes (StackLeases.fence, set on the stack's
+command by replica.py), so no CLI of this replica runs on the stack once another replica could see the Lease
+lapse; the run ends Waiting/LeaseLost, marked for recovery.
 """
 
 from __future__ import annotations

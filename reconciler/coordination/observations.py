@@ -21,3 +21,8 @@ class Observations:
             self._seen[lease.name] = (lease.resource_version, now)
             since = now
         return lease.holder is None or now - since > lease.duration
+
+    def unchanged_for(self, lease: Lease, until: float) -> float:
+        """How long, up to `until` (the last listing that showed it), this process has seen the Lease unchanged."""
+        version, since = self._seen.get(lease.name, ("", until))
+        return until - since if version == lease.resource_version else 0.0

@@ -12,6 +12,7 @@ from reconciler.coordination.leased_workspace import LeasedWorkspace
 from reconciler.coordination.stack_leases import StackLeases
 from reconciler.reconcile import Pass
 from reconciler.stack_set import StackSet
+from reconciler.workspace import StackWorkspace
 
 RunStack = Callable[[str, str], Pass]
 
@@ -28,6 +29,8 @@ class Replica:
             on_forwarded=lambda names: trigger(names, "forwarded"),
         )
         for name, reconciler in stacks.reconcilers.items():
+            if isinstance(reconciler.workspace, StackWorkspace):  # the one that runs a CLI to fence
+                reconciler.workspace.share(partial(self.leases.fence, name), self.settings.kill_grace, self.leases.replicas_on)
             reconciler.workspace = LeasedWorkspace(
                 reconciler.workspace, partial(self.leases.confirm, name), self.settings.replica_id,
                 retry_in=self.settings.renew_every,

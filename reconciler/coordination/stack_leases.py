@@ -22,7 +22,9 @@ from typing import Any, Callable, Optional
 from reconciler.coordination.lease_api import STACK, TRIGGER_ANNOTATION, Conflict, Lease, LeaseApi, LeaseApiError, lease_name
 from reconciler.coordination.membership import Membership
 from reconciler.coordination.observations import Observations
+from reconciler.engine.stack_locks import ReplicasOnHost
 from reconciler.settings import CoordinationSettings
+from reconciler.settings.coordination_section import FENCE_SLACK_S
 
 log = logging.getLogger("reconciler.coordination")
 
@@ -147,6 +149,23 @@ class StackLeases:
         """Before a step that writes: True when the stack's Lease was renewed just now."""
         with self._lock:
             return self._confirm(name)
+
+    def fence(self, name: str) -> Optional[str]:
+        """Asked while a CLI of the stack runs, without the lock (a round may hang on an unreachable API server): why
+        the CLI must stop now, or None. It must stop once less than kill_grace + FENCE_SLACK_S of the Lease is left
+        in this replica's eyes (which see it lapse first), so it is dead before any other replica can see it lapse."""
+        held = self._held.get(name)
+        if held is None:
+            return f"replica {self.replica_id} lost the stack's Lease"
+        left = held.valid_until - time.monotonic()
+        if left >= self.settings.kill_grace + FENCE_SLACK_S:
+            return None
+        return (f"replica {self.replica_id} could not renew the stack's Lease, which runs out in {max(left, 0.0):.1f}s "
+                "(fenced before another replica may take the stack)")
+
+    def replicas_on(self, hostname: str) -> Optional[ReplicasOnHost]:
+        """The other replicas on a host, by their heartbeats (membership.py)."""
+        return self._membership.on_host(hostname)
 
     def forward(self, names: list[str], reason: str) -> list[str]:
         """Hands a trigger (a webhook) for stacks this replica does not hold to their holders, through an annotation

@@ -9,15 +9,18 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Callable, Optional
 
 from reconciler.errors import LOCK_HELD, Waiting
 from reconciler.telemetry.redaction import Redactor
 
 from .event_log import EventLog
-from .stack_locks import owner_is_gone, stack_locks
+from .stack_locks import ReplicasOnHost, on_this_host, owner_is_gone, stack_locks
 from .stack_session import StackSession
 
 log = logging.getLogger("reconciler.recovery")
+# The replicas on a host, as their heartbeat Leases say (None: no replica there); set when replicas share the stacks.
+ReplicasOn = Callable[[str], Optional[ReplicasOnHost]]
 
 
 @dataclass(frozen=True)
@@ -29,18 +32,21 @@ class Recovered:
         return f"{self.released_locks} dead lock(s) released and {self.cleared_operations} pending operation(s) cleared"
 
 
-def recover(session: StackSession, project: str, redactor: Redactor, stale_after: float, retry_in: float) -> Recovered:
+def recover(session: StackSession, project: str, redactor: Redactor, stale_after: float, retry_in: float,
+            replicas_on: ReplicasOn = lambda host: None) -> Recovered:
     """Raises Waiting (LockHeld, naming the holder) while a live process holds the stack."""
     fields = {"stack": session.spec.name}
     now = time.time()
     released = 0
     for lock in stack_locks(session.spec.backend_url, project, session.spec.stack):
-        if not owner_is_gone(lock, now, stale_after):
-            raise Waiting(LOCK_HELD, f"the stack is locked by {lock.holder}, a live process: waiting for it to end "
+        replicas = None if on_this_host(lock) else replicas_on(lock.hostname)
+        holder = lock.holder + (f" ({replicas.describe()})" if replicas else "")
+        if not owner_is_gone(lock, now, stale_after, replicas):
+            raise Waiting(LOCK_HELD, f"the stack is locked by {holder}, a live process: waiting for it to end "
                           f"(a lock older than {stale_after:.0f}s counts as abandoned)", delay=retry_in)
         lock.path.unlink(missing_ok=True)
         released += 1
-        log.warning("released the lock of %s, whose process is gone", lock.holder, extra=fields)
+        log.warning("released the lock of %s, whose process is gone", holder, extra=fields)
     deployment = session.stack.export_stack().deployment or {}
     pending = deployment.get("pending_operations") or []
     if pending:

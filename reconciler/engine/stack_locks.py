@@ -4,8 +4,10 @@
 a recovery that called it could delete an operator's live update's lock and let two engines write one
 state. Here a lock is released only when its owner is provably gone: the pid it names is dead on this
 host (or now belongs to a process that started after the lock was taken), or the lock is older than the
-configured bound. Lock files are `<backend>/.pulumi/locks/<org>/<project>/<stack>/<id>.json` holding
-{"pid", "username", "hostname", "timestamp"} (pkg/backend/diy/lock.go).
+configured bound, or (replicas sharing the stacks) its host is a replica's whose heartbeat says the fence
+has stopped its CLIs (coordination/membership.py). Lock files are
+`<backend>/.pulumi/locks/<org>/<project>/<stack>/<id>.json` holding {"pid", "username", "hostname",
+"timestamp"} (pkg/backend/diy/lock.go).
 """
 
 from __future__ import annotations
@@ -31,6 +33,17 @@ class StackLock:
     def holder(self) -> str:
         since = datetime.fromtimestamp(self.taken_at).isoformat(timespec="seconds") if self.taken_at else "an unknown time"
         return f"{self.username}@{self.hostname} (pid {self.pid}) since {since}"
+
+
+@dataclass(frozen=True)
+class ReplicasOnHost:
+    """The replicas whose heartbeat Leases name a lock's host."""
+
+    live: tuple[str, ...]  # their CLIs may be running
+    fenced: tuple[str, ...]  # heartbeats stale long enough that the fence has stopped their CLIs
+
+    def describe(self) -> str:
+        return f"replica {', '.join(self.live)}, alive" if self.live else f"replica {', '.join(self.fenced)}, fenced"
 
 
 def backend_folder(backend_url: str) -> Optional[Path]:
@@ -82,11 +95,19 @@ def _mtime(path: Path) -> Optional[float]:
         return None
 
 
-def owner_is_gone(lock: StackLock, now: float, stale_after: float) -> bool:
+def on_this_host(lock: StackLock) -> bool:
+    return lock.hostname == socket.gethostname()
+
+
+def owner_is_gone(lock: StackLock, now: float, stale_after: float, replicas: Optional[ReplicasOnHost] = None) -> bool:
+    """`replicas`: the replicas on the lock's host (another host), when the stacks are shared through Leases."""
     if lock.taken_at is not None and now - lock.taken_at > stale_after:
         return True
-    if lock.hostname != socket.gethostname() or lock.pid is None:
-        return False  # another machine's process: only its age can tell
+    if not on_this_host(lock):
+        # Another machine's process: gone when every replica there is fenced; else only its age can tell.
+        return replicas is not None and bool(replicas.fenced) and not replicas.live
+    if lock.pid is None:
+        return False
     started = _process_start_time(lock.pid)
     if started is None:
         return True

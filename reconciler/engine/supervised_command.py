@@ -5,6 +5,9 @@ like any failure. This one starts the CLI in its own process group, interrupts i
 the engine cancels, finishes the steps in flight and writes its state; then SIGKILL to the whole group
 after a grace period), and raises EngineInterrupted whenever the CLI ended by a signal, so the reconciler
 knows its lock and pending operations may be left behind.
+
+A fence (`fence_with`) can cut a run short from outside the same way: a replica about to lose a stack's Lease
+stops its CLI before any other replica can see the Lease lapse (coordination/lease_fence.py).
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import os
 import signal
 import subprocess
 import threading
-from typing import Mapping, Optional
+import time
+from typing import Callable, Mapping, Optional
 
 from pulumi import automation as auto
 from pulumi.automation._cmd import OnOutput, _fixup_path
@@ -24,6 +28,9 @@ from reconciler.errors import EngineInterrupted
 
 log = logging.getLogger("reconciler.engine")
 GRACE_S = 60.0
+FENCE_POLL_S = 0.1  # how often a running CLI's fence is asked
+# Asked while the CLI runs: None to go on, or why it must stop now.
+Fence = Callable[[], Optional[str]]
 
 
 class SupervisedCommand(auto.PulumiCommand):
@@ -34,6 +41,12 @@ class SupervisedCommand(auto.PulumiCommand):
         super().__init__(root=root)
         self.deadline_s = deadline_s
         self.grace_s = grace_s
+        self._fence: Optional[Fence] = None
+        self._fence_grace_s = grace_s
+
+    def fence_with(self, fence: Fence, grace_s: float) -> None:
+        """From now on every run is interrupted (SIGINT, then SIGKILL after `grace_s`) as soon as `fence` says why."""
+        self._fence, self._fence_grace_s = fence, grace_s
 
     def run(
         self,
@@ -62,7 +75,7 @@ class SupervisedCommand(auto.PulumiCommand):
             ]
             for reader in readers:
                 reader.start()
-            why = self._wait(process, args)
+            why, description = self._wait(process, args)
             if why is not None or process.returncode < 0:
                 # Plugins and the language host left behind by a killed CLI; killed before the output is read to
                 # its end, since one still holding the CLI's stdout or stderr would keep the readers waiting.
@@ -71,8 +84,7 @@ class SupervisedCommand(auto.PulumiCommand):
                 reader.join()
         result = auto.CommandResult(stdout="\n".join(stdout), stderr="\n".join(stderr), code=process.returncode)
         if why is not None:
-            raise EngineInterrupted(result, "deadline", f"pulumi {_verb(args)} passed its deadline of {self.deadline_s:.0f}s "
-                                                        "and was stopped")
+            raise EngineInterrupted(result, why, description)
         if process.returncode < 0:
             name = signal.Signals(-process.returncode).name
             raise EngineInterrupted(result, "signal", f"pulumi {_verb(args)} was killed by {name} (out of memory, or an operator)")
@@ -84,22 +96,37 @@ class SupervisedCommand(auto.PulumiCommand):
         """What the CLI is started behind (nothing here)."""
         return []
 
-    def _wait(self, process: subprocess.Popen, args: list[str]) -> Optional[str]:
-        """None when the CLI ended by itself; "deadline" when it had to be stopped."""
-        try:
-            process.wait(timeout=self.deadline_s)
-            return None
-        except subprocess.TimeoutExpired:
-            pass
+    def _wait(self, process: subprocess.Popen, args: list[str]) -> tuple[Optional[str], str]:
+        """(None, "") when the CLI ended by itself; ("deadline" or "fence", what happened) when it had to be stopped."""
+        deadline = time.monotonic() + self.deadline_s
+        while True:
+            fenced = self._fence() if self._fence is not None else None
+            if fenced is not None:
+                log.error("pulumi %s must stop: %s", _verb(args), fenced)
+                self._stop(process, args, self._fence_grace_s)
+                return "fence", f"pulumi {_verb(args)} was stopped: {fenced}"
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                process.wait(timeout=min(left, FENCE_POLL_S) if self._fence is not None else left)
+                return None, ""
+            except subprocess.TimeoutExpired:
+                pass
         log.error("pulumi %s passed its deadline of %.0fs: interrupting it", _verb(args), self.deadline_s)
+        self._stop(process, args, self.grace_s)
+        return "deadline", f"pulumi {_verb(args)} passed its deadline of {self.deadline_s:.0f}s and was stopped"
+
+    @staticmethod
+    def _stop(process: subprocess.Popen, args: list[str], grace_s: float) -> None:
+        """SIGINT to the CLI's group (the engine cancels and writes its state), SIGKILL to it after `grace_s`."""
         _signal_group(process.pid, signal.SIGINT)
         try:
-            process.wait(timeout=self.grace_s)
+            process.wait(timeout=grace_s)
         except subprocess.TimeoutExpired:
-            log.error("pulumi %s did not stop within %.0fs of SIGINT: killing it", _verb(args), self.grace_s)
+            log.error("pulumi %s did not stop within %.0fs of SIGINT: killing it", _verb(args), grace_s)
             _kill_group(process.pid)
             process.wait()
-        return "deadline"
 
 
 def _consume(stream, callback: Optional[OnOutput], chunks: list[str]) -> None:

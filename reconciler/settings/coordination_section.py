@@ -11,6 +11,8 @@ from pydantic import Field, ValidationInfo, field_validator
 from .fields import PositiveDuration, RelativePath, written
 from .sections import Section
 
+# The fence's own delay beyond the kill grace: noticing the Lease is short (a few polls) and the SIGKILLed group's exit.
+FENCE_SLACK_S = 1.0
 _DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 
 
@@ -27,6 +29,9 @@ class CoordinationSection(Section):
     namespace: str = Field("default", json_schema_extra={"pattern": _DNS_LABEL}, description="namespace of the Leases")
     lease_duration: PositiveDuration = written("30s", "a stack's Lease lapses this long after its holder's last renewal")
     renew_every: PositiveDuration = written("5s", "how often a replica renews its Leases and rebalances; at most lease_duration / 3")
+    kill_grace: PositiveDuration = written(
+        "5s", "how long a replica about to lose a stack's Lease lets its pulumi stop on SIGINT before SIGKILL; "
+              "at most lease_duration - 2 x renew_every - 1s")
     replica_id: Optional[str] = Field(
         None, json_schema_extra={"pattern": _DNS_LABEL},
         description="this replica's identity in the Leases (unique per replica); unset: the host name (the pod's name)",
@@ -47,3 +52,14 @@ class CoordinationSection(Section):
         if every * 3 > info.data.get("lease_duration", every * 3):
             raise ValueError(f"must be at most a third of coordination.lease_duration, got {every:g}s")
         return every
+
+    @field_validator("kill_grace")
+    @classmethod
+    def _fits_in_the_lease(cls, grace: float, info: ValidationInfo) -> float:
+        # The fence starts when less than grace + FENCE_SLACK_S is left; a healthy holder, renewing every renew_every,
+        # must never get there (two renewals may fail first), and the CLI must be dead before anyone sees the lapse.
+        duration, every = info.data.get("lease_duration"), info.data.get("renew_every")
+        if duration is not None and every is not None and grace + FENCE_SLACK_S > duration - 2 * every:
+            raise ValueError(f"must be at most coordination.lease_duration - 2 x renew_every - {FENCE_SLACK_S:g}s "
+                             f"({duration - 2 * every - FENCE_SLACK_S:g}s), got {grace:g}s: raise lease_duration or lower it")
+        return grace

@@ -108,6 +108,7 @@ def _coordination(section: CoordinationSection) -> CoordinationSettings:
         lease_duration=section.lease_duration,
         renew_every=section.renew_every,
         replica_id=section.replica_id or host_replica_id(),
+        kill_grace=section.kill_grace,
     )
 
 

@@ -171,6 +171,7 @@ class CoordinationSettings:
     lease_duration: float
     renew_every: float
     replica_id: str
+    kill_grace: float = 5.0  # SIGINT to SIGKILL when the fence stops a CLI (coordination/lease_fence.py)
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import random
 from typing import Optional
 
-from reconciler.errors import DEADLINE_EXCEEDED, INTERRUPTED, LOCK_HELD, ReconcileError, Stalled, Temporary, Waiting
+from reconciler.errors import DEADLINE_EXCEEDED, INTERRUPTED, LEASE_LOST, LOCK_HELD, ReconcileError, Stalled, Temporary, Waiting
 from reconciler.settings import RetryPolicy
 
 from .model import IN_SYNC_VALUES, READY, RECONCILING, STALLED, Condition, Result, RunKind, RunOutcome, StackState
 
-# After these the engine may have left a lock or pending operations: the next pass looks first.
-_NEEDS_RECOVERY = (INTERRUPTED, DEADLINE_EXCEEDED, LOCK_HELD)
+# After these the engine may have left a lock or pending operations: the next pass looks first (a lost Lease: when
+# this replica holds the stack again; its CLI may have been stopped by the fence).
+_NEEDS_RECOVERY = (INTERRUPTED, DEADLINE_EXCEEDED, LOCK_HELD, LEASE_LOST)
 
 
 def backoff(failures: int, retry: RetryPolicy, rng: Optional[random.Random] = None) -> float:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from testsupport.lease_namespaces import lease_namespace
 from testsupport.reconciler_testing import PROJECT_DIR, GitRemote, ServiceProcess, tools_environment
 
 
@@ -29,6 +30,19 @@ def engine_env() -> dict[str, str]:
     env.pop("PULUMI_CONFIG_PASSPHRASE", None)
     env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
     return env
+
+
+@pytest.fixture
+def kubeconfig(local_env) -> Path:
+    """The local API server's kubeconfig (Lease tests)."""
+    return Path(local_env["KUBECONFIG"])
+
+
+@pytest.fixture
+def namespace(kubeconfig: Path):
+    """A namespace of its own for a Lease test, deleted afterwards."""
+    with lease_namespace(kubeconfig) as name:
+        yield name
 
 
 @pytest.fixture

@@ -31,6 +31,11 @@ def test_the_section_is_read_with_paths_relative_to_the_file_and_durations_in_se
         tmp_path / "kube" / "config", "gitops", 60.0, 10.0, "replica-2")
 
 
+def test_a_kill_grace_that_fits_in_the_lease_is_taken(config_with):
+    settings = load_config(config_with({"lease_duration": "10s", "renew_every": "2s", "kill_grace": "5s"})).coordination
+    assert settings is not None and settings.kill_grace == 5.0
+
+
 def test_an_empty_section_means_in_cluster_the_default_namespace_and_the_host_name(config_with):
     settings = load_config(config_with({})).coordination
     assert settings is not None and settings.kubeconfig is None and settings.namespace == "default"
@@ -41,6 +46,9 @@ def test_an_empty_section_means_in_cluster_the_default_namespace_and_the_host_na
 @pytest.mark.parametrize("coordination, expected", [
     ({"renew_every": "20s", "lease_duration": "30s"}, "coordination.renew_every: must be at most a third of coordination.lease_duration"),
     ({"replica_id": "Replica_1"}, "coordination.replica_id: must be a DNS label"),
+    # The CLI must be dead before another replica can see the Lease lapse, and two renewals may fail before that.
+    ({"lease_duration": "10s", "renew_every": "2s", "kill_grace": "6.5s"},
+     "coordination.kill_grace: must be at most coordination.lease_duration - 2 x renew_every - 1s (5s), got 6.5s"),
     ({"namespace": "-x"}, "coordination.namespace: must be a DNS label"),
     ({"lease_duration": "0s"}, "coordination.lease_duration: must be longer than 0s"),
     ({"leader": True}, "unknown key 'leader'"),

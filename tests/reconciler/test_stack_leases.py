@@ -7,7 +7,6 @@ Each replica is a StackLeases of its own (its own API client) whose rounds the t
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 from kubernetes import client, config
@@ -17,22 +16,11 @@ from reconciler.coordination.leased_workspace import LeasedWorkspace
 from reconciler.coordination.stack_leases import StackLeases
 from reconciler.errors import LEASE_LOST, Waiting
 from reconciler.settings import ConfigError, CoordinationSettings
-from testsupport.lease_namespaces import holders, lease_namespace
+from testsupport.lease_namespaces import holders
 
 pytestmark = pytest.mark.e2e
 STACKS = [f"stack-{number:02d}" for number in range(1, 13)]
 DURATION = 3.0
-
-
-@pytest.fixture
-def kubeconfig(local_env) -> Path:
-    return Path(local_env["KUBECONFIG"])
-
-
-@pytest.fixture
-def namespace(kubeconfig):
-    with lease_namespace(kubeconfig) as name:
-        yield name
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from typing import Any, Optional
 import pytest
 
 from reconciler.engine.recovery import recover
-from reconciler.engine.stack_locks import backend_folder, owner_is_gone, stack_locks
+from reconciler.engine.stack_locks import ReplicasOnHost, backend_folder, owner_is_gone, stack_locks
 from reconciler.errors import LOCK_HELD, Waiting
 from reconciler.telemetry.redaction import Redactor
 
@@ -138,6 +138,22 @@ def test_another_hosts_lock_is_kept_until_it_is_stale(backend, dead_pid):
     lock = only_lock(backend)
     assert not owner_is_gone(lock, time.time(), stale_after=HOUR)
     assert owner_is_gone(lock, time.time() + 2 * HOUR, stale_after=HOUR)
+
+
+def test_another_hosts_lock_is_released_only_when_every_replica_there_is_fenced(backend, live_pid):
+    write_lock(backend, pid=live_pid, age_s=60, hostname="reconciler-7f9c")
+    lock = only_lock(backend)
+    now = time.time()
+    assert owner_is_gone(lock, now, HOUR, ReplicasOnHost(live=(), fenced=("reconciler-7f9c",)))
+    assert not owner_is_gone(lock, now, HOUR, ReplicasOnHost(live=("reconciler-7f9c",), fenced=()))
+    # Two replica ids on one host (a restart under a new id): one alive is enough to keep the lock.
+    assert not owner_is_gone(lock, now, HOUR, ReplicasOnHost(live=("b",), fenced=("a",)))
+
+
+def test_replicas_on_another_host_do_not_decide_for_this_hosts_processes(backend, live_pid):
+    # On this host the pid tells, whatever a heartbeat says.
+    write_lock(backend, pid=live_pid)
+    assert not owner_is_gone(only_lock(backend), time.time(), HOUR, ReplicasOnHost(live=(), fenced=("x",)))
 
 
 def test_a_stale_lock_is_abandoned_even_when_its_pid_lives(backend, live_pid):

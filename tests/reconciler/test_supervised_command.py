@@ -136,3 +136,30 @@ def test_a_cli_that_ignores_sigint_is_killed_after_the_grace(stub):
 def test_a_cli_that_ends_in_time_is_not_interrupted(stub):
     stub.behave("sleep 0.2\necho done\n")
     assert run(stub, ["up"], deadline_s=10, grace_s=0.1).stdout == "done"
+
+
+def test_a_fence_stops_a_cli_that_ignores_sigint_within_its_grace(stub):
+    # A replica about to lose the stack's Lease: its CLI (and the CLI's children) must be gone within the kill grace.
+    stub.behave(f'trap "" INT\nsleep 300 >/dev/null 2>&1 </dev/null &\necho $! > "{stub.root}/child"\n'
+                'while true; do sleep 0.05; done\n')
+    fenced_at: list[float] = []
+
+    def fence():
+        if not (stub.root / "child").exists():
+            return None
+        fenced_at.append(fenced_at[0] if fenced_at else time.monotonic())
+        return "the Lease runs out"
+    command = SupervisedCommand(str(stub.root), deadline_s=300, grace_s=300)
+    command.fence_with(fence, grace_s=0.5)
+    with pytest.raises(EngineInterrupted) as raised:
+        command.run(["up", "--yes"], cwd=str(stub.root), additional_env={})
+    assert raised.value.why == "fence" and "the Lease runs out" in raised.value.description
+    assert time.monotonic() - fenced_at[0] < 5  # the grace (0.5 s), not the deadline's 300 s
+    assert gone_soon(int((stub.root / "child").read_text()))
+
+
+def test_an_open_fence_leaves_the_cli_alone(stub):
+    stub.behave("sleep 0.5\necho done\n")
+    command = SupervisedCommand(str(stub.root), deadline_s=10, grace_s=0.1)
+    command.fence_with(lambda: None, grace_s=0.1)
+    assert command.run(["up"], cwd=str(stub.root), additional_env={}).stdout == "done"
