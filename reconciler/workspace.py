@@ -15,6 +15,7 @@ from pulumi import automation as auto
 
 from reconciler import errors
 from reconciler.engine import operations
+from reconciler.engine.ciphertexts import Ciphertexts
 from reconciler.engine.operations import EngineReport, OperationFailed, PreviewReport
 from reconciler.engine.recovery import Recovered, ReplicasOn, recover
 from reconciler.engine.stack_session import StackSession
@@ -71,7 +72,8 @@ class StackWorkspace:
         self.spec = spec
         self.retry = retry
         self.redactor = redactor
-        self.checkout = StackCheckout(spec, state_dir / "workspaces" / spec.name)
+        self.root = state_dir / "workspaces" / spec.name
+        self.checkout = StackCheckout(spec, self.root)
         self._command = SupervisedCommand(pulumi_root, deadline_s=spec.operation_timeout)
         self._salts = (remembered_salt, remember_salt)
         self._session: Optional[StackSession] = None
@@ -89,6 +91,8 @@ class StackWorkspace:
             self._session = StackSession(
                 self.spec, self.checkout.project_path, self._command, self.redactor,
                 remembered_salt=self._salts[0], remember_salt=self._salts[1], read_outputs=False,
+                # Kept in a file: each `once` is a new process, and each `config set --secret` a CLI start.
+                ciphertexts=Ciphertexts(self.root / "ciphertexts.json", self.spec.passphrase.value if self.spec.passphrase else None),
             )
         return self._session
 

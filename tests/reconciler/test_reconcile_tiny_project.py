@@ -291,20 +291,29 @@ def test_once_with_a_stack_name_runs_that_stack_only(tiny, tmp_path, engine_env)
     assert {line["stack"]: line["result"] for line in json_lines(both.stdout)} == {"tiny-a": "applied", "tiny-b": "skipped"}
 
 
-def test_an_update_reads_no_stack_outputs_back(tiny, tmp_path, engine_env):
-    """The SDK's `up` reads every output (twice, the second time decrypted); the reconciler uses none of them."""
+def test_an_update_asks_the_cli_only_what_it_needs(tiny, tmp_path, engine_env):
+    """No stack outputs read back (the SDK's `up` reads them twice, decrypted the second time; the reconciler uses
+    none), and a secret override is encrypted once: a later `once` process with the same value reuses the ciphertext."""
     real = subprocess.run(["bash", "-c", "command -v pulumi"], env=engine_env, capture_output=True, text=True, check=True).stdout.strip()
     calls = tmp_path / "calls.txt"
     wrapper = tmp_path / "cli" / "bin" / "pulumi"
     wrapper.parent.mkdir(parents=True)
     wrapper.write_text(f'#!/bin/bash\necho "$*" >> {calls}\nexec {real} "$@"\n')
     wrapper.chmod(0o755)
-    config = write_config(tmp_path / "reconciler.yaml", [tiny_stack(tiny, tmp_path / "backend")], pulumi=str(wrapper))
+    stack = tiny_stack(tiny, tmp_path / "backend", config={"tiny:token": {"secret_env": "TINY_TOKEN"}})
+    config = write_config(tmp_path / "reconciler.yaml", [stack], pulumi=str(wrapper))
+    env = {**engine_env, "TINY_TOKEN": "a-token-value"}
 
-    first = run_cli("once", "--config", str(config), "--json", env=engine_env)
+    first = run_cli("once", "--config", str(config), "--json", env=env)
+    first_calls = calls.read_text().splitlines()
+    tiny.commit("one more thing", {"things.txt": "a\nb\nc\nd\n"})
+    second = run_cli("once", "--config", str(config), "--json", env=env)
+    second_calls = calls.read_text().splitlines()[len(first_calls):]
 
-    assert first.returncode == 0, first.stderr
-    assert json_lines(first.stdout)[0]["result"] == "applied"
-    commands = calls.read_text().splitlines()
-    assert any(" up " in f" {line} " for line in commands), commands
-    assert not [line for line in commands if "stack output" in line]
+    assert first.returncode == 0 and second.returncode == 0, (first.stderr, second.stderr)
+    assert [json_lines(run.stdout)[0]["result"] for run in (first, second)] == ["applied", "applied"]
+    assert any(line.split()[1:2] == ["up"] for line in second_calls), second_calls
+    assert not [line for line in first_calls + second_calls if "stack output" in line]
+    assert [line for line in first_calls if "config set --secret" in line]
+    assert not [line for line in second_calls if "config set --secret" in line]
+    assert "a-token-value" not in calls.read_text()
