@@ -18,6 +18,7 @@ from kubernetes import client, config
 
 from reconciler.coordination.lease_api import HOST_ANNOTATION, REPLICA, LeaseApi, lease_name
 from reconciler.settings import CoordinationSettings
+from testsupport.process_tree import descendants
 from testsupport.reconciler_testing import (
     GitRemote,
     ServiceProcess,
@@ -27,7 +28,6 @@ from testsupport.reconciler_testing import (
     wait_for,
     write_config,
 )
-from testsupport.replica_fleet import descendants
 from testsupport.stub_pulumi import process_alive
 from testsupport.tcp_proxy import TcpProxy
 

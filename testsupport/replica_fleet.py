@@ -20,6 +20,7 @@ from typing import Any, Optional
 
 from reconciler.status.store import StatusStore
 from testsupport.lease_namespaces import holders
+from testsupport.process_tree import descendants
 from testsupport.reconciler_testing import GitRemote, ServiceProcess, free_port, stack_locks, tiny_stack, write_config
 
 POLL_S = 0.25
@@ -158,21 +159,6 @@ class Fleet:
 
 
 
-def descendants(pid: int) -> list[int]:
-    parents: dict[int, list[int]] = collections.defaultdict(list)
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(stat[stat.rindex(")") + 2:].split()[1])].append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        children = parents.get(todo.pop(), [])
-        found += children
-        todo += children
-    return found
 
 
 def kill_tree(pid: int) -> None:

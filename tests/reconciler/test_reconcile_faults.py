@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.status.store import StatusStore
+from testsupport.process_tree import children
 from testsupport.reconciler_testing import (
     PROJECT_DIR,
     TINY_PROJECT,
@@ -37,19 +38,6 @@ def tiny(remote):
 
 def pulumi_env(engine_env: dict, backend: Path) -> dict:
     return {**engine_env, "PULUMI_BACKEND_URL": f"file://{backend}", "PULUMI_CONFIG_PASSPHRASE": engine_env["TINY_PASSPHRASE"]}
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
 
 
 def pulumi_child(pid: int) -> int:
