@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 from reconciler.notify.listeners import notification_listeners
+from reconciler.process_setup import redactor_for
 from reconciler.settings import load_config
-from reconciler.stack_set import redactor_for
 from reconciler.status.model import ChangeCounts, Result, RunKind, RunOutcome, StackState
 from testsupport.reconciler_testing import GitRemote, free_port, tiny_stack, write_config
 from testsupport.recording_server import recording_server

@@ -18,8 +18,8 @@ import pytest
 
 from reconciler.notify.listeners import notification_listeners
 from reconciler.notify.notifier import Notifier
+from reconciler.process_setup import redactor_for
 from reconciler.settings import ServiceConfig, load_config
-from reconciler.stack_set import redactor_for
 from reconciler.status.model import ChangeCounts, Result, RunKind, RunOutcome, StackState
 from reconciler.telemetry.log_format import RedactingFilter
 from testsupport.reconciler_testing import tiny_stack, write_config
