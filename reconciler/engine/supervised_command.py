@@ -7,7 +7,7 @@ after a grace period), and raises EngineInterrupted whenever the CLI ended by a 
 knows its lock and pending operations may be left behind.
 
 A fence (`fence_with`) can cut a run short from outside the same way: a replica about to lose a stack's Lease
-stops its CLI before any other replica can see the Lease lapse (coordination/lease_fence.py).
+stops its CLI before any other replica can see the Lease lapse (coordination/stack_leases.py, `StackLeases.fence`).
 """
 
 from __future__ import annotations

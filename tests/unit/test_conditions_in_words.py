@@ -52,12 +52,21 @@ def test_a_stalled_stack_says_what_will_unblock_it():
     assert stalled.message.startswith("manifests/x.yaml is broken") and "new commit or config change" in stalled.message
 
 
-def test_a_wait_without_its_own_delay_backs_off_by_the_failures_so_far():
-    state = StackState("web", failures=3, last_attempted_commit=A, last_attempted_digest=DIGEST)
+def test_a_wait_without_its_own_delay_looks_again_at_the_next_poll_and_counts_no_failure():
+    state = StackState("web", failures=3, last_attempted_commit=A, last_attempted_digest=DIGEST, retry_at=90.0)
     run = RunOutcome("web", A, "poll", RunKind.APPLY, Result.FAILED, 100.0, 110.0, config_digest=DIGEST)
 
-    advance(state, run, Waiting("LockHeld", "the stack is locked"), 3, POLICY, random.Random(2))
+    advance(state, run, Waiting("PromotionPending", "dev has not applied it yet"), 3, POLICY, random.Random(2))
 
-    # the third step of a 10 s base doubling: 40 s, at least half of it with jitter
-    assert 110.0 + 20 <= state.retry_at <= 110.0 + 40
+    # Nothing here backs off: the upstream's own run (or the next poll) is what can end the wait.
+    assert state.retry_at is None
     assert state.failures == 3, "waiting for someone else is not a failure"
+
+
+def test_a_wait_with_its_own_delay_looks_again_after_it():
+    state = StackState("web", failures=0, last_attempted_commit=A, last_attempted_digest=DIGEST)
+    run = RunOutcome("web", A, "poll", RunKind.APPLY, Result.FAILED, 100.0, 110.0, config_digest=DIGEST)
+
+    advance(state, run, Waiting("LockHeld", "the stack is locked", delay=15.0), 3, POLICY, random.Random(2))
+
+    assert state.retry_at == 110.0 + 15.0 and state.failures == 0

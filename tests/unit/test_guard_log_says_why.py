@@ -27,6 +27,7 @@ def test_a_manifest_edit_that_keeps_every_object_is_logged_as_needing_no_preview
     stack = guarded(scripted)
     stack.workspace.changes[(A, B)] = ["manifests/web.yaml"]
     stack.workspace.files.update({(A, "manifests/web.yaml"): MANIFEST % "hello", (B, "manifests/web.yaml"): MANIFEST % "hallo"})
+    caplog.clear()  # this pass's lines only: the root logger may pass the earlier ones through too
     with caplog.at_level(logging.INFO, logger="reconciler"):
         stack.reconciler.reconcile("poll")
 
@@ -39,6 +40,7 @@ def test_a_change_outside_the_manifests_is_previewed_and_the_log_names_the_file(
     stack = guarded(scripted)
     stack.workspace.changes[(A, B)] = ["program.py"]
     stack.workspace.script("preview", PreviewReport(ChangeCounts(update=1)))
+    caplog.clear()  # this pass's lines only: the root logger may pass the earlier ones through too
     with caplog.at_level(logging.INFO, logger="reconciler"):
         stack.reconciler.reconcile("poll")
 
