@@ -39,6 +39,10 @@ class SupervisedCommand(auto.PulumiCommand):
 
     def __init__(self, root: Optional[str], deadline_s: float, grace_s: float = GRACE_S) -> None:
         super().__init__(root=root)
+        self._supervise(deadline_s, grace_s)
+
+    def _supervise(self, deadline_s: float, grace_s: float) -> None:
+        """The supervision state every run reads; a subclass that skips __init__ (no second `pulumi version`) calls it."""
         self.deadline_s = deadline_s
         self.grace_s = grace_s
         self._fence: Optional[Fence] = None

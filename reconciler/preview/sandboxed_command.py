@@ -16,7 +16,7 @@ from typing import Mapping, Optional, Sequence
 from pulumi import automation as auto
 from pulumi.automation._cmd import OnOutput
 
-from reconciler.engine.supervised_command import Fence, SupervisedCommand
+from reconciler.engine.supervised_command import SupervisedCommand
 from reconciler.errors import EngineInterrupted
 
 # After the deadline's SIGINT (the CLI cancels cleanly; a preview writes nothing), how long before SIGKILL.
@@ -35,10 +35,7 @@ class SandboxedPulumiCommand(SupervisedCommand):
         # No super().__init__(): it runs `pulumi version` again; `base` has checked the CLI already.
         self.command = base.command
         self.version = base.version
-        self.grace_s = KILL_GRACE_S
-        self.deadline_s = timeout_s
-        self._fence: Optional[Fence] = None  # a preview belongs to no replica's Lease
-        self._fence_grace_s = KILL_GRACE_S
+        self._supervise(timeout_s, KILL_GRACE_S)  # no fence: a preview belongs to no replica's Lease
         self._prefix = list(prefix)
         self._deadline_at = deadline_at
         self._timeout_s = timeout_s
