@@ -126,6 +126,9 @@ def _read_only_except(writable: list[str]) -> None:
         # Kernel file systems: writing there needs capabilities the preview no longer has.
         if point in keep or any(point == top or point.startswith(top + "/") for top in ("/proc", "/sys")):
             continue
+        # A mount inside a hidden folder is still listed, but no path leads to it any more: nothing to protect.
+        if not os.path.lexists(point):
+            continue
         _mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags)
 
 
