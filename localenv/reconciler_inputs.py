@@ -83,6 +83,7 @@ def constraints_text(requirements: str) -> str:
 def _download_wheels(settings: Settings, target: Path) -> None:
     log_file = settings.log_file(NAME)
     log_file.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(parents=True, exist_ok=True)  # the tools cache may not hold a wheels folder yet
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     constraints = target.with_name(target.name + ".constraints.txt")

@@ -67,3 +67,14 @@ def test_the_pins_become_constraints_without_extras():
     pins = "# tests\nmoto[server]==5.2.5\npulumi==3.272.0\n"
 
     assert reconciler_inputs.constraints_text(pins) == "# tests\nmoto==5.2.5\npulumi==3.272.0\n"
+
+
+def test_a_fresh_tools_cache_gets_its_wheels_folder_and_a_failed_download_is_named(settings, monkeypatch):
+    """A new machine's cache has no wheels folder yet: the download must reach pip, and pip's failure reads as one."""
+    fake_tools(settings)
+    monkeypatch.setattr(reconciler_inputs.sys, "executable", "/bin/false")
+
+    with pytest.raises(LocalEnvError, match="downloading the reconciler image's wheels failed"):
+        reconciler_inputs.ensure(settings)
+
+    assert reconciler_inputs._wheel_cache(settings).parent.is_dir()
