@@ -25,6 +25,7 @@ from reconciler.recorder import Recorder
 from reconciler.settings import StackSpec
 from reconciler.status.model import ChangeCounts, Result, RunKind, RunOutcome, StackState
 from reconciler.telemetry.redaction import Redactor
+from reconciler.units.gate import dependency_pending
 from reconciler.workspace import Workspace
 
 log = logging.getLogger("reconciler")
@@ -164,8 +165,14 @@ class StackReconciler:
         return True
 
     def gate(self, ctx: PassContext) -> bool:
-        """With promote_from, the head is applied only once the upstream stack applied it and soaked (promotion.py)."""
-        if self.spec.promote_from is None or ctx.action is not Action.APPLY:
+        """With promote_from, the head is applied only once the upstream stack applied it and soaked (promotion.py);
+        a unit's, once its parent and the units it depends on are in sync at it (units/gate.py)."""
+        if ctx.action is not Action.APPLY:
+            return True
+        waiting = dependency_pending(self.spec, ctx.commit, self.recorder.state_of, self.workspace.contains, time.time())
+        if waiting is not None:
+            raise waiting
+        if self.spec.promote_from is None:
             return True
         upstream = self.recorder.state_of(self.spec.promote_from)
         waiting = promotion.pending(self.spec, ctx.commit, upstream, self.workspace.contains, time.time())
