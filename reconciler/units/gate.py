@@ -23,7 +23,7 @@ def dependency_pending(
         return None
     for upstream in spec.unit.waits_for:
         as_promotion = dataclasses.replace(spec, promote_from=upstream, soak=0.0, require_healthy=False)
-        waiting = promotion.pending(as_promotion, head, state_of(upstream), contains, now)
+        waiting = promotion.pending(as_promotion, head, state_of(upstream), contains, now, verb="applied")
         if waiting is not None:
             return Waiting(DEPENDENCY_NOT_READY, waiting.message)
     return None

@@ -1,0 +1,174 @@
+"""Units on the real engine: a provider-free tiny project whose stack file declares units, one Pulumi stack each.
+
+The program makes one resource per manifest file of its unit (`pulumi-gitops:unit`), or, for the parent, one
+of its own. What the tests read is what a person reads: `once --json`, `status --json`, the status store's
+runs and the backend's stacks.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from reconciler.status.store import StatusStore
+from testsupport.reconciler_testing import TINY_PROJECT, json_lines, run_cli, tiny_stack, write_config
+
+pytestmark = pytest.mark.e2e
+
+PROGRAM = textwrap.dedent(
+    """\
+    import os
+    import time
+    from pathlib import Path
+
+    import pulumi
+
+    unit = pulumi.Config("pulumi-gitops").get("unit")
+    if unit is None:
+        pulumi.ComponentResource("tiny:index:Infra", "infra")
+    else:
+        folder = Path("manifests") / unit
+        if (folder / "fail.yaml").exists():
+            raise ValueError(f"{folder}/fail.yaml: " + (folder / "fail.yaml").read_text().strip())
+        meet = folder / "meet.txt"
+        if meet.exists() and not pulumi.runtime.is_dry_run():
+            # Two units meet: each waits for the other to have started, so they can only pass side by side.
+            rendezvous = Path(os.environ["TINY_RENDEZVOUS"])
+            (rendezvous / unit).touch()
+            other = rendezvous / meet.read_text().strip()
+            deadline = time.monotonic() + 60
+            while not other.exists():
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{other.name} never ran alongside {unit}")
+                time.sleep(0.1)
+        for path in sorted(folder.glob("*.yaml")):
+            pulumi.ComponentResource("tiny:index:Object", f"{unit}-{path.stem}")
+        pulumi.export("unit", unit)
+    """
+)
+STACK_FILE = """\
+config:
+  pulumi-gitops:units:
+    split: folders
+    units:
+      web: {dependsOn: [platform]}
+"""
+
+
+def objects(unit: str, *names: str) -> dict[str, str]:
+    return {f"manifests/{unit}/{name}.yaml": f"# {name}\n" for name in names}
+
+
+@pytest.fixture
+def project(remote):
+    remote.commit("a project in units", {
+        **TINY_PROJECT, "__main__.py": PROGRAM, "Pulumi.dev.yaml": STACK_FILE,
+        **objects("platform", "namespace"), **objects("web", "page", "cart"),
+        **objects("api", "server"), "manifests/api/meet.txt": "jobs\n",
+        **objects("jobs", "nightly"), "manifests/jobs/meet.txt": "api\n",
+    })
+    return remote
+
+
+def config_file(tmp_path: Path, remote, **parent: object) -> Path:
+    entry = tiny_stack(remote, tmp_path / "backend", env={"TINY_RENDEZVOUS": str(tmp_path / "rendezvous")}, **parent)
+    (tmp_path / "rendezvous").mkdir(exist_ok=True)
+    return write_config(tmp_path / "reconciler.yaml", [entry])
+
+
+def once(config: Path, env: dict) -> tuple[int, dict[str, dict]]:
+    done = run_cli("once", "--config", str(config), "--json", env=env)
+    lines = json_lines(done.stdout)
+    assert lines, done.stderr[-3000:]
+    return done.returncode, {line["stack"]: line for line in lines}
+
+
+def results(lines: dict[str, dict]) -> dict[str, tuple[str, str | None]]:
+    return {stack: (line["result"], line["reason"]) for stack, line in lines.items()}
+
+
+def applied_run(store: StatusStore, stack: str, commit: str) -> dict:
+    return next(run for run in store.runs(stack) if run["commit"] == commit and run["result"] == "applied")
+
+
+def test_units_run_in_dependency_order_side_by_side_only_when_their_files_change_and_a_failure_holds_only_dependents(
+    project, tmp_path, engine_env,
+):
+    config = config_file(tmp_path, project)
+    first = project.head()
+
+    code, lines = once(config, engine_env)
+
+    assert code == 0, lines
+    assert list(lines)[0] == "tiny", "the parent runs first: the plan is read at the commit it is in sync at"
+    assert results(lines) == {name: ("applied", None) for name in ("tiny", "tiny.api", "tiny.jobs", "tiny.platform", "tiny.web")}
+    assert {name: lines[name]["changes"]["create"] for name in lines} == {
+        "tiny": 2, "tiny.platform": 2, "tiny.web": 3, "tiny.api": 2, "tiny.jobs": 2}, "the stack and one resource per file"
+    store = StatusStore(tmp_path / "reconciler-state" / "status.sqlite", read_only=True)
+    try:
+        platform, web = applied_run(store, "tiny.platform", first), applied_run(store, "tiny.web", first)
+        assert platform["finished_at"] <= web["started_at"], "web depends on platform: it starts once platform is applied"
+    finally:
+        store.close()
+    # api and jobs meet each other in their programs: both applied means they ran side by side.
+
+    only_jobs = project.commit("one more job", objects("jobs", "weekly"))
+    code, lines = once(config, engine_env)
+
+    assert code == 0
+    assert results(lines) == {"tiny": ("applied", None), "tiny.jobs": ("applied", None), "tiny.api": ("skipped", None),
+                              "tiny.platform": ("skipped", None), "tiny.web": ("skipped", None)}
+    assert lines["tiny.jobs"]["changes"]["create"] == 1 and lines["tiny.jobs"]["commit"] == only_jobs
+
+    broken = project.commit("platform breaks, jobs grows", {"manifests/platform/fail.yaml": "# a broken namespace\n",
+                                                           **objects("jobs", "hourly")})
+    code, lines = once(config, engine_env)
+
+    assert code == 1
+    assert results(lines)["tiny.platform"] == ("failed", "ProgramError")
+    assert results(lines)["tiny.web"] == ("failed", "DependencyNotReady")
+    assert lines["tiny.web"]["error"] == f"waiting for tiny.platform: its last run failed (ProgramError); {broken[:12]} is applied once tiny.platform is healthy again"
+    assert results(lines)["tiny.jobs"] == ("applied", None), "an independent unit goes on"
+    status = {entry["stack"]: entry for entry in json_lines(run_cli("status", "--config", str(config), "--json", env=engine_env).stdout)}
+    assert list(status) == ["tiny", "tiny.api", "tiny.jobs", "tiny.platform", "tiny.web"], "each unit under its parent, in plan order"
+    assert status["tiny.web"]["unit"] == {"parent": "tiny", "unit": "web", "depends_on": ["platform"], "files": 2,
+                                          "planned_at": broken, "removed_at": None}
+    web_conditions = {c["type"]: (c["status"], c["reason"]) for c in status["tiny.web"]["conditions"]}
+    assert web_conditions["Reconciling"] == ("True", "DependencyNotReady")
+    assert status["tiny.web"]["last_applied_commit"] == first
+
+
+def test_a_removed_unit_is_destroyed_only_through_the_deletion_guard(project, tmp_path, engine_env):
+    config = config_file(tmp_path, project, deletion_guard=0)
+    assert once(config, engine_env)[0] == 0
+    stacks = tmp_path / "backend" / ".pulumi" / "stacks" / "tiny"
+    assert (stacks / "dev.web.json").exists()
+
+    gone = project.commit("web goes", {"manifests/web": None, "Pulumi.dev.yaml": "config:\n  pulumi-gitops:units: {split: folders}\n"})
+    code, lines = once(config, engine_env)
+
+    assert code == 1
+    assert results(lines)["tiny.web"] == ("blocked", "DeletionGuard")
+    assert lines["tiny.web"]["error"] == (
+        f"unit web is no longer in the plan at {gone[:12]}: removing its stack dev.web: the preview deletes or replaces 2 "
+        "resource(s), over this stack's deletion guard of 0; commit with the trailer `Allow-Deletes: 2` to allow it; "
+        "until then the stack stays")
+    others = {name: (line["result"], line["changes"]["create"] + line["changes"]["delete"]) for name, line in lines.items() if name != "tiny.web"}
+    assert others == {name: ("applied", 0) for name in ("tiny", "tiny.platform", "tiny.api", "tiny.jobs")}, \
+        "the stack file changed: every unit runs, and none changes"
+    assert (stacks / "dev.web.json").exists(), "blocked: the stack stays"
+    status = {entry["stack"]: entry for entry in json_lines(run_cli("status", "--config", str(config), "--json", env=engine_env).stdout)}
+    assert status["tiny.web"]["unit"]["removed_at"] == gone and status["tiny.web"]["reason"] == "DeletionGuard"
+
+    project.commit("remove web\n\nAllow-Deletes: 2")
+    code, lines = once(config, engine_env)
+
+    assert code == 0, lines
+    assert results(lines)["tiny.web"] == ("applied", None) and lines["tiny.web"]["changes"]["delete"] >= 3
+    assert not (stacks / "dev.web.json").exists(), "destroyed, then removed from the backend"
+    status = [entry["stack"] for entry in json_lines(run_cli("status", "--config", str(config), "--json", env=engine_env).stdout)]
+    assert status == ["tiny", "tiny.api", "tiny.jobs", "tiny.platform"]
+    code, lines = once(config, engine_env)
+    assert code == 0 and "tiny.web" not in lines
