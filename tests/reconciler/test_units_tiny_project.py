@@ -7,13 +7,14 @@ runs and the backend's stacks.
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from reconciler.status.store import StatusStore
-from testsupport.reconciler_testing import TINY_PROJECT, json_lines, run_cli, tiny_stack, write_config
+from testsupport.reconciler_testing import TINY_PROJECT, free_port, json_lines, run_cli, tiny_stack, write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -72,10 +73,10 @@ def project(remote):
     return remote
 
 
-def config_file(tmp_path: Path, remote, **parent: object) -> Path:
+def config_file(tmp_path: Path, remote, top: dict | None = None, **parent: object) -> Path:
     entry = tiny_stack(remote, tmp_path / "backend", env={"TINY_RENDEZVOUS": str(tmp_path / "rendezvous")}, **parent)
     (tmp_path / "rendezvous").mkdir(exist_ok=True)
-    return write_config(tmp_path / "reconciler.yaml", [entry])
+    return write_config(tmp_path / "reconciler.yaml", [entry], **(top or {}))
 
 
 def once(config: Path, env: dict) -> tuple[int, dict[str, dict]]:
@@ -172,3 +173,38 @@ def test_a_removed_unit_is_destroyed_only_through_the_deletion_guard(project, tm
     assert status == ["tiny", "tiny.api", "tiny.jobs", "tiny.platform"]
     code, lines = once(config, engine_env)
     assert code == 0 and "tiny.web" not in lines
+
+
+def test_the_service_runs_units_after_their_parent_makes_a_new_units_stack_and_shows_each_unit(
+    project, tmp_path, engine_env, start_service,
+):
+    port = free_port()
+    config = config_file(tmp_path, project, top={"listen": f"127.0.0.1:{port}", "workers": 4})
+    service = start_service(config, engine_env, port)
+    first = project.head()
+    units = ("tiny.api", "tiny.jobs", "tiny.platform", "tiny.web")
+    service.wait_until(lambda: all(applied_commit(service, name) == first for name in units), 180, "every unit applied")
+
+    new = project.commit("a new unit", objects("cache", "redis", "sentinel"))
+    service.wait_until(lambda: applied_commit(service, "tiny.cache") == new, 180, "the new unit's stack applied")
+    cache = service.stack("tiny.cache")
+
+    assert cache["unit"] == {"parent": "tiny", "unit": "cache", "depends_on": [], "files": 2, "planned_at": new, "removed_at": None}
+    assert cache["pulumi_stack"] == "dev.cache" and cache["last_run"]["changes"]["create"] == 3
+    assert (tmp_path / "backend" / ".pulumi" / "stacks" / "tiny" / "dev.cache.json").exists()
+    metrics = service.get("/metrics")[1].decode()
+    assert 'reconciler_stack_ready{stack="tiny.cache"} 1.0' in metrics
+    assert service.stop() == 0
+    store = StatusStore(tmp_path / "reconciler-state" / "status.sqlite", read_only=True)
+    try:
+        assert applied_run(store, "tiny", new)["finished_at"] <= applied_run(store, "tiny.cache", new)["started_at"], \
+            "the plan that made the unit is read at the commit the parent is in sync at"
+    finally:
+        store.close()
+
+
+def applied_commit(service, name: str) -> str | None:
+    """The commit the stack last applied, as /status says; None while it is not listed (a unit not planned yet)."""
+    status, body = service.get("/status")
+    assert status == 200, body
+    return next((entry["last_applied_commit"] for entry in json.loads(body)["stacks"] if entry["stack"] == name), None)
