@@ -192,7 +192,7 @@ class StackReconciler:
         if ctx.state.last_applied_digest != ctx.digest:
             return True
         changed = self.workspace.changed_files(last, ctx.commit)
-        if changed is None or any(_under(path, self.spec.paths) for path in changed):
+        if changed is None or any(under_paths(path, self.spec.paths) for path in changed):
             return True
         ctx.outcome.result = Result.SKIPPED
         log.info("nothing under %s changed since %s: skipped", ", ".join(self.spec.paths), last[:12],
@@ -273,7 +273,8 @@ class StackReconciler:
         return max(min(moments) - now, 0.0)
 
 
-def _under(path: str, prefixes: tuple[str, ...]) -> bool:
+def under_paths(path: str, prefixes: tuple[str, ...]) -> bool:
+    """Whether a repository path is one of `prefixes` or inside one (the `paths` filter; a unit's previews too)."""
     return any(path == prefix.rstrip("/") or path.startswith(prefix.rstrip("/") + "/") for prefix in prefixes)
 
 

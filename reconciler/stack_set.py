@@ -84,9 +84,15 @@ class StackSet:
         """The parent's units at the commit it is in sync at (after its pass): new ones get their stacks here."""
         spec = self.config.stack(parent)
         commit = upstream_commit(self.store.stack_state(parent))
-        if commit is None or not self.units_enabled:
+        if commit is None:
             return PlanChange()
         change = self.units.plan(spec, commit)
+        if not self.units_enabled:
+            if change.added:
+                # Listed in status as never run, so that the parent's Ready never reads as "everything is deployed".
+                log.error("units %s are not run: replicas (coordination:) do not run units yet", ", ".join(change.added),
+                          extra={"stack": parent})
+            return change
         for name in change.added:
             record = self.units.record(parent, name)
             if record is not None and name not in self.reconcilers:

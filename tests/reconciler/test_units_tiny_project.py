@@ -14,9 +14,12 @@ from pathlib import Path
 import pytest
 
 from reconciler.status.store import StatusStore
+from testsupport.fake_github import serve_fake_github
+from testsupport.pull_request_events import LabelledPullRequest, signed_event
 from testsupport.reconciler_testing import TINY_PROJECT, free_port, json_lines, run_cli, tiny_stack, write_config
 
 pytestmark = pytest.mark.e2e
+WEBHOOK_SECRET = "units-webhook-secret"
 
 PROGRAM = textwrap.dedent(
     """\
@@ -208,3 +211,32 @@ def applied_commit(service, name: str) -> str | None:
     status, body = service.get("/status")
     assert status == 200, body
     return next((entry["last_applied_commit"] for entry in json.loads(body)["stacks"] if entry["stack"] == name), None)
+
+
+def test_a_pull_request_previews_the_parent_and_only_the_units_whose_files_it_changes(project, tmp_path, engine_env, start_service):
+    with serve_fake_github() as github:
+        env = {**engine_env, "GITHUB_TOKEN": github.token, "WEBHOOK_SECRET": WEBHOOK_SECRET}
+        port = free_port()
+        config = config_file(tmp_path, project, top={"listen": f"127.0.0.1:{port}", "github": {"api_url": github.url},
+                                                     "webhook": {"secret": {"env": "WEBHOOK_SECRET"}}})
+        service = start_service(config, env, port)
+        first = project.head()
+        service.wait_until(lambda: applied_commit(service, "tiny.web") == first, 180, "web applied")
+        pull = LabelledPullRequest(project, github, "example/tiny", 5, ("preview",))
+        pull.push("a banner on the web", objects("web", "banner"))
+
+        body = pull.event("opened")
+        assert service.post("/hooks/github", body, signed_event(WEBHOOK_SECRET, body))[0] == 202
+        service.wait_until(lambda: preview_comments(github), 300, "the previews posted")
+        web = service.wait_until(lambda: preview_comments(github).get("tiny.web"), 300, "web's preview")
+        assert service.stop() == 0
+
+    # The units' previews follow the plan's order and web comes last: every unit previewed has its comment by now.
+    assert set(preview_comments(github)) == {"tiny", "tiny.web"}
+    assert "web-banner" in web and "dev.web" in web
+
+
+def preview_comments(github) -> dict[str, str]:
+    prefix = "<!-- pulumi-gitops-preview stack="
+    return {c["body"][len(prefix):].split(" ", 1)[0]: c["body"] for c in github.comments_on("example", "tiny", 5)
+            if c["body"].startswith(prefix)}
