@@ -201,7 +201,7 @@ def plan_units(
             objects = [(obj.path[len(prefix):], obj) for obj in loaded.objects if obj.path.startswith(prefix)]
     unit_files = _assign(files, settings)
     unit_of = {file: unit for unit, files in unit_files.items() for file in files}
-    objects = [(file, obj) for file, obj in objects if file in unit_of]  # not a review stack's own Namespace
+    objects = [(file, obj) for file, obj in objects if file in unit_of]  # e.g. a review stack's Namespace: no file
     _refuse_shared_objects(objects, unit_of, settings.source)
     edges = _edges(unit_files, unit_of, settings, objects)
     order = _dependency_order(sorted(unit_files), edges, settings.source)

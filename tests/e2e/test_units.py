@@ -30,9 +30,12 @@ def project(local_env, tmp_path_factory):
     configured = project.pulumi("config", "set", "--stack", "local", "--path", "pulumi-gitops:units.split", "folders")
     assert configured.returncode == 0, configured.output
     yield project
-    for stack in ("local.apps", "local.platform", "local"):
-        destroyed = project.destroy(stack=stack)
-        assert destroyed.returncode == 0, destroyed.output
+    listed = project.pulumi("stack", "ls", "--json")
+    existing = {stack["name"] for stack in json.loads(listed.output[listed.output.index("["):])}
+    for stack in ("local.apps", "local.platform", "local"):  # units first: they use the parent's cluster
+        if stack in existing:
+            destroyed = project.destroy(stack=stack)
+            assert destroyed.returncode == 0, destroyed.output
 
 
 def unit_stack(project, unit):
