@@ -21,7 +21,7 @@ import git
 import yaml
 
 from .git_source import blob_path, find_manifest_folder, open_repository, tracked_yaml_files
-from .model import LoadedManifests, ManifestObject
+from .model import LoadedManifests, ManifestObject, ObjectKey
 from .objects import to_objects
 from .yaml_documents import parse_documents
 
@@ -68,6 +68,7 @@ class Unit:
 @dataclass(frozen=True)
 class UnitPlan:
     units: tuple[Unit, ...]  # in dependency order (dependencies first), ties by name
+    commit: str = ""  # 40-hex HEAD commit whose manifests were planned
 
     def get(self, name: str) -> Unit:
         for unit in self.units:
@@ -199,10 +200,14 @@ def plan_units(
         else:
             objects = [(obj.path[len(prefix):], obj) for obj in loaded.objects if obj.path.startswith(prefix)]
     unit_files = _assign(files, settings)
-    edges = _edges(unit_files, settings, objects)
+    unit_of = {file: unit for unit, files in unit_files.items() for file in files}
+    objects = [(file, obj) for file, obj in objects if file in unit_of]  # e.g. a review stack's Namespace: no file
+    _refuse_shared_objects(objects, unit_of, settings.source)
+    edges = _edges(unit_files, unit_of, settings, objects)
     order = _dependency_order(sorted(unit_files), edges, settings.source)
     return UnitPlan(
-        tuple(Unit(name, tuple(sorted(unit_files[name])), tuple(sorted(edges[name]))) for name in order)
+        tuple(Unit(name, tuple(sorted(unit_files[name])), tuple(sorted(edges[name]))) for name in order),
+        commit=folder.commit,
     )
 
 
@@ -270,11 +275,26 @@ def _folder_unit(file: str, source: str) -> str:
     return folder
 
 
+def _refuse_shared_objects(objects: list[tuple[str, ManifestObject]], unit_of: Mapping[str, str], source: str) -> None:
+    """Two units applying one object would undo each other's changes; within a unit, the load refuses it."""
+    first: dict[ObjectKey, str] = {}
+    for file, obj in objects:
+        other = first.setdefault(obj.key, file)
+        if unit_of[other] != unit_of[file]:
+            where = f" in namespace {obj.key.namespace}" if obj.key.namespace else ""
+            raise UnitError(
+                f"{source}: {UNITS_KEY}: the object {obj.ref}{where} is in unit {unit_of[other]} ({other}) and in unit"
+                f" {unit_of[file]} ({file}); keep it in one unit"
+            )
+
+
 def _edges(
-    unit_files: Mapping[str, list[str]], settings: UnitSettings, objects: list[tuple[str, ManifestObject]]
+    unit_files: Mapping[str, list[str]],
+    unit_of: Mapping[str, str],
+    settings: UnitSettings,
+    objects: list[tuple[str, ManifestObject]],
 ) -> dict[str, set[str]]:
     """Unit -> the units it depends on: explicit dependsOn, and the holders of its Namespaces and CRDs."""
-    unit_of = {file: unit for unit, files in unit_files.items() for file in files}
     edges: dict[str, set[str]] = {unit: set() for unit in unit_files}
     for entry in settings.entries:
         for dependency in entry.depends_on:
@@ -286,7 +306,6 @@ def _edges(
             edges[entry.name].add(dependency)
     namespaces: dict[str, str] = {}  # namespace -> the unit holding its Namespace object
     kinds: dict[tuple[str, str], str] = {}  # (group, kind) -> the unit holding its CRD
-    objects = [(file, obj) for file, obj in objects if file in unit_of]  # not a review stack's own Namespace
     for file, obj in objects:
         if (obj.key.group, obj.key.kind) == _NAMESPACE:
             namespaces[obj.key.name] = unit_of[file]

@@ -221,9 +221,17 @@ def test_unit_stack_names_suffix_only_the_stack_segment():
         parent_stack_name("dev", "apps")
 
 
+def test_one_object_in_two_units_is_an_error_naming_both_files(work_tree):
+    with pytest.raises(UnitError, match=r"the object ConfigMap/same in namespace demo is in unit apps \(apps/a\.yaml\) "
+                                        r"and in unit web \(web/b\.yaml\); keep it in one unit"):
+        plan(work_tree, {"manifests/apps/a.yaml": work_tree.config_map("same"), "manifests/web/b.yaml": work_tree.config_map("same")},
+             {}, default_namespace="demo")
+
+
 def test_get_of_an_unknown_unit_lists_the_known_ones(work_tree):
     result = plan(work_tree, {"manifests/apps/a.yaml": work_tree.config_map("a")}, {})
 
     with pytest.raises(UnitError, match=r"there is no unit 'web' \(units: apps\)"):
         result.get("web")
     assert result.as_data() == [{"name": "apps", "files": ["apps/a.yaml"], "dependsOn": []}]
+    assert result.commit == work_tree.repo.head.commit.hexsha
