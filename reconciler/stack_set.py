@@ -8,11 +8,15 @@ import os
 import shutil
 import threading
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import IO, Callable, Optional, Union
 
+import yaml
+
+from manifest_loader.units import UNITS_KEY
 from reconciler.commit_status.listener import commit_status_listeners
 from reconciler.desired_state import digest_key
+from reconciler.engine.stack_file import stack_file_name
 from reconciler.notify.listeners import notification_listeners
 from reconciler.process_setup import pulumi_command, pulumi_root
 from reconciler.promotion import upstream_commit
@@ -20,6 +24,7 @@ from reconciler.reconcile import StackReconciler
 from reconciler.recorder import Recorder
 from reconciler.run_events import RunListener
 from reconciler.settings import ServiceConfig, StackSpec
+from reconciler.source.git_command import GitError
 from reconciler.status.model import StackState
 from reconciler.status.store import StatusStore
 from reconciler.telemetry.metrics import Metrics
@@ -84,7 +89,7 @@ class StackSet:
         """The parent's units at the commit it is in sync at (after its pass): new ones get their stacks here."""
         spec = self.config.stack(parent)
         commit = upstream_commit(self.store.stack_state(parent))
-        if commit is None:
+        if commit is None or not (self.units.records(parent) or self._declares_units(spec, commit)):
             return PlanChange()
         change = self.units.plan(spec, commit)
         if not self.units_enabled:
@@ -108,6 +113,18 @@ class StackSet:
         """The units whose gate waits for this stack: to be looked at as soon as it records a run."""
         return [unit.spec.name for unit in self.reconcilers.values()
                 if isinstance(unit, UnitReconciler) and unit.spec.unit is not None and name in unit.spec.unit.waits_for]
+
+    def _declares_units(self, spec: StackSpec, commit: str) -> bool:
+        """Whether the stack file at `commit` may declare units, read from the parent's own clone (one `git cat-file`):
+        a stack without units never pays for the plan's checkout."""
+        path = (PurePosixPath(spec.project_dir) / f"{stack_file_name(spec.stack)}.yaml").as_posix()
+        try:
+            text = self.reconcilers[spec.name].workspace.file_at(commit, path)
+            document = yaml.safe_load(text) if text is not None else None
+        except (GitError, OSError, yaml.YAMLError):
+            return True  # not readable here: the plan's own checkout tells
+        config = document.get("config") if isinstance(document, dict) else None
+        return text is None or (isinstance(config, dict) and config.get(UNITS_KEY) is not None)
 
     def _declare(self, name: str) -> None:
         self.metrics.declare(name)

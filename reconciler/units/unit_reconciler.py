@@ -6,7 +6,6 @@ may have changed its files or dependencies, or dropped it. The parent's units sh
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from typing import Callable, Optional
 
@@ -55,8 +54,7 @@ class UnitReconciler:
             if record is None:  # removed by an earlier pass
                 return Pass(None, self.parent.resync_interval)
             spec = unit_spec(self.parent, record)
-            self.stack.spec = spec
-            self.removal.workspace.spec = dataclasses.replace(self.removal.workspace.spec, unit=spec.unit, paths=spec.paths)
+            self.stack.spec = self.removal.workspace.spec = spec
             if record.removed_at is not None:
                 return self.removal.run(trigger, record.removed_at, config_digest(spec, self._digest_key))
             return self.stack.reconcile(trigger, force)

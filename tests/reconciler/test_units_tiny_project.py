@@ -240,3 +240,14 @@ def preview_comments(github) -> dict[str, str]:
     prefix = "<!-- pulumi-gitops-preview stack="
     return {c["body"][len(prefix):].split(" ", 1)[0]: c["body"] for c in github.comments_on("example", "tiny", 5)
             if c["body"].startswith(prefix)}
+
+
+def test_a_stack_file_without_units_makes_no_unit_and_no_plan_checkout(remote, tmp_path, engine_env):
+    remote.commit("no units", TINY_PROJECT)
+    config = config_file(tmp_path, remote)
+
+    code, lines = once(config, engine_env)
+
+    assert code == 0 and list(lines) == ["tiny"]
+    workspaces = tmp_path / "reconciler-state" / "workspaces"
+    assert sorted(path.name for path in workspaces.iterdir()) == ["tiny"], "the stack file was read from the stack's own clone"
