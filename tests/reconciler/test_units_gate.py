@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Optional
 
 import pytest
@@ -26,6 +27,7 @@ from reconciler.telemetry.redaction import Redactor
 from reconciler.units.record import UnitRecord
 from reconciler.units.removal import UnitRemoval
 from reconciler.units.specs import unit_spec
+from reconciler.units.unit_reconciler import UnitReconciler
 from testsupport.scripted_stack import POLICY, ScriptedStack
 from testsupport.scripted_workspace import ScriptedWorkspace
 
@@ -231,3 +233,29 @@ def test_the_scheduler_takes_new_units_and_drops_removed_ones():
     finally:
         scheduler.stop()
     assert ran.count("tiny.web:units") == 1 and "tiny.web:webhook" not in ran
+
+
+def test_a_parents_units_share_units_parallel_slots_for_their_passes(tiny_spec):
+    slots = threading.BoundedSemaphore(1)
+    entered, release = threading.Event(), threading.Event()
+
+    class HeldPass:
+        spec = None
+
+        def reconcile(self, trigger: str, force: bool = False) -> Pass:
+            entered.set()
+            assert release.wait(10)
+            return Pass(None, HOUR)
+
+    web = UnitReconciler(tiny_spec, lambda: record("web"), lambda: None, HeldPass(),  # type: ignore[arg-type]
+                         SimpleNamespace(workspace=SimpleNamespace(spec=None)), slots, b"k" * 32)  # type: ignore[arg-type]
+    running = threading.Thread(target=web.reconcile, args=("test",))
+    running.start()
+    assert entered.wait(10)
+    try:
+        assert not slots.acquire(blocking=False), "the pass holds the parent's only slot: no other unit of it starts"
+    finally:
+        release.set()
+        running.join(10)
+    assert slots.acquire(blocking=False), "the slot is back once the pass ends"
+    assert web.spec is not None and web.spec.name == "tiny.web", "each pass runs with the unit's current record"
