@@ -178,7 +178,7 @@ def test_a_removed_unit_is_destroyed_only_through_the_deletion_guard(project, tm
     assert code == 0 and "tiny.web" not in lines
 
 
-def test_the_service_runs_units_after_their_parent_makes_a_new_units_stack_and_shows_each_unit(
+def test_the_service_runs_units_after_their_parent_makes_and_removes_a_units_stack_and_shows_each_unit(
     project, tmp_path, engine_env, start_service,
 ):
     port = free_port()
@@ -197,6 +197,12 @@ def test_the_service_runs_units_after_their_parent_makes_a_new_units_stack_and_s
     assert (tmp_path / "backend" / ".pulumi" / "stacks" / "tiny" / "dev.cache.json").exists()
     metrics = service.get("/metrics")[1].decode()
     assert 'reconciler_stack_ready{stack="tiny.cache"} 1.0' in metrics
+
+    project.commit("the cache goes", {"manifests/cache": None})
+    service.wait_until(lambda: applied_commit(service, "tiny") == project.head(), 180, "the parent at the commit")
+    service.wait_until(lambda: not (tmp_path / "backend" / ".pulumi" / "stacks" / "tiny" / "dev.cache.json").exists(), 180,
+                       "the removed unit's stack destroyed (no deletion guard)")
+    service.wait_until(lambda: applied_commit(service, "tiny.cache") is None, 30, "the removed unit gone from /status")
     assert service.stop() == 0
     store = StatusStore(tmp_path / "reconciler-state" / "status.sqlite", read_only=True)
     try:
