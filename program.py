@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import pulumi
 import pulumi_docker_build as docker_build
 
 from components.cluster import Cluster
 from components.image import Image, ImageArgs
+from components.parent_stack import ParentStack, ParentStackArgs
 from components.registry import Registry
 from components.workloads import Workloads, WorkloadsArgs
 from manifest_loader import LoadedManifests, ManifestError, load_manifests, render_objects
 from manifest_loader.kube_client import KubeClient
 from manifest_loader.review_namespace import into_review_namespace
 from manifest_loader.server_dry_run import server_dry_run
-from source_revision import folder_revision, paths_revision
-from stack_settings import ReconcilerSettings, StackSettings, read_stack_settings
+from manifest_loader.units import UnitSettings, plan_units
+from source_revision import FolderRevision, folder_revision, paths_revision
+from stack_settings import ReconcilerSettings, StackSettings, UnitStack, read_stack_settings
 
 # The name manifests use in their image placeholder: `image: ${image:app}`.
 APP_IMAGE = "app"
@@ -38,26 +42,89 @@ def gitops_program() -> None:
     # looks each one up again (5 s at 1,000 objects); nothing here reads them.
     os.environ.setdefault("PULUMI_DISABLE_RESOURCE_REFERENCES", "true")
     settings = read_stack_settings()
+    if settings.unit is not None:
+        _unit_stack(settings, settings.unit)
+    elif settings.units is not None and not settings.review_namespace:
+        _parent_of_units(settings, settings.units)
+    else:
+        if settings.units is not None:
+            pulumi.log.info("A review stack deploys every unit's manifests itself, in its own namespace.")
+        _whole_stack(settings)
+
+
+def _whole_stack(settings: StackSettings) -> None:
+    """The one stack that holds everything: registry, image, cluster and every manifest."""
     # Everything that can be wrong in Git is checked before the first resource (names, schemas of the
     # cluster's release, secret names), so a bad commit fails the run with nothing applied.
-    manifests = load_manifests(
-        settings.manifests_dir,
-        settings.manifests_dir,
-        default_namespace=settings.default_namespace,
-        require_clean=settings.require_clean_manifests,
-        kubernetes_version=settings.kubernetes_version,
-        secret_names=settings.secrets.keys(),
-    )
+    manifests = _load(settings)
     if settings.review_namespace:
         review = into_review_namespace(manifests, settings.review_namespace)
         manifests = review.loaded
         pulumi.export("reviewLeftOut", review.left_out)
     app_revision = folder_revision(settings.app_dir)
-    if settings.target == "local" and settings.server_dry_run:
-        # The image's digest is known only after the build; the dry-run uses its tag, a valid reference.
-        stand_in = f"{settings.registry.required_local_address()}/{settings.app_name}:{app_revision.tag}"
-        _dry_run_on_cluster(settings, manifests, stand_in)
+    _dry_run_if_local(settings, manifests, app_revision)
+    infrastructure = _infrastructure(settings, app_revision)
+    workloads = Workloads(
+        "workloads",
+        WorkloadsArgs(
+            objects=manifests.objects,
+            images={APP_IMAGE: infrastructure.image.ref},
+            preview_images={APP_IMAGE: infrastructure.image.tagged_ref},
+            secrets=settings.secrets,
+            awaits=settings.awaits,
+        ),
+        opts=pulumi.ResourceOptions(providers={"kubernetes": infrastructure.cluster.provider}),
+    )
+    pulumi.export("commit", manifests.commit)
+    pulumi.export("manifestsDirty", manifests.dirty)
+    pulumi.export("objects", workloads.object_ids)
 
+
+def _parent_of_units(settings: StackSettings, units: UnitSettings) -> None:
+    """A stack whose workloads are split into unit stacks: registry, image and cluster, and what units read."""
+    plan = plan_units(settings.manifests_dir, units, default_namespace=settings.default_namespace)
+    _infrastructure(settings, folder_revision(settings.app_dir))
+    pulumi.export("commit", plan.commit)
+    pulumi.export("units", plan.as_data())
+
+
+def _unit_stack(settings: StackSettings, unit_stack: UnitStack) -> None:
+    """One unit's manifests, on the cluster and with the image of the parent stack."""
+    assert settings.units is not None, "read_stack_settings refuses a unit without units"
+    plan = plan_units(settings.manifests_dir, settings.units, default_namespace=settings.default_namespace)
+    unit = plan.get(unit_stack.name)
+    manifests = _load(settings, files=unit.files)
+    _dry_run_if_local(settings, manifests, folder_revision(settings.app_dir))
+    parent = ParentStack(
+        "parent",
+        ParentStackArgs(
+            stack_name=unit_stack.parent_stack,
+            kube_context=settings.cluster.local_context if settings.target == "local" else None,
+        ),
+    )
+    workloads = Workloads(
+        "workloads",
+        WorkloadsArgs(
+            objects=manifests.objects, images={APP_IMAGE: parent.image_ref}, secrets=settings.secrets,
+            awaits=settings.awaits,
+        ),
+        opts=pulumi.ResourceOptions(providers={"kubernetes": parent.provider}),
+    )
+    pulumi.export("unit", unit.name)
+    pulumi.export("dependsOn", list(unit.depends_on))
+    pulumi.export("commit", manifests.commit)
+    pulumi.export("manifestsDirty", manifests.dirty)
+    pulumi.export("objects", workloads.object_ids)
+
+
+@dataclass(frozen=True)
+class _Infrastructure:
+    image: Image
+    cluster: Cluster
+
+
+def _infrastructure(settings: StackSettings, app_revision: FolderRevision) -> _Infrastructure:
+    """The registry, the app's image, the cluster and the reconciler when it runs there; exports them."""
     protected = pulumi.ResourceOptions(protect=settings.protect)
     registry = Registry("registry", settings.registry, opts=protected)
 
@@ -83,32 +150,19 @@ def gitops_program() -> None:
     )
 
     cluster = Cluster("cluster", settings.cluster, opts=protected)
-    workloads = Workloads(
-        "workloads",
-        WorkloadsArgs(
-            objects=manifests.objects,
-            images={APP_IMAGE: image.ref},
-            preview_images={APP_IMAGE: image.tagged_ref},
-            secrets=settings.secrets,
-            awaits=settings.awaits,
-        ),
-        opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
-    )
 
     if settings.reconciler is not None:
         reconciler_ref = _reconciler(settings, settings.reconciler, image_opts, protected, cluster)
         pulumi.export("reconcilerImageRef", reconciler_ref)
 
     pulumi.export("target", settings.target)
-    pulumi.export("commit", manifests.commit)
-    pulumi.export("manifestsDirty", manifests.dirty)
     pulumi.export("registryUrl", registry.repository_url)
     pulumi.export("imageRef", image.ref)
     pulumi.export("imageTag", app_revision.tag)
     pulumi.export("clusterName", cluster.name)
     pulumi.export("clusterEndpoint", cluster.endpoint)
     pulumi.export("kubeconfig", cluster.kubeconfig)
-    pulumi.export("objects", workloads.object_ids)
+    return _Infrastructure(image, cluster)
 
 
 def _reconciler(
@@ -160,6 +214,25 @@ def _reconciler(
         opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
     )
     return image.ref
+
+
+def _load(settings: StackSettings, files: Optional[tuple[str, ...]] = None) -> LoadedManifests:
+    return load_manifests(
+        settings.manifests_dir,
+        settings.manifests_dir,
+        default_namespace=settings.default_namespace,
+        require_clean=settings.require_clean_manifests,
+        kubernetes_version=settings.kubernetes_version,
+        secret_names=settings.secrets.keys(),
+        files=files,
+    )
+
+
+def _dry_run_if_local(settings: StackSettings, manifests: LoadedManifests, app_revision: FolderRevision) -> None:
+    if settings.target == "local" and settings.server_dry_run:
+        # The image's digest is known only after the build; the dry-run uses its tag, a valid reference.
+        stand_in = f"{settings.registry.required_local_address()}/{settings.app_name}:{app_revision.tag}"
+        _dry_run_on_cluster(settings, manifests, stand_in)
 
 
 def _dry_run_on_cluster(settings: StackSettings, manifests: LoadedManifests, image: str) -> None:

@@ -21,6 +21,7 @@ from components.registry import RegistryArgs
 from manifest_loader import supported_versions
 from manifest_loader.kubernetes_names import namespace_problem
 from manifest_loader.readiness import AWAIT_MODES
+from manifest_loader.units import UnitError, UnitSettings, parent_stack_name, read_unit_settings, unit_name_problem
 
 CONFIG_NAMESPACE = "pulumi-gitops"
 TARGETS = ("aws", "local")
@@ -53,6 +54,8 @@ class StackSettings:
     registry: RegistryArgs
     cluster: ClusterArgs
     reconciler: Optional[ReconcilerSettings] = None  # the reconciler as a workload; None when off
+    units: Optional[UnitSettings] = None  # the workloads split into unit stacks (manifest_loader/units.py); None: one stack
+    unit: Optional[UnitStack] = None  # set on a unit stack `<stack>.<unit>`: what it deploys and where from
 
 
 @dataclass(frozen=True)
@@ -65,15 +68,23 @@ class ReconcilerSettings:
     base_image: Optional[str]  # the Dockerfile's RECONCILER_BASE_IMAGE; None: its default
 
 
+@dataclass(frozen=True)
+class UnitStack:
+    """A unit stack's unit, and the stack it takes its cluster and image from."""
+
+    name: str
+    parent_stack: str  # a StackReference name: pulumi-gitops:infraStack, else `<org>/<project>/<stack without .unit>`
+
+
 class _Reader:
     """Typed access to one config namespace, with errors that name the file and key."""
 
     def __init__(self, config: pulumi.Config, stack: str) -> None:
         self._config = config
-        self._stack_file = f"Pulumi.{stack}.yaml"
+        self.stack_file = f"Pulumi.{stack}.yaml"
 
     def fail(self, key: str, problem: str) -> StackConfigError:
-        return StackConfigError(f"{self._stack_file}: {CONFIG_NAMESPACE}:{key}: {problem}")
+        return StackConfigError(f"{self.stack_file}: {CONFIG_NAMESPACE}:{key}: {problem}")
 
     def text(self, key: str) -> Optional[str]:
         """An optional text (Pulumi.yaml's default is empty): None when empty."""
@@ -138,19 +149,23 @@ class _Reader:
         plaintext = self._plaintext_entries(key) if value else []
         if plaintext or (value and not is_config_secret(self._config.full_key(key))):
             names = ", ".join(plaintext) or "the map"
-            raise self.fail(key, f"holds plaintext ({names}) in {self._stack_file}; remove it and {how}")
+            raise self.fail(key, f"holds plaintext ({names}) in {self.stack_file}; remove it and {how}")
         return {name: pulumi.Output.secret(item) for name, item in value.items()}
 
     def _plaintext_entries(self, key: str) -> list[str]:
         """Names in the stack file whose value is not ciphertext (`--path` lets plain and secure values mix)."""
         try:
-            config = (yaml.safe_load(Path(self._stack_file).read_text()) or {}).get("config") or {}
+            config = (yaml.safe_load(Path(self.stack_file).read_text()) or {}).get("config") or {}
         except (OSError, yaml.YAMLError, AttributeError):
             return []  # config that does not come from the stack file: is_config_secret still guards the map
         entries = config.get(self._config.full_key(key))
         if not isinstance(entries, dict) or "secure" in entries:
             return []
         return sorted(name for name, item in entries.items() if not (isinstance(item, dict) and "secure" in item))
+
+    def structured(self, key: str) -> Any:
+        """Structured config (a map or list) as written, None when unset; the caller checks its shape."""
+        return self._object(key)
 
     def _object(self, key: str) -> Any:
         try:
@@ -233,7 +248,36 @@ def read_stack_settings() -> StackSettings:
         registry=registry,
         cluster=cluster,
         reconciler=_reconciler_settings(read),
+        **_unit_settings(read),
     )
+
+
+def _unit_settings(read: _Reader) -> dict[str, Any]:
+    """`units` and `unit`: the first is the same on a stack and its unit stacks (the config file is copied)."""
+    raw = read.structured("units")
+    try:
+        units = None if raw is None else read_unit_settings(raw, read.stack_file)
+    except UnitError as error:
+        raise StackConfigError(str(error)) from None
+    name = read.text("unit")
+    if name is None:
+        return {"units": units}
+    problem = unit_name_problem(name)
+    if problem:
+        raise read.fail("unit", problem)
+    if units is None:
+        raise read.fail("unit", f"is {name!r} but {CONFIG_NAMESPACE}:units is not set; a unit stack's config is its"
+                                " parent's file, which declares the units")
+    parent = read.text("infraStack")
+    if parent is None:
+        try:
+            parent = parent_stack_name(pulumi.get_stack(), name)
+        except UnitError as error:
+            raise read.fail("infraStack", str(error)) from None
+        organization = pulumi.get_organization()
+        if organization:
+            parent = f"{organization}/{pulumi.get_project()}/{parent}"
+    return {"units": units, "unit": UnitStack(name=name, parent_stack=parent)}
 
 
 def _reconciler_settings(read: _Reader) -> Optional[ReconcilerSettings]:

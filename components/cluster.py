@@ -11,6 +11,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.kubeconfig import eks_kubeconfig
+from components.kubernetes_provider import kubernetes_provider
 from components.network import Network, NetworkArgs
 
 # Exactly the managed policies AWS documents for EKS worker nodes.
@@ -23,11 +24,6 @@ CLUSTER_POLICIES = ("arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",)
 # EKS validates the issuer with its own trust store; IAM still requires a
 # thumbprint, and this is the one of the root CA that signs every EKS issuer.
 EKS_OIDC_ROOT_CA_THUMBPRINT = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280"
-# The provider's own client limit (50 requests/s) is what a refresh of 1,000
-# objects waits on (71 s; 26 s at 200/s, bench/scale_compare.py); the API
-# server still protects itself with priority and fairness.
-KUBE_CLIENT_QPS = 200
-KUBE_CLIENT_BURST = 400
 
 
 @dataclass
@@ -90,17 +86,11 @@ class Cluster(pulumi.ComponentResource):
             self._eks(name, args)
         else:
             self._local(name, args)
-        self.provider = k8s.Provider(
+        self.provider = kubernetes_provider(
             f"{name}-k8s",
-            kubeconfig=self.kubeconfig,
-            context=args.local_context if args.target == "local" else None,
-            kube_client_settings=k8s.KubeClientSettingsArgs(qps=KUBE_CLIENT_QPS, burst=KUBE_CLIENT_BURST),
-            # A ConfigMap's or Secret's new data is an update in place, as kubectl and Flux apply it, not a
-            # delete-and-create that leaves the object briefly missing and counts against the deletion guard.
-            # One marked `immutable: true` is still replaced: the API server refuses its change.
-            enable_config_map_mutable=True,
-            enable_secret_mutable=True,
-            opts=pulumi.ResourceOptions(parent=self),
+            self.kubeconfig,
+            args.local_context if args.target == "local" else None,
+            pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({"name": self.name, "endpoint": self.endpoint, "kubeconfig": self.kubeconfig})
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import replace
-from typing import Collection, Union
+from typing import Collection, Optional, Union
 
 from .crd_schemas import crd_validators
 from .errors import ManifestError, ManifestProblem, dotted_path, object_problem
@@ -30,13 +30,16 @@ def load_manifests(
     max_file_bytes: int = 1_048_576,
     kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
     secret_names: Collection[str] = (),
+    files: Optional[Collection[str]] = None,
 ) -> LoadedManifests:
     """Read every tracked .yaml/.yml file under manifests_dir as committed at HEAD, and validate it.
 
     Every object is checked against Kubernetes' rules for names, labels and
     annotations, and against the schema of its kind in kubernetes_version (or
     its CRD in the same commit); a `${secret:NAME}` must name one of
-    secret_names. The work tree's edits are never deployed: `dirty` only says
+    secret_names. files, when given, are the only ones read (paths relative
+    to manifests_dir, a unit's: manifest_loader/units.py); a custom resource
+    whose CRD is in a file not read is then not checked offline. The work tree's edits are never deployed: `dirty` only says
     they exist, and require_clean=True refuses them. Raises one ManifestError
     listing every problem; nothing is returned unless all files are valid.
     """
@@ -47,6 +50,10 @@ def load_manifests(
         folder = find_manifest_folder(repo, repo_dir, manifests_dir)
         changes = uncommitted_changes(folder)
         blobs, problems = tracked_yaml_files(folder)
+        if files is not None:
+            wanted = {f"{folder.path}/{file}" if folder.path else file for file in files}
+            blobs = [blob for blob in blobs if blob_path(blob) in wanted]
+            problems = [problem for problem in problems if problem.path in wanted]
         file_commits = last_changing_commits(repo, folder.commit, [blob_path(blob) for blob in blobs])
         if require_clean:
             problems += [

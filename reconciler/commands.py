@@ -16,6 +16,7 @@ from reconciler.status.model import Result, RunKind, RunOutcome
 from reconciler.status.report import service_status, status_line
 from reconciler.status.store import StatusStore
 from reconciler.telemetry.redaction import Redactor
+from reconciler.units.store import UnitStore
 
 EXIT_IN_SYNC = 0
 EXIT_OUT_OF_SYNC = 1
@@ -51,10 +52,18 @@ def once(config: ServiceConfig, redactor: Redactor, stack: Optional[str], as_jso
 
     results: list[RunOutcome] = []
     with ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="stack") as pool:
-        for wave in waves([config.stack(name) for name in stacks.reconcilers]):
+        for wave in waves(stacks.specs):
             for outcome in pool.map(one_pass, wave):
                 results.append(outcome)
                 _print_outcome(outcome, as_json, stacks.redactor, out)
+    # Then each stack's units (reconciler/units/), planned at the commit it is in sync at, in dependency order.
+    for spec in stacks.specs:
+        stacks.plan_units(spec.name)
+        with ThreadPoolExecutor(max_workers=spec.units_parallel, thread_name_prefix="unit") as pool:
+            for wave in stacks.unit_waves(spec.name):
+                for outcome in pool.map(one_pass, wave):
+                    results.append(outcome)
+                    _print_outcome(outcome, as_json, stacks.redactor, out)
     stacks.flush_listeners(LISTENER_FLUSH_S)
     stacks.store.close()
     return EXIT_IN_SYNC if all(outcome.result.in_sync for outcome in results) else EXIT_OUT_OF_SYNC
@@ -89,12 +98,14 @@ def status(config: ServiceConfig, redactor: Redactor, as_json: bool, out: TextIO
         return EXIT_IN_SYNC
     store = StatusStore(path, read_only=True)
     review_store = ReviewStackStore(path, read_only=True)
+    unit_store = UnitStore(path, read_only=True)
     try:
-        entries = service_status(config, store, redactor)["stacks"]
+        entries = service_status(config, store, redactor, units=unit_store)["stacks"]
         reviews = [redactor.redact_data(record.as_status()) for record in review_store.all()]
     finally:
         store.close()
         review_store.close()
+        unit_store.close()
     for entry in entries:
         out.write((json.dumps(entry) if as_json else status_line(entry)) + "\n")
     for review in reviews:

@@ -61,12 +61,13 @@ BACKEND_UNREACHABLE = "BackendUnreachable"
 LOCK_HELD = "LockHeld"
 PROMOTION_PENDING = "PromotionPending"  # the stack promote_from names has not applied the commit, or not soaked
 LEASE_LOST = "LeaseLost"
+DEPENDENCY_NOT_READY = "DependencyNotReady"  # a unit's parent, or a unit it depends on, is not in sync at its commit
 INTERRUPTED = "Interrupted"
 DEADLINE_EXCEEDED = "DeadlineExceeded"
 DELETION_GUARD = "DeletionGuard"
 INTERNAL_ERROR = "InternalError"
 # The reasons of Waiting errors: a stack ending with one of them waits for someone else, it did not fail.
-WAITING_REASONS = frozenset({LOCK_HELD, PROMOTION_PENDING, LEASE_LOST})
+WAITING_REASONS = frozenset({LOCK_HELD, PROMOTION_PENDING, LEASE_LOST, DEPENDENCY_NOT_READY})
 
 # The SDK raises these when the program itself failed (an exception such as a ManifestError, a compile
 # error). The same commit usually fails the same way, but not always (a token call, a file being

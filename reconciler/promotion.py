@@ -23,13 +23,16 @@ from reconciler.status.position import is_settled
 Contains = Callable[[str, str], bool]
 
 
-def pending(spec: StackSpec, head: str, upstream: StackState, contains: Contains, now: float) -> Optional[Waiting]:
-    """None when `head` may be applied now; else the Waiting that names the upstream and what is missing."""
+def pending(
+    spec: StackSpec, head: str, upstream: StackState, contains: Contains, now: float, verb: str = "promoted",
+) -> Optional[Waiting]:
+    """None when `head` may be applied now; else the Waiting that names the upstream and what is missing (and says
+    the head is `verb` once it is there: a unit's gate says applied)."""
     name = spec.promote_from
     assert name is not None, "only a stack with promote_from has a gate"
     unhealthy = _unhealthy(upstream, spec.require_healthy)
     if unhealthy:
-        return Waiting(PROMOTION_PENDING, f"waiting for {name}: {unhealthy}; {head[:12]} is promoted once {name} is healthy again")
+        return Waiting(PROMOTION_PENDING, f"waiting for {name}: {unhealthy}; {head[:12]} is {verb} once {name} is healthy again")
     at = upstream_commit(upstream)
     if at is None:
         return Waiting(PROMOTION_PENDING, f"waiting for {name} to apply {head[:12]}: it has applied nothing yet")
@@ -41,7 +44,7 @@ def pending(spec: StackSpec, head: str, upstream: StackState, contains: Contains
         return Waiting(
             PROMOTION_PENDING,
             f"waiting for {name}'s soak of {format_duration(spec.soak)}: it is at {at[:12]} since {_clock(ends - spec.soak)}; "
-            f"{head[:12]} is promoted at {_clock(ends)}, {format_duration(math.ceil(left))} left",
+            f"{head[:12]} is {verb} at {_clock(ends)}, {format_duration(math.ceil(left))} left",
             delay=left,
         )
     return None

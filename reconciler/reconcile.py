@@ -25,6 +25,7 @@ from reconciler.recorder import Recorder
 from reconciler.settings import StackSpec
 from reconciler.status.model import ChangeCounts, Result, RunKind, RunOutcome, StackState
 from reconciler.telemetry.redaction import Redactor
+from reconciler.units.gate import dependency_pending
 from reconciler.workspace import Workspace
 
 log = logging.getLogger("reconciler")
@@ -164,8 +165,14 @@ class StackReconciler:
         return True
 
     def gate(self, ctx: PassContext) -> bool:
-        """With promote_from, the head is applied only once the upstream stack applied it and soaked (promotion.py)."""
-        if self.spec.promote_from is None or ctx.action is not Action.APPLY:
+        """With promote_from, the head is applied only once the upstream stack applied it and soaked (promotion.py);
+        a unit's, once its parent and the units it depends on are in sync at it (units/gate.py)."""
+        if ctx.action is not Action.APPLY:
+            return True
+        waiting = dependency_pending(self.spec, ctx.commit, self.recorder.state_of, self.workspace.contains, time.time())
+        if waiting is not None:
+            raise waiting
+        if self.spec.promote_from is None:
             return True
         upstream = self.recorder.state_of(self.spec.promote_from)
         waiting = promotion.pending(self.spec, ctx.commit, upstream, self.workspace.contains, time.time())
@@ -185,7 +192,7 @@ class StackReconciler:
         if ctx.state.last_applied_digest != ctx.digest:
             return True
         changed = self.workspace.changed_files(last, ctx.commit)
-        if changed is None or any(_under(path, self.spec.paths) for path in changed):
+        if changed is None or any(under_paths(path, self.spec.paths) for path in changed):
             return True
         ctx.outcome.result = Result.SKIPPED
         log.info("nothing under %s changed since %s: skipped", ", ".join(self.spec.paths), last[:12],
@@ -266,7 +273,8 @@ class StackReconciler:
         return max(min(moments) - now, 0.0)
 
 
-def _under(path: str, prefixes: tuple[str, ...]) -> bool:
+def under_paths(path: str, prefixes: tuple[str, ...]) -> bool:
+    """Whether a repository path is one of `prefixes` or inside one (the `paths` filter; a unit's previews too)."""
     return any(path == prefix.rstrip("/") or path.startswith(prefix.rstrip("/") + "/") for prefix in prefixes)
 
 

@@ -101,11 +101,11 @@ class LocalProject:
         )
         return PulumiResult(done.returncode, done.stdout + done.stderr)
 
-    def up(self, *extra: str) -> PulumiResult:
-        return self.pulumi("up", "--stack", "local", "--yes", "--skip-preview", *extra)
+    def up(self, *extra: str, stack: str = "local") -> PulumiResult:
+        return self.pulumi("up", "--stack", stack, "--yes", "--skip-preview", *extra)
 
-    def outputs(self) -> dict[str, Any]:
-        result = self.pulumi("stack", "output", "--stack", "local", "--json", "--show-secrets")
+    def outputs(self, stack: str = "local") -> dict[str, Any]:
+        result = self.pulumi("stack", "output", "--stack", stack, "--json", "--show-secrets")
         assert result.returncode == 0, result.output
         return json.loads(result.output[result.output.index("{"):])
 
@@ -115,8 +115,8 @@ class LocalProject:
             capture_output=True, text=True, timeout=120,
         )
 
-    def destroy(self) -> PulumiResult:
-        return self.pulumi("destroy", "--stack", "local", "--yes", "--skip-preview")
+    def destroy(self, stack: str = "local") -> PulumiResult:
+        return self.pulumi("destroy", "--stack", stack, "--yes", "--skip-preview")
 
     def get(self, kind: str, name: str) -> dict[str, Any] | None:
         found = self.kubectl("get", kind, name, "--namespace", self.namespace, "--output", "json")

@@ -12,6 +12,7 @@ import yaml
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 FAKE_DIGEST = "sha256:" + "ab" * 32
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
 ECR_TOKEN_PASSWORD = "ecr-token-do-not-log"
 
 
@@ -27,13 +28,27 @@ class Registered:
 class RecordingMocks(pulumi.runtime.Mocks):
     registered: list[Registered] = field(default_factory=list)
     calls: list[tuple[str, dict]] = field(default_factory=list)
+    # What a StackReference reads: stack name -> its outputs; the secret ones are those named in secret_outputs.
+    stack_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    secret_outputs: tuple[str, ...] = ("kubeconfig",)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        if args.typ == STACK_REFERENCE:
+            return self._stack_reference(args)
         outputs = dict(args.inputs)
         outputs.update(_fake_outputs(args.typ, args.name, args.inputs))
         resource_id = f"{args.name}-id"
         self.registered.append(Registered(args.typ, args.name, dict(args.inputs), resource_id))
         return resource_id, outputs
+
+    def _stack_reference(self, args: pulumi.runtime.MockResourceArgs):
+        name = args.inputs["name"]
+        self.registered.append(Registered(args.typ, args.name, dict(args.inputs), name))
+        if name not in self.stack_outputs:
+            raise ValueError(f"unknown stack {name!r}")  # what the engine answers for a stack it cannot find
+        outputs = self.stack_outputs[name]
+        secret = [key for key in self.secret_outputs if key in outputs]
+        return name, {"name": name, "outputs": outputs, "secretOutputNames": secret}
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         self.calls.append((args.token, dict(args.args)))
@@ -103,6 +118,7 @@ def run_program(
     config: dict[str, str],
     secret_keys: list[str] | None = None,
     run: ProgramRun | None = None,
+    organization: str | None = None,
 ) -> ProgramRun:
     """Runs a program under fresh mocks, with the stack's config, until every output settles.
 
@@ -110,7 +126,7 @@ def run_program(
     """
     run = run or ProgramRun(RecordingMocks())
     pulumi.runtime.settings.ROOT.set(None)  # a new root stack per run, so exports don't leak between tests
-    pulumi.runtime.set_mocks(run.mocks, project="pulumi-gitops", stack=stack, preview=False)
+    pulumi.runtime.set_mocks(run.mocks, project="pulumi-gitops", stack=stack, preview=False, organization=organization)
     pulumi.runtime.set_all_config(config, secret_keys or [])
 
     def body() -> pulumi.Output:

@@ -12,7 +12,8 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import Optional
+from pathlib import Path
+from typing import Callable, Optional
 
 import yaml
 from pulumi import automation as auto
@@ -48,8 +49,11 @@ def run_preview(
     redactor: Redactor,
     commit: str,
     base: Optional[str] = None,
+    prepare_checkout: Optional[Callable[[Path], None]] = None,
 ) -> PreviewRun:
-    """`pulumi preview --diff` of `commit` (resolved already) in a throwaway checkout; failures become a failed summary."""
+    """`pulumi preview --diff` of `commit` (resolved already) in a throwaway checkout; failures become a failed summary.
+
+    `prepare_checkout` gets the checkout's project folder first (a unit's stack file is copied from its parent's)."""
     started = time.monotonic()
     spec = workspace.spec
     fields = {"stack": spec.name, "commit": commit, "operation": "preview"}
@@ -67,6 +71,8 @@ def run_preview(
         if not has_state(spec):
             raise auto.StackNotFoundError(auto.CommandResult(stdout="", stderr="", code=1))
         with workspace.checkout(commit) as checkout:
+            if prepare_checkout is not None:
+                prepare_checkout(checkout.project_path)
             sandbox = PreviewSandbox(config, spec, checkout.repo_dir.parent, workspace.cache, pulumi_command)
             session = StackSession(
                 spec, checkout.project_path, sandbox.command, redactor,

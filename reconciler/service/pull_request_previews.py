@@ -30,6 +30,7 @@ from reconciler.preview.run import PreviewRun, run_preview
 from reconciler.preview.workspace import PreviewWorkspace, RefNotFound
 from reconciler.process_setup import pulumi_command
 from reconciler.stack_set import StackSet
+from reconciler.units.previews import changed_units, preview_unit
 
 from .github_webhook import pull_request_stacks
 from .preview_permission import comment_permission, pull_number, pull_request_permission, refusal_comment
@@ -181,16 +182,25 @@ class PullRequestPreviews:
             self._stacks.metrics.previews.labels(spec.name, "failed").inc()
             return
         run = run_preview(self._config, workspace, self._command, self._stacks.redactor, commit, request.base)
-        self._stacks.metrics.preview_duration.labels(spec.name).observe(run.duration_s)
+        self._publish(request, run)
+        # A parent's units (reconciler/units/): each one the pull request changes, with its own comment.
+        for record in changed_units(workspace, self._stacks.units.records(spec.name), request.base, commit):
+            self._publish(request, preview_unit(self._config, spec, record, self._command, self._stacks.redactor, commit,
+                                                request.base))
+
+    def _publish(self, request: PreviewRequest, run: PreviewRun) -> None:
+        stack = run.summary.stack
+        fields = {"stack": stack, "commit": request.head}
+        self._stacks.metrics.preview_duration.labels(stack).observe(run.duration_s)
         try:
             published = self._post(request.pull, run)
         except GitHubCommentError as error:
             log.error("posting the preview to %s#%d failed: %s", request.pull.full_name, request.pull.number,
                       self._stacks.redactor.redact(str(error)), extra=fields)
-            self._stacks.metrics.previews.labels(spec.name, "post_failed").inc()
+            self._stacks.metrics.previews.labels(stack, "post_failed").inc()
             return
         result = "failed" if run.summary.failed else "previewed"
-        self._stacks.metrics.previews.labels(spec.name, result).inc()
+        self._stacks.metrics.previews.labels(stack, result).inc()
         log.info("%s the preview comment %s (%s)", "created" if published.created else "updated", published.url, result,
                  extra=fields)
 

@@ -18,13 +18,15 @@ from reconciler.reconcile import Pass
 from reconciler.review.service import ReviewStacks
 from reconciler.service.http_api import HttpApi
 from reconciler.service.pull_request_previews import PullRequestPreviews
-from reconciler.service.scheduler import Scheduler
+from reconciler.service.scheduler import FALLBACK_DELAY, Scheduler
 from reconciler.settings import ConfigError
 from reconciler.stack_set import LISTENER_FLUSH_S, StackSet
 from reconciler.status.report import service_status
+from reconciler.units.unit_set import PlanChange
 
 log = logging.getLogger("reconciler")
 PROMOTION_TRIGGER = "promotion"  # a pass asked for because the stack's upstream recorded a run
+UNITS_TRIGGER = "units"  # a unit's pass asked for because its plan changed or a stack it waits for recorded a run
 
 
 class ReconcilerService:
@@ -37,11 +39,12 @@ class ReconcilerService:
         if self.config.coordination is not None:
             self.replica = Replica(stacks, lambda names, reason: self.scheduler.trigger(names, reason))
         self.scheduler = Scheduler(
-            [spec.name for spec in self.config.stacks],
+            list(stacks.reconcilers),
             self.replica.gate(self._run_stack) if self.replica else self._run_stack,
             self.config.workers,
-            on_scheduled=lambda name, at: stacks.recorders[name].scheduled(at),
+            on_scheduled=self._scheduled,
         )
+        stacks.on_units_changed = self._units_changed
         self.review_stacks = ReviewStacks(stacks, self.config.workers)
         post = self._post_with_review_stack if self.review_stacks.enabled else None
         self.previews = PullRequestPreviews(stacks, self.config.workers, post)
@@ -61,7 +64,7 @@ class ReconcilerService:
         return True
 
     def status(self) -> dict[str, Any]:
-        status = service_status(self.config, self.stacks.store, self.stacks.redactor, self.scheduler.next_due)
+        status = service_status(self.config, self.stacks.store, self.stacks.redactor, self.scheduler.next_due, self.stacks.units.store)
         if self.review_stacks.enabled:
             status["review_stacks"] = self.stacks.redactor.redact_data(self.review_stacks.status())
         if self.replica is not None:
@@ -90,11 +93,32 @@ class ReconcilerService:
     # Running
 
     def _run_stack(self, name: str, reason: str) -> Pass:
-        done = self.stacks.reconcilers[name].reconcile(reason)
-        # A stack that promotes from this one may be waiting for exactly this run: look at it now, not at its next poll.
-        if done.outcome is not None and done.outcome.result.in_sync and name in self._downstreams:
-            self.scheduler.trigger(self._downstreams[name], PROMOTION_TRIGGER)
+        reconciler = self.stacks.reconcilers.get(name)
+        if reconciler is None:  # a unit removed since it was queued
+            self.scheduler.remove(name)
+            return Pass(None, FALLBACK_DELAY)
+        done = reconciler.reconcile(reason)
+        if name not in self.stacks.reconcilers:  # the pass removed the unit's stack
+            self.scheduler.remove(name)
+            return done
+        if any(spec.name == name for spec in self.stacks.specs):
+            self.stacks.plan_units(name)
+        if done.outcome is not None and done.outcome.result.in_sync:
+            # A stack that promotes from this one, or a unit that waits for it, may be waiting for exactly this
+            # run: look at it now, not at its next poll.
+            self.scheduler.trigger(self._downstreams.get(name, []), PROMOTION_TRIGGER)
+            self.scheduler.trigger(self.stacks.waiting_on(name), UNITS_TRIGGER)
         return done
+
+    def _units_changed(self, change: PlanChange) -> None:
+        """A parent's new plan: new units are scheduled, removed ones run their removal now."""
+        self.scheduler.add(change.added, UNITS_TRIGGER)
+        self.scheduler.trigger(change.removed, UNITS_TRIGGER)
+
+    def _scheduled(self, name: str, at: float) -> None:
+        recorder = self.stacks.recorders.get(name)
+        if recorder is not None:
+            recorder.scheduled(at)
 
     def serve(self) -> int:
         try:

@@ -69,6 +69,18 @@ class Scheduler:
                     slot.due = time.monotonic()
             self._wake.notify()
 
+    def add(self, names: list[str], reason: str) -> None:
+        """New stacks (a parent's new units), due at once."""
+        with self._wake:
+            for name in names:
+                self._slots.setdefault(name, _Slot(due=time.monotonic(), reason=reason))
+            self._wake.notify()
+
+    def remove(self, name: str) -> None:
+        """A stack that is gone (a removed unit): never run again; a run of it that is going on ends as it would."""
+        with self._wake:
+            self._slots.pop(name, None)
+
     def next_due(self, name: str) -> Optional[float]:
         """Seconds until the stack's next run (0 when due or running)."""
         with self._wake:
@@ -99,17 +111,22 @@ class Scheduler:
 
     def _run(self, name: str, reason: str) -> None:
         with self._wake:
-            if self._stopping:
-                self._slots[name].queued = False
+            slot = self._slots.get(name)
+            if slot is None:
                 return
-            self._slots[name].started = True
+            if self._stopping:
+                slot.queued = False
+                return
+            slot.started = True
         next_in = FALLBACK_DELAY
         try:
             next_in = self._run_stack(name, reason).next_in
         except Exception:  # noqa: BLE001 - one stack's bug must not stop the others
             log.exception("the reconcile of %s failed unexpectedly; trying again in %.0fs", name, FALLBACK_DELAY, extra={"stack": name})
         with self._wake:
-            slot = self._slots[name]
+            if self._slots.get(name) is not slot:  # removed while it ran
+                self._wake.notify()
+                return
             slot.queued = slot.started = False
             if slot.again:
                 slot.due = time.monotonic()

@@ -14,6 +14,7 @@ from .model import (
     Secret,
     ServiceConfig,
     StackSpec,
+    UnitLink,
     WebhookSettings,
 )
 
@@ -30,6 +31,7 @@ __all__ = [
     "Secret",
     "ServiceConfig",
     "StackSpec",
+    "UnitLink",
     "WebhookSettings",
     "load_config",
 ]

@@ -64,6 +64,15 @@ class ReviewStackSettings:
 
 
 @dataclass(frozen=True)
+class UnitLink:
+    """A unit stack's place among its parent's units (reconciler/units/): whose unit it is, and whom it waits for."""
+
+    parent: str  # the parent entry's name
+    unit: str  # the unit's name in the parent's plan
+    waits_for: tuple[str, ...]  # entry names: the parent, then the units it depends on
+
+
+@dataclass(frozen=True)
 class StackSpec:
     name: str
     repo_url: str  # what git is given: an URL or an absolute path
@@ -103,6 +112,10 @@ class StackSpec:
     review_stacks: Optional[ReviewStackSettings] = None
     # Files a pull request preview's program may read besides its own (a read-only kubeconfig, say).
     preview_files: tuple[Path, ...] = ()
+    # With `pulumi-gitops:units` in its stack file: how many of its unit stacks run at once.
+    units_parallel: int = 4
+    # Set on a unit stack the reconciler made from its parent's plan; None on the stacks of the config.
+    unit: Optional[UnitLink] = None
 
     @property
     def tracks(self) -> str:

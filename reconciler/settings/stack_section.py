@@ -193,6 +193,9 @@ class StackSection(Section):
     env: dict[EnvName, PlainText] = Field({}, description="environment of the program (plain values only)")
     operation_timeout: PositiveDuration = written("60m", "each engine operation's deadline (SIGINT, then SIGKILL after 60 s)")
     program_retries: StrictInt = Field(3, ge=0, description="retries of a failing program before the stack stalls")
+    units_parallel: StrictInt = Field(
+        4, ge=1, description="when its Pulumi.<stack>.yaml declares pulumi-gitops:units: how many of its unit stacks run at once",
+    )
     lock_stale_after: Duration = written("2h", "a stack lock this old counts as abandoned, whoever holds it; must exceed operation_timeout")
     guard_manifests: list[str] = Field(
         [], description="manifest folders: a commit changing only these is judged by the guard without an engine preview",

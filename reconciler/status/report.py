@@ -7,6 +7,8 @@ from typing import Any, Optional
 
 from reconciler.settings import ServiceConfig, StackSpec
 from reconciler.telemetry.redaction import Redactor
+from reconciler.units.specs import unit_spec
+from reconciler.units.store import UnitStore
 
 from .model import IN_SYNC_VALUES, READY
 from .store import StatusStore
@@ -60,8 +62,16 @@ def stack_status(spec: StackSpec, store: StatusStore, next_run_in: Optional[floa
     }
 
 
-def service_status(config: ServiceConfig, store: StatusStore, redactor: Redactor, next_run_in: Any = None) -> dict[str, Any]:
-    stacks = [stack_status(spec, store, next_run_in(spec.name) if next_run_in else None) for spec in config.stacks]
+def service_status(
+    config: ServiceConfig, store: StatusStore, redactor: Redactor, next_run_in: Any = None, units: Optional[UnitStore] = None,
+) -> dict[str, Any]:
+    """Every configured stack, each followed by its units (which name it as their parent)."""
+    stacks = []
+    for spec in config.stacks:
+        stacks.append(stack_status(spec, store, next_run_in(spec.name) if next_run_in else None))
+        for record in units.of(spec.name) if units is not None else []:
+            entry = stack_status(unit_spec(spec, record), store, next_run_in(record.name) if next_run_in else None)
+            stacks.append({**entry, "unit": record.as_status()})
     return redactor.redact_data({"stacks": stacks})
 
 
@@ -69,7 +79,11 @@ def status_line(entry: dict[str, Any]) -> str:
     applied = (entry["last_applied_commit"] or "-")[:12]
     head = (entry["observed_commit"] or "-")[:12]
     ready = "Ready" if entry["ready"] else f"NotReady({entry['reason'] or 'Progressing'})"
-    line = (f"{entry['stack']:<20} {ready:<28} {entry['result'] or 'never run':<11} applied {applied:<12} "
+    unit = entry.get("unit")
+    name = f"  {entry['stack']}" if unit else entry["stack"]  # a unit, under its parent
+    if unit and unit["removed_at"]:
+        ready += " removing"
+    line = (f"{name:<20} {ready:<28} {entry['result'] or 'never run':<11} applied {applied:<12} "
             f"head {head:<12} next {entry['next_run_at'] or '-'}")
     if entry["error"]:
         line += "\n    " + entry["error"].strip().splitlines()[-1][:300]

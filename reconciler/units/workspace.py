@@ -1,0 +1,72 @@
+"""A unit stack's workspace: the stack's own, with its parent's stack file copied in and the destroy operations.
+
+The copy keeps the parent's encryption salt (from the file, else the one the parent's state uses), so the
+parent's passphrase decrypts the secrets committed there, and nothing has to be committed for a unit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Optional
+
+from pulumi import automation as auto
+
+from reconciler.engine.event_log import EventLog
+from reconciler.engine.operations import EngineReport, OperationFailed
+from reconciler.review.engine import _copy_stack_file
+from reconciler.settings import RetryPolicy, StackSpec
+from reconciler.status.model import ChangeCounts
+from reconciler.telemetry.redaction import Redactor
+from reconciler.workspace import StackWorkspace
+
+# Resources every stack has: its root, its providers, its reference to the parent. Removing a unit's stack
+# deletes them too; the deletion guard counts what a unit deploys.
+_ALWAYS_THERE = ("pulumi:pulumi:Stack", "pulumi:providers:", "pulumi:pulumi:StackReference")
+
+
+class UnitWorkspace(StackWorkspace):
+    def __init__(
+        self, spec: StackSpec, parent: StackSpec, parent_salt: Callable[[], Optional[str]], state_dir: Path,
+        pulumi_root: Optional[str], redactor: Redactor, retry: RetryPolicy,
+        remembered_salt: Callable[[], Optional[str]], remember_salt: Callable[[str], None],
+    ) -> None:
+        super().__init__(spec, state_dir, pulumi_root, redactor, retry, remembered_salt, remember_salt)
+        self.parent = parent
+        self._parent_salt = parent_salt
+
+    def check_out(self, commit: str) -> None:
+        super().check_out(commit)
+        _copy_stack_file(self.checkout.project_path, self.parent, self.spec, self._parent_salt)
+
+    def destroy_preview(self, commit: str) -> list[dict[str, str]]:
+        """The resources removing the stack deletes (what the unit deploys)."""
+        def call() -> list[dict[str, str]]:
+            events = EventLog("destroy-preview", self.spec.name, commit, self.redactor)
+            try:
+                self.session.stack.preview_destroy(on_output=events.on_output, on_event=events.on_event, color="never")
+            except auto.CommandError as error:
+                raise OperationFailed("destroy-preview", error, events.error_text(error)) from error
+            finally:
+                self.session.after_run()
+            return [entry for entry in events.doomed() if not _resource_type(entry["urn"]).startswith(_ALWAYS_THERE)]
+
+        return self._engine(call)
+
+    def destroy(self, commit: str) -> EngineReport:
+        """Destroys every resource, then removes the stack from its backend (`stack rm`)."""
+        def call() -> EngineReport:
+            events = EventLog("destroy", self.spec.name, commit, self.redactor)
+            try:
+                self.session.stack.destroy(on_output=events.on_output, on_event=events.on_event, color="never",
+                                           remove=True, show_secrets=False, message=f"reconciler: unit removed at {commit[:12]}")
+            except auto.CommandError as error:
+                raise OperationFailed("destroy", error, events.error_text(error)) from error
+            return EngineReport(ChangeCounts.from_op_map(events.resource_changes), events.changed())
+
+        return self._engine(call)
+
+
+def _resource_type(urn: str) -> str:
+    """`urn:pulumi:stack::project::parent$type::name` -> `type`."""
+    parts = urn.split("::")
+    return parts[2].rsplit("$", 1)[-1] if len(parts) > 3 else ""
