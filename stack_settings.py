@@ -21,7 +21,14 @@ from components.registry import RegistryArgs
 from manifest_loader import supported_versions
 from manifest_loader.kubernetes_names import namespace_problem
 from manifest_loader.readiness import AWAIT_MODES
-from manifest_loader.units import UnitError, UnitSettings, parent_stack_name, read_unit_settings, unit_name_problem
+from manifest_loader.units import (
+    UnitError,
+    UnitSettings,
+    parent_stack_name,
+    read_unit_settings,
+    unit_name_problem,
+    units_off,
+)
 
 CONFIG_NAMESPACE = "pulumi-gitops"
 TARGETS = ("aws", "local")
@@ -256,7 +263,7 @@ def _unit_settings(read: _Reader) -> dict[str, Any]:
     """`units` and `unit`: the first is the same on a stack and its unit stacks (the config file is copied)."""
     raw = read.structured("units")
     try:
-        units = None if raw is None else read_unit_settings(raw, read.stack_file)
+        units = None if units_off(raw) else read_unit_settings(raw, read.stack_file)
     except UnitError as error:
         raise StackConfigError(str(error)) from None
     name = read.text("unit")

@@ -39,8 +39,9 @@ def load_manifests(
     its CRD in the same commit); a `${secret:NAME}` must name one of
     secret_names. files, when given, are the only ones read (paths relative
     to manifests_dir, a unit's: manifest_loader/units.py); a custom resource
-    whose CRD is in a file not read is then not checked offline. The work tree's edits are never deployed: `dirty` only says
-    they exist, and require_clean=True refuses them. Raises one ManifestError
+    whose CRD is in a file not read is then not checked offline. The work
+    tree's edits are never deployed: `dirty` only says they exist, and
+    require_clean=True refuses them. Raises one ManifestError
     listing every problem; nothing is returned unless all files are valid.
     """
     schemas = schemas_for(kubernetes_version)

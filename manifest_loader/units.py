@@ -96,7 +96,7 @@ def parent_stack_name(stack: str, unit: str) -> str:
 
 
 def read_units_from_stack_file(project_dir: Union[str, os.PathLike], stack: str) -> Optional[UnitSettings]:
-    """The units of `Pulumi.<stack>.yaml` in project_dir; None when the file or the key is absent."""
+    """The units of `Pulumi.<stack>.yaml` in project_dir; None when the file or the key is absent, or `{}`."""
     name = f"Pulumi.{stack.rsplit('/', 1)[-1]}.yaml"
     path = Path(project_dir) / name
     try:
@@ -106,9 +106,13 @@ def read_units_from_stack_file(project_dir: Union[str, os.PathLike], stack: str)
     except (OSError, yaml.YAMLError) as error:
         raise UnitError(f"{name}: cannot be read ({error}); fix the file") from None
     config = document.get("config") if isinstance(document, dict) else None
-    if not isinstance(config, dict) or config.get(UNITS_KEY) is None:
-        return None
-    return read_unit_settings(config[UNITS_KEY], name)
+    raw = config.get(UNITS_KEY) if isinstance(config, dict) else None
+    return None if units_off(raw) else read_unit_settings(raw, name)
+
+
+def units_off(raw: object) -> bool:
+    """Whether the key's value keeps one stack for everything: unset, or Pulumi.yaml's default `{}`."""
+    return raw is None or raw == {}
 
 
 def read_unit_settings(raw: object, source: str) -> UnitSettings:

@@ -81,6 +81,7 @@ def test_the_defaults_are_pulumi_yamls():
     assert settings.cluster.public_access_cidrs == ["0.0.0.0/0"] and settings.cluster.node_instance_types == ["t3.medium"]
     assert (settings.registry.keep_tagged_images, settings.registry.untagged_expiry_days) == (30, 7)
     assert settings.reconciler is None  # the reconciler in the cluster is opt-in
+    assert (settings.units, settings.unit) == (None, None)  # one stack deploys everything unless units are declared
 
 
 def test_the_reconciler_image_needs_its_gathered_build_inputs(kubeconfig_file, tmp_path):

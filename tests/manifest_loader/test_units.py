@@ -202,11 +202,13 @@ def test_units_are_read_from_the_stack_file_and_absent_means_none(tmp_path):
         "    units:\n      apps: {paths: ['apps/**']}\n"
     )
     (tmp_path / "Pulumi.prod.yaml").write_text("config:\n  pulumi-gitops:target: aws\n")
+    (tmp_path / "Pulumi.off.yaml").write_text("config:\n  pulumi-gitops:units: {}\n")  # Pulumi.yaml's default
 
     settings = read_units_from_stack_file(tmp_path, "acme/web/dev")
 
     assert settings is not None and settings.split == "globs" and settings.entries[0].paths == ("apps/**",)
     assert read_units_from_stack_file(tmp_path, "prod") is None
+    assert read_units_from_stack_file(tmp_path, "off") is None
     assert read_units_from_stack_file(tmp_path, "missing") is None
     (tmp_path / "Pulumi.bad.yaml").write_text("config:\n  pulumi-gitops:units: [apps]\n")
     with pytest.raises(UnitError, match=r"^Pulumi\.bad\.yaml: pulumi-gitops:units: must be a map"):
