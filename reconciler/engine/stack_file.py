@@ -7,7 +7,7 @@ drops structured (map and list) config values when it writes the file back.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import yaml
 
@@ -68,3 +68,16 @@ class StackFile:
         config.update(values)
         data["config"] = config
         self.write(data)
+
+
+def copy_stack_file(project_path: Path, source: str, target: str, source_salt: Callable[[], Optional[str]]) -> Optional[str]:
+    """Stack `source`'s file as stack `target`'s, with source's salt (so target decrypts with source's passphrase).
+
+    Review and unit stacks are made this way. Returns the salt; `source_salt` gives it when the file has none yet.
+    """
+    data = StackFile(project_path, source).read()
+    salt = data.get(SALT_KEY) or source_salt()
+    if salt:
+        data[SALT_KEY] = salt
+    StackFile(project_path, target).write(data)
+    return salt

@@ -19,11 +19,11 @@ import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Iterator, Optional
 
 from pulumi import automation as auto
 
-from reconciler.engine.stack_file import StackFile
+from reconciler.engine.stack_file import copy_stack_file
 from reconciler.engine.stack_session import StackSession
 from reconciler.preview.run import live_salt
 from reconciler.preview.sandbox import PreviewSandbox
@@ -79,7 +79,7 @@ class ReviewStackEngine:
         workspace = PreviewWorkspace(base, self._config.state_dir)
         commit = workspace.resolve(commit)
         with workspace.checkout(commit) as checkout:
-            salt = _copy_stack_file(checkout.project_path, base, spec, lambda: live_salt(self._config, base))
+            salt = copy_stack_file(checkout.project_path, base.stack, spec.stack, lambda: live_salt(self._config, base))
             sandbox = PreviewSandbox(self._config, spec, checkout.repo_dir.parent, workspace.cache, self._command,
                                      timeout=(base.operation_timeout, f"stacks ({base.name}).operation_timeout"),
                                      writable=[target.backend])
@@ -98,13 +98,3 @@ def _own_buildx_config(env: dict[str, str], run_dir: Path) -> None:
         copy = run_dir / "buildx"
         shutil.copytree(source, copy, ignore=shutil.ignore_patterns("refs", "activity"), symlinks=True)
         env["BUILDX_CONFIG"] = str(copy)
-
-
-def _copy_stack_file(project_path: Path, base: StackSpec, spec: StackSpec, base_salt: Callable[[], Optional[str]]) -> Optional[str]:
-    """The base stack's Pulumi.<stack>.yaml as the review stack's, with the base stack's salt; returns the salt."""
-    data = StackFile(project_path, base.stack).read()
-    salt = data.get("encryptionsalt") or base_salt()
-    if salt:
-        data["encryptionsalt"] = salt
-    StackFile(project_path, spec.stack).write(data)
-    return salt

@@ -13,10 +13,10 @@ from typing import Optional
 
 from pulumi import automation as auto
 
+from reconciler.engine.stack_file import copy_stack_file
 from reconciler.preview.run import PreviewRun, live_salt, run_preview
 from reconciler.preview.workspace import PreviewWorkspace, RefNotFound
 from reconciler.reconcile import under_paths
-from reconciler.review.engine import _copy_stack_file
 from reconciler.settings import ServiceConfig, StackSpec
 from reconciler.source.git_command import GitError, run_git
 from reconciler.telemetry.redaction import Redactor
@@ -55,8 +55,8 @@ def preview_unit(
 ) -> PreviewRun:
     spec = unit_spec(parent, record)
 
-    def copy_stack_file(project: Path) -> None:
-        _copy_stack_file(project, parent, spec, lambda: live_salt(config, parent))
+    def parents_stack_file(project: Path) -> None:
+        copy_stack_file(project, parent.stack, spec.stack, lambda: live_salt(config, parent))
 
     workspace = PreviewWorkspace(spec, config.state_dir)
-    return run_preview(config, workspace, command, redactor, workspace.resolve(commit), base, prepare_checkout=copy_stack_file)
+    return run_preview(config, workspace, command, redactor, workspace.resolve(commit), base, prepare_checkout=parents_stack_file)

@@ -13,7 +13,7 @@ from pulumi import automation as auto
 
 from reconciler.engine.event_log import EventLog
 from reconciler.engine.operations import EngineReport, OperationFailed
-from reconciler.review.engine import _copy_stack_file
+from reconciler.engine.stack_file import copy_stack_file
 from reconciler.settings import RetryPolicy, StackSpec
 from reconciler.status.model import ChangeCounts
 from reconciler.telemetry.redaction import Redactor
@@ -36,7 +36,7 @@ class UnitWorkspace(StackWorkspace):
 
     def check_out(self, commit: str) -> None:
         super().check_out(commit)
-        _copy_stack_file(self.checkout.project_path, self.parent, self.spec, self._parent_salt)
+        copy_stack_file(self.checkout.project_path, self.parent.stack, self.spec.stack, self._parent_salt)
 
     def destroy_preview(self, commit: str) -> list[dict[str, str]]:
         """The resources removing the stack deletes (what the unit deploys)."""
