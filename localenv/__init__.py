@@ -24,5 +24,6 @@ hierarchy). Settings, all optional, read from the environment:
     LOCALENV_SCHEDULER_PORT             kube-scheduler health (default 16259)
     LOCALENV_KUBELET_PORT               the real node's kubelet API, on the pod bridge (default 10250)
     LOCALENV_KUBELET_HEALTHZ_PORT       the kubelet's health, on 127.0.0.1 (default 10248)
+    LOCALENV_GIT_PORT                   the read-only Git host the reconciler's pods fetch from (default 19418)
     LOCALENV_START_TIMEOUT              seconds a component may take to be ready (default 90)
 """
