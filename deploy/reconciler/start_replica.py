@@ -1,0 +1,97 @@
+"""Starts one replica of the reconciler in its pod, with the config written for it; or probes it.
+
+    python start_replica.py                 write this replica's config, then exec `python -m reconciler run`
+    python start_replica.py --probe PATH    GET PATH (/readyz, /healthz) of the replica in this pod
+
+The replicas of the Deployment share one ConfigMap, yet each needs its own: identity in the Leases
+(`coordination.replica_id`, the pod's name: with `hostNetwork` every pod has the node's host name),
+state directory (`state_dir`/<pod name>) and Pulumi home, and port. On the local node the pods share
+the node's network, so the first free port from `listen`'s upward is taken, and the probes (exec,
+this file) read it from the run folder. A Deployment without hostNetwork (EKS) gets a port of its own
+per pod and takes `listen`'s port itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import socket
+import sys
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+CONFIG = Path("/etc/reconciler/reconciler.yaml")
+# A folder of the pod's own (an emptyDir): the written config and the port taken.
+RUN_DIR = Path(os.environ.get("RECONCILER_RUN_DIR", "/tmp/reconciler"))
+# Ports tried from listen's upward: more than the replicas a node runs.
+PORTS_TRIED = 10
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return False
+            raise
+    return True
+
+
+def first_free_port(host: str, first: int) -> int:
+    for port in range(first, first + PORTS_TRIED):
+        if port_is_free(host, port):
+            return port
+    raise SystemExit(f"start_replica: ports {first}-{first + PORTS_TRIED - 1} on {host} are all taken; "
+                     "run fewer replicas on this node")
+
+
+def replica_config(config: dict, replica: str, port: int) -> dict:
+    """CONFIG (the ConfigMap's, absolute paths only) as this replica's."""
+    host = config["listen"].rpartition(":")[0]
+    written = dict(config, listen=f"{host}:{port}", state_dir=f"{config['state_dir']}/{replica}")
+    if "coordination" in config:
+        written["coordination"] = dict(config["coordination"], replica_id=replica)
+    return written
+
+
+def start(replica: str) -> None:
+    config = yaml.safe_load(CONFIG.read_text())
+    host, _, first = config["listen"].rpartition(":")
+    port = first_free_port(host, int(first)) if os.environ.get("RECONCILER_SHARED_NETWORK") == "true" else int(first)
+    written = replica_config(config, replica, port)
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    (RUN_DIR / "reconciler.yaml").write_text(yaml.safe_dump(written, sort_keys=False))
+    (RUN_DIR / "listen").write_text(written["listen"])
+    # Each replica its own Pulumi home: the CLI keeps per-project workspace files there.
+    os.environ["PULUMI_HOME"] = f"{written['state_dir']}/pulumi-home"
+    print(f"start_replica: {replica} listens on {written['listen']}, state in {written['state_dir']}", flush=True)
+    os.execv(sys.executable, [sys.executable, "-m", "reconciler", "run", "--config", str(RUN_DIR / "reconciler.yaml")])
+
+
+def probe(path: str) -> int:
+    listen = (RUN_DIR / "listen").read_text()
+    try:
+        with urllib.request.urlopen(f"http://{listen}{path}", timeout=3):
+            return 0
+    except OSError as error:  # refused, timed out, or an HTTP error status
+        print(f"{path}: {error}", file=sys.stderr)
+        return 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--probe", metavar="PATH")
+    args = parser.parse_args()
+    if args.probe:
+        return probe(args.probe)
+    start(os.environ["POD_NAME"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
