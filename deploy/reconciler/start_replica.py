@@ -74,7 +74,11 @@ def start(replica: str) -> None:
 
 
 def probe(path: str) -> int:
-    listen = (RUN_DIR / "listen").read_text()
+    try:
+        listen = (RUN_DIR / "listen").read_text()
+    except FileNotFoundError:
+        print(f"{path}: the replica has not started yet", file=sys.stderr)
+        return 1
     try:
         with urllib.request.urlopen(f"http://{listen}{path}", timeout=3):
             return 0
