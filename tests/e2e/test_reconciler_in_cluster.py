@@ -164,7 +164,9 @@ def cluster(local_env, tmp_path_factory):
 
 
 def test_up_builds_the_image_and_the_replicas_become_ready_on_the_real_node(cluster):
+    began = time.monotonic()
     result = cluster.project.up()
+    print(f"bootstrap up (both images built and pushed, 3 replicas rolled out): {time.monotonic() - began:.1f}s")
     assert result.returncode == 0, result.output
     image_ref = cluster.project.outputs()["reconcilerImageRef"]
 
