@@ -3,6 +3,11 @@
     python start_replica.py                 write this replica's config, then exec `python -m reconciler run`
     python start_replica.py --probe PATH    GET PATH (/readyz, /healthz) of the replica in this pod
 
+It also writes the pod's kubeconfig (RUN_DIR/kubeconfig) from the ConfigMap's, with the CA files it names
+embedded as `certificate-authority-data`, as the machine's own kubeconfig has it: the Kubernetes provider
+replaces every object when the active cluster's entry changes between two runs, and the machine's runs
+and the pods' must see one cluster (only the user differs: the pod's ServiceAccount token).
+
 The replicas of the Deployment share one ConfigMap, yet each needs its own: identity in the Leases
 (`coordination.replica_id`, the pod's name: with `hostNetwork` every pod has the node's host name),
 state directory (`state_dir`/<pod name>) and Pulumi home, and port. On the local node the pods share
@@ -14,6 +19,7 @@ per pod and takes `listen`'s port itself.
 from __future__ import annotations
 
 import argparse
+import base64
 import errno
 import os
 import socket
@@ -24,6 +30,7 @@ from pathlib import Path
 import yaml
 
 CONFIG = Path("/etc/reconciler/reconciler.yaml")
+KUBECONFIG = Path("/etc/reconciler/kubeconfig")
 # A folder of the pod's own (an emptyDir): the written config and the port taken.
 RUN_DIR = Path(os.environ.get("RECONCILER_RUN_DIR", "/tmp/reconciler"))
 # Ports tried from listen's upward: more than the replicas a node runs.
@@ -59,12 +66,26 @@ def replica_config(config: dict, replica: str, port: int) -> dict:
     return written
 
 
+def embedded_certificate_authorities(kubeconfig: dict) -> dict:
+    """KUBECONFIG with each cluster's `certificate-authority` file read into `certificate-authority-data`."""
+    clusters = []
+    for entry in kubeconfig.get("clusters") or []:
+        cluster = dict(entry["cluster"])
+        path = cluster.pop("certificate-authority", None)
+        if path:
+            cluster["certificate-authority-data"] = base64.b64encode(Path(path).read_bytes()).decode()
+        clusters.append({**entry, "cluster": cluster})
+    return {**kubeconfig, "clusters": clusters}
+
+
 def start(replica: str) -> None:
     config = yaml.safe_load(CONFIG.read_text())
     host, _, first = config["listen"].rpartition(":")
     port = first_free_port(host, int(first)) if os.environ.get("RECONCILER_SHARED_NETWORK") == "true" else int(first)
     written = replica_config(config, replica, port)
     RUN_DIR.mkdir(parents=True, exist_ok=True)
+    kubeconfig = embedded_certificate_authorities(yaml.safe_load(KUBECONFIG.read_text()))
+    (RUN_DIR / "kubeconfig").write_text(yaml.safe_dump(kubeconfig, sort_keys=False))
     (RUN_DIR / "reconciler.yaml").write_text(yaml.safe_dump(written, sort_keys=False))
     (RUN_DIR / "listen").write_text(written["listen"])
     # Each replica its own Pulumi home: the CLI keeps per-project workspace files there.

@@ -52,3 +52,21 @@ def test_every_port_taken_is_a_clear_error(monkeypatch):
 
     with pytest.raises(SystemExit, match=r"ports 8099-8108 on 10.244.100.1 are all taken; run fewer replicas"):
         start_replica.first_free_port("10.244.100.1", 8099)
+
+
+def test_the_kubeconfig_gets_the_ca_embedded_as_the_machines_has_it(tmp_path):
+    ca = tmp_path / "ca.crt"
+    ca.write_bytes(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    kubeconfig = {
+        "clusters": [{"name": "local", "cluster": {"server": "https://127.0.0.1:16443", "certificate-authority": str(ca)}}],
+        "users": [{"name": "reconciler", "user": {"tokenFile": "/var/run/secrets/kubernetes.io/serviceaccount/token"}}],
+    }
+
+    written = start_replica.embedded_certificate_authorities(kubeconfig)
+
+    assert written["clusters"] == [{"name": "local", "cluster": {
+        "server": "https://127.0.0.1:16443",
+        "certificate-authority-data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUIKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo=",
+    }}]
+    assert written["users"] == kubeconfig["users"]
+    assert kubeconfig["clusters"][0]["cluster"]["certificate-authority"] == str(ca)
