@@ -6,6 +6,8 @@ the BuildKit socket and a buildx builder for it.
         pulumi-backend/, pulumi-passphrase   linked from <state>/pulumi-backend and -passphrase, the ones
                                              `make up` (reconciler.local.yaml) and scripts/pulumi-local.sh use
         buildx/instances/gitops-local        the builder the pods' docker-build uses
+        machine-environment.json             what the program reads from this machine's environment
+                                             (DOCKER_HOST), for the pods' runs to give the same inputs
         replicas/<pod>/                      each replica's state (written by the pods)
     /var/lib/pulumi-gitops/buildkitd.sock    a link to the environment's BuildKit socket
 
@@ -19,7 +21,7 @@ import json
 import os
 from pathlib import Path
 
-from . import buildkit
+from . import buildkit, docker_engine
 from .settings import Settings
 
 NAME = "reconciler-node"
@@ -68,6 +70,14 @@ def _builder(settings: Settings) -> None:
     (instances / buildkit.BUILDER_NAME).write_text(json.dumps(instance))
 
 
+def _machine_environment(settings: Settings) -> None:
+    """The program makes an explicit docker-build provider of DOCKER_HOST (`localenv env` exports it): a pod
+    without it would change the images' provider, and so the images. The socket is not mounted: the
+    images are built by the remote BuildKit builder, which never reaches the Docker engine."""
+    environment = {"DOCKER_HOST": docker_engine.current_host(settings)}
+    (STATE_VOLUME / "machine-environment.json").write_text(json.dumps(environment))
+
+
 def ensure(settings: Settings) -> str:
     """Prepares the node's folder; says whether the backend is shared with the machine's runs."""
     _private_folder(NODE_DIR)
@@ -75,5 +85,6 @@ def ensure(settings: Settings) -> str:
     (STATE_VOLUME / "pulumi-backend").mkdir(exist_ok=True)
     _passphrase(STATE_VOLUME / "pulumi-passphrase")
     _builder(settings)
+    _machine_environment(settings)
     _relink(BUILDKIT_SOCKET_LINK, buildkit.socket_path(settings))
     return f"{STATE_VOLUME}: " + ", ".join(_share(settings, name) for name in SHARED)

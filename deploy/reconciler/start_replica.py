@@ -3,10 +3,11 @@
     python start_replica.py                 write this replica's config, then exec `python -m reconciler run`
     python start_replica.py --probe PATH    GET PATH (/readyz, /healthz) of the replica in this pod
 
-It also writes the pod's kubeconfig (RUN_DIR/kubeconfig) from the ConfigMap's, with the CA files it names
-embedded as `certificate-authority-data`, as the machine's own kubeconfig has it: the Kubernetes provider
-replaces every object when the active cluster's entry changes between two runs, and the machine's runs
-and the pods' must see one cluster (only the user differs: the pod's ServiceAccount token).
+It also takes the machine's environment the program reads (DOCKER_HOST), and writes the pod's
+kubeconfig (RUN_DIR/kubeconfig) from the ConfigMap's, with the CA files it names embedded as
+`certificate-authority-data`, as the machine's own kubeconfig has it: the Kubernetes provider replaces
+every object when the active cluster's entry changes between two runs, and the machine's runs and the
+pods' must see one cluster (only the user differs: the pod's ServiceAccount token).
 
 The replicas of the Deployment share one ConfigMap, yet each needs its own: identity in the Leases
 (`coordination.replica_id`, the pod's name: with `hostNetwork` every pod has the node's host name),
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import base64
 import errno
+import json
 import os
 import socket
 import sys
@@ -31,6 +33,8 @@ import yaml
 
 CONFIG = Path("/etc/reconciler/reconciler.yaml")
 KUBECONFIG = Path("/etc/reconciler/kubeconfig")
+# The machine's environment variables the program reads (localenv/reconciler_node.py writes them).
+MACHINE_ENVIRONMENT = Path("/var/lib/reconciler/machine-environment.json")
 # A folder of the pod's own (an emptyDir): the written config and the port taken.
 RUN_DIR = Path(os.environ.get("RECONCILER_RUN_DIR", "/tmp/reconciler"))
 # Ports tried from listen's upward: more than the replicas a node runs.
@@ -88,6 +92,8 @@ def start(replica: str) -> None:
     (RUN_DIR / "kubeconfig").write_text(yaml.safe_dump(kubeconfig, sort_keys=False))
     (RUN_DIR / "reconciler.yaml").write_text(yaml.safe_dump(written, sort_keys=False))
     (RUN_DIR / "listen").write_text(written["listen"])
+    if MACHINE_ENVIRONMENT.is_file():
+        os.environ.update(json.loads(MACHINE_ENVIRONMENT.read_text()))
     # Each replica its own Pulumi home: the CLI keeps per-project workspace files there.
     os.environ["PULUMI_HOME"] = f"{written['state_dir']}/pulumi-home"
     print(f"start_replica: {replica} listens on {written['listen']}, state in {written['state_dir']}", flush=True)

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from localenv import buildkit, reconciler_node
+from localenv import buildkit, docker_engine, reconciler_node
 from localenv.settings import load
 
 
@@ -73,3 +73,11 @@ def test_the_pods_find_buildkit_at_fixed_paths(settings):
     assert instance["Driver"] == "remote"
     assert instance["Nodes"][0]["Endpoint"] == "unix:///run/buildkit/buildkitd.sock"
     assert os.readlink(reconciler_node.BUILDKIT_SOCKET_LINK) == str(buildkit.socket_path(settings))
+
+
+def test_the_pods_get_the_docker_host_the_machines_runs_see(settings):
+    reconciler_node.ensure(settings)
+
+    environment = json.loads((reconciler_node.STATE_VOLUME / "machine-environment.json").read_text())
+    assert environment == {"DOCKER_HOST": docker_engine.current_host(settings)}
+    assert environment["DOCKER_HOST"].startswith("unix://")
