@@ -2,7 +2,7 @@
 directory): the state volume, the Pulumi backend and passphrase shared with the machine's own runs,
 the BuildKit socket and a buildx builder for it.
 
-    /var/lib/pulumi-gitops/reconciler        the PersistentVolume (deploy/reconciler/storage.yaml)
+    /var/lib/pulumi-gitops/reconciler-volume the PersistentVolume (deploy/reconciler/storage.yaml)
         pulumi-backend/, pulumi-passphrase   linked from <state>/pulumi-backend and -passphrase, the ones
                                              `make up` (reconciler.local.yaml) and scripts/pulumi-local.sh use
         buildx/instances/gitops-local        the builder the pods' docker-build uses
@@ -26,7 +26,7 @@ from .settings import Settings
 
 NAME = "reconciler-node"
 NODE_DIR = Path("/var/lib/pulumi-gitops")
-STATE_VOLUME = NODE_DIR / "reconciler"
+STATE_VOLUME = NODE_DIR / "reconciler-volume"
 BUILDKIT_SOCKET_LINK = NODE_DIR / "buildkitd.sock"
 # Where deployment.yaml mounts the socket in the pod.
 POD_BUILDKIT_SOCKET = "/run/buildkit/buildkitd.sock"

@@ -175,8 +175,13 @@ def cluster(local_env, tmp_path_factory):
     turned_on = project.pulumi("config", "set", "--stack", "local", "pulumi-gitops:reconcilerImage", "true")
     assert turned_on.returncode == 0, turned_on.output
     project.commit("run the reconciler in the cluster")
-    yield InCluster(project, folder)
-    # The replicas stop first (SIGTERM: they finish their passes), so this machine's destroy finds the stack free.
+    cluster = InCluster(project, folder)
+    yield cluster
+    # The state's Kubernetes provider holds the kubeconfig of the last run, the pods' (their token's file):
+    # this machine runs once to put its own back, then the replicas stop (SIGTERM: they finish their
+    # passes) and the destroy finds the stack free.
+    reconciled = reconcile_once_from_this_machine(cluster)
+    assert reconciled.returncode == 0, reconciled.stdout + reconciled.stderr[-5000:]
     project.kubectl("scale", "deployment", "reconciler", "--namespace", NAMESPACE, "--replicas", "0")
     project.kubectl("wait", "--for", "delete", "pods", "--namespace", NAMESPACE, "--selector",
                     "app.kubernetes.io/name=reconciler", "--timeout", "180s")
