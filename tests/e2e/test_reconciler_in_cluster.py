@@ -189,6 +189,8 @@ def cluster(local_env, tmp_path_factory):
     git_server.withdraw_repository(settings, project.namespace)
     assert destroyed.returncode == 0, destroyed.output
     shutil.rmtree(folder)
+    if not any(folder.parent.iterdir()):
+        folder.parent.rmdir()
 
 
 def test_up_builds_the_image_and_the_replicas_become_ready_on_the_real_node(cluster):
