@@ -33,7 +33,7 @@ RECONCILER_DOCKERFILE = PROJECT_DIR / "deploy" / "reconciler" / "Dockerfile"
 # (no rebuild, no restart of the reconciler by its own run).
 RECONCILER_SOURCES = [
     "reconciler", "manifest_loader", "deploy/reconciler/Dockerfile", "deploy/reconciler/Dockerfile.dockerignore",
-    "deploy/reconciler/requirements.txt", "requirements.txt", "tools/versions.env",
+    "deploy/reconciler/requirements.txt", "deploy/reconciler/start_replica.py", "requirements.txt", "tools/versions.env",
 ]
 
 

@@ -13,7 +13,8 @@ under one state directory, except two things kept per machine: the base
 image's root filesystem tarball (in the tools cache) and, while they run,
 two network bridges: gitops0 (its own dockerd's) and gitopspods0 (the real
 node's pods), and the real node's pod cgroups (/kubepods in each cgroup v1
-hierarchy). Settings, all optional, read from the environment:
+hierarchy); and the node's disk, /var/lib/pulumi-gitops (the reconciler's
+volume and build inputs, kept by `down`: localenv/reconciler_node.py). Settings, all optional, read from the environment:
 
     GITOPS_STATE_DIR                    state directory (default <repo>/.state)
     GITOPS_TOOLS_CACHE                  built tools (default ~/.cache/gitops-tools)
@@ -24,5 +25,6 @@ hierarchy). Settings, all optional, read from the environment:
     LOCALENV_SCHEDULER_PORT             kube-scheduler health (default 16259)
     LOCALENV_KUBELET_PORT               the real node's kubelet API, on the pod bridge (default 10250)
     LOCALENV_KUBELET_HEALTHZ_PORT       the kubelet's health, on 127.0.0.1 (default 10248)
+    LOCALENV_GIT_PORT                   the read-only Git host the reconciler's pods fetch from (default 19418)
     LOCALENV_START_TIMEOUT              seconds a component may take to be ready (default 90)
 """

@@ -11,6 +11,7 @@ from . import (
     buildkit,
     control_plane,
     docker_engine,
+    git_server,
     kubelet_node,
     kwok_nodes,
     node_power_off,
@@ -18,6 +19,7 @@ from . import (
     pause_image,
     processes,
     reconciler_inputs,
+    reconciler_node,
     registry,
 )
 from .certs import Pki
@@ -50,7 +52,7 @@ def cluster_services(settings: Settings, pki: Pki) -> list[Service]:
 def services(settings: Settings, pki: Pki) -> list[Service]:
     """Every managed service, in start order."""
     return [docker_engine.service(settings), registry.service(settings),
-            buildkit.service(settings), *cluster_services(settings, pki)]
+            buildkit.service(settings), git_server.service(settings), *cluster_services(settings, pki)]
 
 
 def report(component: str, outcome: str, since: float | None = None) -> None:
@@ -77,6 +79,8 @@ def up(settings: Settings) -> int:
     timed(buildkit.NAME, lambda: ensure_running(buildkit.service(settings), settings))
     timed(pause_image.NAME, lambda: pause_image.ensure(settings, docker_host))
     timed(reconciler_inputs.NAME, lambda: reconciler_inputs.ensure(settings))
+    timed(reconciler_node.NAME, lambda: reconciler_node.ensure(settings))
+    timed(git_server.NAME, lambda: ensure_running(git_server.service(settings), settings))
 
     pki = control_plane.prepare_credentials(settings)
     for service in cluster_services(settings, pki):

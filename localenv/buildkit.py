@@ -30,18 +30,23 @@ def buildx_config_dir(settings: Settings) -> Path:
     return settings.state_dir / "buildx"
 
 
-def register_builder(settings: Settings) -> Path:
-    """Writes the buildx instance that points at our buildkitd; returns the buildx config folder."""
-    instance = {
+def builder_instance(socket: Path | str) -> dict:
+    """buildx's record of a "remote" builder named BUILDER_NAME that reaches buildkitd at SOCKET."""
+    return {
         "Name": BUILDER_NAME,
         "Driver": "remote",
         "Nodes": [{
             "Name": f"{BUILDER_NAME}0",
-            "Endpoint": f"unix://{socket_path(settings)}",
+            "Endpoint": f"unix://{socket}",
             "Platforms": None, "DriverOpts": None, "Flags": None, "Files": None,
         }],
         "Dynamic": False,
     }
+
+
+def register_builder(settings: Settings) -> Path:
+    """Writes the buildx instance that points at our buildkitd; returns the buildx config folder."""
+    instance = builder_instance(socket_path(settings))
     instances = buildx_config_dir(settings) / "instances"
     instances.mkdir(parents=True, exist_ok=True)
     (instances / BUILDER_NAME).write_text(json.dumps(instance))

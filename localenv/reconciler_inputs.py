@@ -1,13 +1,16 @@
-"""What the reconciler's image is built from, and the node folder its pod keeps its state in.
+"""What the reconciler's image is built from.
 
 The image is built from what is gathered on the host: BuildKit's build steps reach
 no package index, and the image must download nothing when it runs.
 
-`.state/reconciler-image/tools` holds the pinned Pulumi CLI, the Python language host and the two
-resource plugins, linked from the tools cache; `.state/reconciler-image/wheels` the wheels of
+`/var/lib/pulumi-gitops/reconciler-image/tools` holds the pinned Pulumi CLI, the Python language host and the two
+resource plugins, linked from the tools cache; `.../wheels` the wheels of
 deploy/reconciler/requirements.txt (and pip's own, which installs them: the base image has no pip),
 downloaded once per requirements into the tools cache. The program hands both folders to
-docker-build as named build contexts (deploy/reconciler/Dockerfile).
+docker-build as named build contexts (deploy/reconciler/Dockerfile). The folder is the node's, at a
+fixed path (Pulumi.local.yaml's reconcilerBuildInputs), which the reconciler's pods mount at the same
+path: the machine's runs and the pods' then give docker-build the same inputs, and neither rebuilds the
+image the other built.
 """
 
 import hashlib
@@ -20,19 +23,18 @@ from pathlib import Path
 
 from .binaries import pinned_versions
 from .errors import LocalEnvError
+from .reconciler_node import NODE_DIR
 from .settings import REPO_DIR, Settings
 
 NAME = "reconciler-image-inputs"
 REQUIREMENTS = REPO_DIR / "deploy" / "reconciler" / "requirements.txt"
 # The pins the image's wheels are downloaded at.
 CONSTRAINTS = REPO_DIR / "requirements.txt"
-# The hostPath of deploy/reconciler/storage.yaml's volume, and the user the pod runs as.
-STATE_VOLUME = Path("/var/lib/pulumi-gitops/reconciler")
-POD_USER = 65532
+INPUTS_DIR = NODE_DIR / "reconciler-image"
 
 
-def inputs_dir(settings: Settings) -> Path:
-    return settings.state_dir / "reconciler-image"
+def inputs_dir() -> Path:
+    return INPUTS_DIR
 
 
 def tool_files(settings: Settings) -> list[Path]:
@@ -107,7 +109,7 @@ def ensure(settings: Settings) -> str:
     downloaded = not wheels.is_dir()
     if downloaded:
         _download_wheels(settings, wheels)
-    root = inputs_dir(settings)
+    root = inputs_dir()
     for folder, sources in (("tools", tool_files(settings)), ("wheels", sorted(wheels.iterdir()))):
         target = root / folder
         target.mkdir(parents=True, exist_ok=True)
@@ -117,14 +119,4 @@ def ensure(settings: Settings) -> str:
                 stale.unlink()
         for source in sources:
             _link(source, target / source.name)
-    _ensure_state_volume(STATE_VOLUME)
-    return f"{root} ({'wheels downloaded' if downloaded else 'cached wheels'}); state volume {STATE_VOLUME}"
-
-
-def _ensure_state_volume(path: Path) -> None:
-    """The node's folder for the reconciler pod's state, its user's alone (a hostPath gets no fsGroup), with the
-    folder its config names as the repository. Kept by `down`, like a disk."""
-    for folder in (path, path / "source"):
-        folder.mkdir(parents=True, exist_ok=True)
-        os.chown(folder, POD_USER, POD_USER)
-        folder.chmod(0o700)
+    return f"{root} ({'wheels downloaded' if downloaded else 'cached wheels'})"

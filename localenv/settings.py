@@ -34,6 +34,7 @@ class Settings:
     scheduler_port: Port
     kubelet_port: Port
     kubelet_healthz_port: Port
+    git_port: Port
     start_timeout: float
 
     @property
@@ -91,5 +92,6 @@ def load() -> Settings:
         scheduler_port=_port("LOCALENV_SCHEDULER_PORT", 16259),
         kubelet_port=_port("LOCALENV_KUBELET_PORT", 10250),
         kubelet_healthz_port=_port("LOCALENV_KUBELET_HEALTHZ_PORT", 10248),
+        git_port=_port("LOCALENV_GIT_PORT", 19418),
         start_timeout=float(os.environ.get("LOCALENV_START_TIMEOUT", 90)),
     )

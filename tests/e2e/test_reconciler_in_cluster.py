@@ -1,11 +1,36 @@
-"""The reconciler as a workload: with `reconcilerImage` on, an `up` builds its image and its pod runs on the
-real node, Ready by its own probes, answering /healthz through the API server."""
+"""The reconciler as a workload, on the real node: with `reconcilerImage` on, one pass of this machine's
+reconciler (`once`, what `make up` runs) builds its image and deploys three replicas; from then on they
+keep the cluster at Git. A commit to main is
+applied by the replica holding the stack's Lease (its /status, read through the API server, and the
+object on the API server say so), and a replica deleted mid-update hands the stack over: the update
+converges and no two runs of the stack overlap, by the replicas' run records and the backend's history.
 
+The service repository is served by localenv's Git host (localenv/git_server.py); its backend and
+passphrase live in a folder of its own on the node's volume, which this machine's `up` and the pods share.
+"""
+
+from __future__ import annotations
+
+import dataclasses
 import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional
 
 import pytest
+import yaml
 
-from testsupport.local_project import LocalProject
+from localenv import git_server
+from localenv.reconciler_node import STATE_VOLUME
+from localenv.settings import load
+from reconciler.status.store import StatusStore
+from testsupport.lease_namespaces import holders
+from testsupport.local_project import PROJECT_DIR, LocalProject
+from testsupport.reconciler_testing import stack_locks
+from testsupport.replica_fleet import overlapping
 
 pytestmark = pytest.mark.e2e
 
@@ -13,49 +38,234 @@ NAMESPACE = "gitops-system"
 # What the image is built from, beside the program: the reconciler's code, its Dockerfile and manifests,
 # and the tool versions its tag follows.
 RECONCILER_FILES = ("reconciler", "deploy", "tools/versions.env")
+# Where the pods mount the node's volume (deploy/reconciler/deployment.yaml).
+POD_VOLUME = "/var/lib/reconciler"
+REPLICAS = 3
+FIRST_PORT = 8099
+POLL_S = 1.0
+
+
+@dataclasses.dataclass
+class InCluster:
+    project: LocalProject
+    folder: Path  # this test's backend and passphrase, on the node's volume
+
+    def pods(self) -> list[dict[str, Any]]:
+        found = self.project.kubectl("get", "pods", "--namespace", NAMESPACE, "--selector",
+                                     "app.kubernetes.io/name=reconciler", "--output", "json")
+        assert found.returncode == 0, found.stderr
+        return [pod for pod in json.loads(found.stdout)["items"] if pod["metadata"].get("deletionTimestamp") is None]
+
+    def ready_pods(self) -> list[str]:
+        return [pod["metadata"]["name"] for pod in self.pods()
+                if any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))]
+
+    def raw(self, pod: str, port: int, path: str) -> Optional[str]:
+        got = self.project.kubectl("get", "--raw", f"/api/v1/namespaces/{NAMESPACE}/pods/{pod}:{port}/proxy{path}")
+        return got.stdout if got.returncode == 0 else None
+
+    def ports(self) -> dict[str, int]:
+        """Each replica's port on the node's network, by asking each port who answers (its replica id)."""
+        found = {}
+        names = self.ready_pods()
+        for port in range(FIRST_PORT, FIRST_PORT + 10):
+            for pod in names:
+                body = self.raw(pod, port, "/status")
+                if body is not None:
+                    found[json.loads(body)["coordination"]["replica"]] = port
+                    break
+        return found
+
+    def holder(self) -> str:
+        return holders(Path(self.project.local_env["KUBECONFIG"]), NAMESPACE).get("local", ("", 0))[0]
+
+    def stack_status(self, replica: str) -> Optional[dict[str, Any]]:
+        port = self.ports().get(replica)
+        body = self.raw(replica, port, "/status") if port else None
+        if body is None:
+            return None
+        return next(entry for entry in json.loads(body)["stacks"] if entry["stack"] == "local")
+
+    def applied_by_holder(self, commit: str) -> Optional[str]:
+        """The replica holding the stack, once it has applied COMMIT."""
+        holder = self.holder()
+        status = self.stack_status(holder) if holder in self.ready_pods() else None
+        return holder if status and status["last_applied_commit"] == commit else None
+
+    def runs(self, replicas: list[str], died: dict[str, float]) -> list[tuple[float, float, str]]:
+        """Every run of the stack in these replicas' status stores, on the node's volume; an open run of a
+        dead replica ends at its death."""
+        spans = []
+        for replica in replicas:
+            database = STATE_VOLUME / "replicas" / replica / "status.sqlite"
+            if not database.exists():
+                continue
+            store = StatusStore(database, read_only=True)
+            try:
+                for row in store.runs(limit=100_000):
+                    if row["stack"] == "local":
+                        spans.append((row["started_at"], row["finished_at"] or died.get(replica, time.time()), replica))
+            finally:
+                store.close()
+        return spans
+
+    def history(self) -> list[dict[str, Any]]:
+        result = self.project.pulumi("stack", "history", "--stack", "local", "--json")
+        assert result.returncode == 0, result.output
+        return json.loads(result.output[result.output.index("["):])
+
+
+def wait(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(POLL_S)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def reconcile_once_from_this_machine(cluster: InCluster) -> subprocess.CompletedProcess:
+    """`reconciler once` over the project, as `make up` runs it (reconciler.local.yaml): its own checkout
+    and state, the node's backend. The checkout's files are the same as the pods' (both under the
+    reconciler's umask), so docker-build hashes the same build contexts and neither side rebuilds."""
+    project = cluster.project
+    config = project.root.parent / "host-reconciler.yaml"
+    config.write_text(yaml.safe_dump({
+        "state_dir": str(project.root.parent / "host-reconciler"),
+        "stacks": [{
+            "name": "local", "repo": {"url": str(project.root)}, "branch": "main", "stack": "local",
+            "backend_url": f"file://{cluster.folder}/backend",
+            "secrets_passphrase": {"file": str(cluster.folder / "passphrase")},
+            "virtualenv": str(PROJECT_DIR / ".venv"),
+            "config": {"pulumi-gitops:kubeconfig": {"path": project.local_env["KUBECONFIG"]}},
+        }],
+    }, sort_keys=False))
+    return subprocess.run([sys.executable, "-m", "reconciler", "once", "--config", str(config), "--json"],
+                          cwd=PROJECT_DIR, env=project.env(), capture_output=True, text=True, timeout=1800)
+
+
+def serve_from_the_node(project: LocalProject, url: str, folder: str) -> None:
+    """The copy's ConfigMap names this repository, this test's backend folder, and short Lease and retry times."""
+    path = project.root / "deploy" / "reconciler" / "configmap.yaml"
+    document = yaml.safe_load(path.read_text())
+    config = yaml.safe_load(document["data"]["reconciler.yaml"])
+    [stack] = config["stacks"]
+    stack.update(repo={"url": url}, backend_url=f"file://{folder}/backend", resync_interval="5s",
+                 secrets_passphrase={"file": f"{folder}/passphrase"})
+    config["coordination"].update(lease_duration="10s", renew_every="2s")
+    config["retry"] = {"concurrent_delay": "2s", "unreachable_delay": "2s", "backoff_base": "2s"}
+    document["data"]["reconciler.yaml"] = yaml.safe_dump(config, sort_keys=False)
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
 
 
 @pytest.fixture(scope="module")
-def project(local_env, tmp_path_factory):
+def cluster(local_env, tmp_path_factory):
     project = LocalProject.create(tmp_path_factory.mktemp("in-cluster") / "service", local_env, RECONCILER_FILES)
+    own = f"e2e/{project.namespace}"
+    folder = STATE_VOLUME / own
+    (folder / "backend").mkdir(parents=True)
+    (folder / "passphrase").write_text(project.env()["PULUMI_CONFIG_PASSPHRASE"])
+    project.backend_dir = folder / "backend"
+    initialised = project.pulumi("stack", "init", "local")
+    assert initialised.returncode == 0, initialised.output
+    settings = dataclasses.replace(load(), state_dir=Path(local_env["GITOPS_STATE_DIR"]))
+    url = git_server.serve_repository(settings, project.namespace, project.root)
+    serve_from_the_node(project, url, f"{POD_VOLUME}/{own}")
     turned_on = project.pulumi("config", "set", "--stack", "local", "pulumi-gitops:reconcilerImage", "true")
     assert turned_on.returncode == 0, turned_on.output
     project.commit("run the reconciler in the cluster")
-    yield project
+    cluster = InCluster(project, folder)
+    yield cluster
+    # The state's Kubernetes provider holds the kubeconfig of the last run, the pods' (their token's file):
+    # this machine runs once to put its own back, then the replicas stop (SIGTERM: they finish their
+    # passes) and the destroy finds the stack free.
+    reconciled = reconcile_once_from_this_machine(cluster)
+    assert reconciled.returncode == 0, reconciled.stdout + reconciled.stderr[-5000:]
+    project.kubectl("scale", "deployment", "reconciler", "--namespace", NAMESPACE, "--replicas", "0")
+    project.kubectl("wait", "--for", "delete", "pods", "--namespace", NAMESPACE, "--selector",
+                    "app.kubernetes.io/name=reconciler", "--timeout", "180s")
     destroyed = project.destroy()
+    git_server.withdraw_repository(settings, project.namespace)
     assert destroyed.returncode == 0, destroyed.output
+    shutil.rmtree(folder)
+    if not any(folder.parent.iterdir()):
+        folder.parent.rmdir()
 
 
-def reconciler_pods(project: LocalProject) -> list[dict]:
-    found = project.kubectl("get", "pods", "--namespace", NAMESPACE, "--selector",
-                            "app.kubernetes.io/name=reconciler", "--output", "json")
-    assert found.returncode == 0, found.stderr
-    return json.loads(found.stdout)["items"]
+def test_up_builds_the_image_and_the_replicas_become_ready_on_the_real_node(cluster):
+    began = time.monotonic()
+    result = reconcile_once_from_this_machine(cluster)
+    print(f"bootstrap once (both images built and pushed, 3 replicas rolled out): {time.monotonic() - began:.1f}s")
+    assert result.returncode == 0, result.stdout + result.stderr[-5000:]
+    assert json.loads(result.stdout.splitlines()[-1])["result"] == "applied"
+    image_ref = cluster.project.outputs()["reconcilerImageRef"]
+
+    wait(lambda: len(cluster.ready_pods()) == REPLICAS, 300, f"{REPLICAS} Ready replicas")
+    pods = cluster.pods()
+    assert {pod["spec"]["nodeName"] for pod in pods} == {"gitops-node-0"}
+    assert {pod["spec"]["containers"][0]["image"] for pod in pods} == {image_ref}
+    assert image_ref.startswith(f"{cluster.project.local_env['GITOPS_REGISTRY']}/demo-reconciler@sha256:")
 
 
-def test_up_builds_the_image_and_the_pod_becomes_ready_on_the_real_node(project):
-    result = project.up()
-    assert result.returncode == 0, result.output
-    image_ref = project.outputs()["reconcilerImageRef"]
+def test_each_replica_answers_on_a_port_of_its_own_through_the_api_server(cluster):
+    ports = wait(lambda: (found := cluster.ports()) and len(found) == REPLICAS and found, 120,
+                 "every replica's /status")
 
-    [pod] = [p for p in reconciler_pods(project) if p["metadata"].get("deletionTimestamp") is None]
-    conditions = {c["type"]: c["status"] for c in pod["status"]["conditions"]}
-    container = pod["spec"]["containers"][0]
-    assert pod["spec"]["nodeName"] == "gitops-node-0"
-    assert conditions["Ready"] == "True"
-    assert container["image"] == image_ref
-    assert image_ref.startswith(f"{project.local_env['GITOPS_REGISTRY']}/demo-reconciler@sha256:")
-    [status] = pod["status"]["containerStatuses"]
-    assert status["ready"] and status["restartCount"] == 0
+    assert sorted(ports) == sorted(cluster.ready_pods())
+    assert sorted(ports.values()) == list(range(FIRST_PORT, FIRST_PORT + REPLICAS))
+    for replica, port in ports.items():
+        assert cluster.raw(replica, port, "/healthz") == "ok\n"
+        assert cluster.raw(replica, port, "/readyz") == "ok\n"
 
 
-def test_the_pod_answers_healthz_through_the_api_server(project):
-    [pod] = [p for p in reconciler_pods(project) if p["metadata"].get("deletionTimestamp") is None]
-    name = pod["metadata"]["name"]
+def test_a_commit_to_main_is_applied_by_the_replica_holding_the_stack(cluster):
+    project = cluster.project
+    bootstrap = project.repo.head.commit.hexsha
+    # The replicas have no record of the bootstrap's apply: the holder applies the head itself first.
+    wait(lambda: cluster.applied_by_holder(bootstrap), 600, "the holder's own apply of the bootstrap commit")
 
-    healthz = project.kubectl("get", "--raw", f"/api/v1/namespaces/{NAMESPACE}/pods/{name}:8099/proxy/healthz")
-    readyz = project.kubectl("get", "--raw", f"/api/v1/namespaces/{NAMESPACE}/pods/{name}:8099/proxy/readyz")
+    project.write("manifests/in-cluster.yaml",
+                  "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied-in-cluster\ndata:\n  by: reconciler\n")
+    commit = project.commit("a ConfigMap applied by the reconciler in the cluster")
 
-    assert (healthz.returncode, healthz.stdout) == (0, "ok\n"), healthz.stderr
-    assert (readyz.returncode, readyz.stdout) == (0, "ok\n"), readyz.stderr
+    holder = wait(lambda: cluster.applied_by_holder(commit), 300, "the holder's apply of the new commit")
+    status = cluster.stack_status(holder)
+    assert status["ready"] is True and status["last_run"]["commit"] == commit
+    assert project.get("configmap", "applied-in-cluster")["data"] == {"by": "reconciler"}
+    [latest, *_] = cluster.history()
+    assert latest["result"] == "succeeded" and latest["environment"]["git.head"] == commit
 
+
+def test_a_replica_deleted_mid_update_hands_the_stack_over_and_no_run_overlaps(cluster):
+    project = cluster.project
+    replicas_seen = set(cluster.ready_pods())
+    # A slow update: the app's new pods turn Ready only after 40 s, and the apply waits for the rollout.
+    deployment_file = project.root / "manifests" / "deployment.yaml"
+    deployment = yaml.safe_load(deployment_file.read_text())
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    container["readinessProbe"]["initialDelaySeconds"] = 40
+    deployment_file.write_text(yaml.safe_dump(deployment, sort_keys=False))
+    slow = project.commit("a slow update: the app's pods Ready after 40 s")
+
+    victim = wait(lambda: stack_locks(project.backend_dir) and cluster.holder(), 300, "an update holding the stack's lock")
+    deleted = project.kubectl("delete", "pod", victim, "--namespace", NAMESPACE, "--grace-period", "0", "--force")
+    killed_at = time.time()
+    assert deleted.returncode == 0, deleted.stderr
+
+    successor = wait(lambda: (holder := cluster.holder()) not in ("", victim) and holder, 120, "another holder")
+    taken_after = time.time() - killed_at
+    finisher = wait(lambda: cluster.applied_by_holder(slow), 600, "the slow commit applied by the new holder")
+    converged_after = time.time() - killed_at
+    print(f"takeover {taken_after:.1f}s, converged {converged_after:.1f}s after the kill")
+
+    assert finisher != victim and successor != victim
+    replicas_seen |= set(cluster.ready_pods())
+    runs = cluster.runs(sorted(replicas_seen), {victim: killed_at})
+    assert not overlapping(runs), "two replicas' runs of the stack overlapped"
+    assert any(replica == victim and start < killed_at for start, _, replica in runs)
+    updates = [(update["startTime"], update.get("endTime") or update["startTime"], update["kind"])
+               for update in cluster.history()]
+    assert not overlapping(updates), "two updates overlapped in the backend's history"
+    assert project.get("deployment", "demo")["spec"]["template"]["spec"]["containers"][0][
+        "readinessProbe"]["initialDelaySeconds"] == 40

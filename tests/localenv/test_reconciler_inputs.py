@@ -1,5 +1,5 @@
 """The reconciler image's build inputs: the pinned tools linked from the tools cache, the wheels once per
-requirements, and the pod's state folder owned by its user."""
+requirements."""
 
 import os
 
@@ -14,7 +14,7 @@ from localenv.settings import load
 def settings(tmp_path, monkeypatch):
     monkeypatch.setenv("GITOPS_TOOLS_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("GITOPS_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setattr(reconciler_inputs, "STATE_VOLUME", tmp_path / "node" / "reconciler")
+    monkeypatch.setattr(reconciler_inputs, "INPUTS_DIR", tmp_path / "node" / "reconciler-image")
     return load()
 
 
@@ -34,13 +34,13 @@ def test_tools_are_linked_and_cached_wheels_reused_without_a_download(settings):
     wheels = reconciler_inputs._wheel_cache(settings)
     wheels.mkdir(parents=True)
     (wheels / "pip-23.2.1-py3-none-any.whl").write_bytes(b"wheel")
-    stale = reconciler_inputs.inputs_dir(settings) / "wheels" / "gone-1.0-py3-none-any.whl"
+    stale = reconciler_inputs.inputs_dir() / "wheels" / "gone-1.0-py3-none-any.whl"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"from older requirements")
 
     outcome = reconciler_inputs.ensure(settings)
 
-    tools = reconciler_inputs.inputs_dir(settings) / "tools"
+    tools = reconciler_inputs.inputs_dir() / "tools"
     assert "cached wheels" in outcome
     assert sorted(p.name for p in tools.iterdir()) == sorted(
         ["pulumi", "pulumi-language-python", "pulumi-language-python-exec",
@@ -49,18 +49,6 @@ def test_tools_are_linked_and_cached_wheels_reused_without_a_download(settings):
     # Hard links: the same file, not a second copy of hundreds of megabytes.
     assert all(os.path.samefile(tools / p.name, p) for p in reconciler_inputs.tool_files(settings))
     assert [p.name for p in stale.parent.iterdir()] == ["pip-23.2.1-py3-none-any.whl"]
-
-
-@pytest.mark.skipif(os.geteuid() != 0, reason="giving the folder to the pod's user needs root")
-def test_the_state_folder_belongs_to_the_pods_user_alone(settings):
-    fake_tools(settings)
-    reconciler_inputs._wheel_cache(settings).mkdir(parents=True)
-
-    reconciler_inputs.ensure(settings)
-
-    for folder in (reconciler_inputs.STATE_VOLUME, reconciler_inputs.STATE_VOLUME / "source"):
-        info = folder.stat()
-        assert (info.st_uid, info.st_gid, info.st_mode & 0o777) == (65532, 65532, 0o700)
 
 
 def test_the_pins_become_constraints_without_extras():
