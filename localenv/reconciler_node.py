@@ -53,9 +53,22 @@ def _relink(link: Path, target: Path) -> None:
     link.symlink_to(target)
 
 
+def _owner(settings: Settings) -> Path:
+    """The state directory the node's backend belongs to: the first to share it. Another one (a second clone
+    on this machine) starts its own cluster, whose objects that backend does not describe."""
+    record = STATE_VOLUME / "owner"
+    if not record.is_file():
+        record.write_text(str(settings.state_dir))
+    return Path(record.read_text().strip())
+
+
 def _share(settings: Settings, name: str) -> str:
     """Links <state>/NAME to the node's NAME when the state directory has none of its own yet."""
     mine, node = settings.state_dir / name, STATE_VOLUME / name
+    owner = _owner(settings)
+    if owner != settings.state_dir and not mine.is_symlink():
+        return (f"{name} NOT shared (the node's belongs to the state directory {owner}; remove "
+                f"{STATE_VOLUME / 'owner'} and run `up` again to give it to this one)")
     if mine.is_symlink() or not mine.exists():
         _relink(mine, node)
         return f"{name} shared"

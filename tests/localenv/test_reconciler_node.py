@@ -81,3 +81,17 @@ def test_the_pods_get_the_docker_host_the_machines_runs_see(settings):
     environment = json.loads((reconciler_node.STATE_VOLUME / "machine-environment.json").read_text())
     assert environment == {"DOCKER_HOST": docker_engine.current_host(settings)}
     assert environment["DOCKER_HOST"].startswith("unix://")
+
+
+def test_a_second_state_directory_keeps_a_backend_of_its_own(settings, tmp_path, monkeypatch):
+    """A second clone starts its own cluster: the first one's backend would describe objects it does not have."""
+    reconciler_node.ensure(settings)
+    monkeypatch.setenv("GITOPS_STATE_DIR", str(tmp_path / "second-state"))
+    second = load()
+    second.state_dir.mkdir()
+
+    outcome = reconciler_node.ensure(second)
+
+    assert f"pulumi-backend NOT shared (the node's belongs to the state directory {settings.state_dir}" in outcome
+    assert not (second.state_dir / "pulumi-backend").exists()
+    assert (settings.state_dir / "pulumi-backend").resolve() == reconciler_node.STATE_VOLUME / "pulumi-backend"
