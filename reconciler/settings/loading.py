@@ -158,6 +158,7 @@ def _stack(entry: StackSection) -> StackSpec:
         events=events_target(entry.events, entry.config),
         review_stacks=_review_stacks(entry),
         preview_files=tuple(entry.preview_files),
+        checkpoints=entry.checkpoints,
     )
 
 

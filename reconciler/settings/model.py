@@ -103,6 +103,7 @@ class StackSpec:
     review_stacks: Optional[ReviewStackSettings] = None
     # Files a pull request preview's program may read besides its own (a read-only kubeconfig, say).
     preview_files: tuple[Path, ...] = ()
+    checkpoints: str = "auto"  # auto, always or skip (reconciler/engine/checkpoints.py)
 
     @property
     def tracks(self) -> str:
