@@ -141,8 +141,14 @@ def labelled_objects(client: KubeClient, label: str) -> list[LiveObject]:
     selector = urllib.parse.urlencode({"labelSelector": f"{STACK_LABEL}={label}"})
     found = []
     for api, plural, namespaced in _listable_kinds(client):
-        items = _get(client, f"{api}/{plural}?{selector}").get("items") or []
-        for item in items:
+        listed = client.request("GET", f"{api}/{plural}?{selector}")
+        if listed.status in (403, 404, 405):
+            # A kind this kubeconfig may not list (RBAC) is left out, and the log says so, rather than stalling recovery.
+            log.warning("%s/%s cannot be listed (HTTP %s): not swept", api, plural, listed.status)
+            continue
+        if listed.status != 200 or not isinstance(listed.body, dict):
+            raise Temporary(SWEEP_FAILED, f"cannot list the stack's objects: GET {api}/{plural} answered {listed.status or 'nothing'}")
+        for item in listed.body.get("items") or []:
             metadata = item.get("metadata") or {}
             namespace = str(metadata.get("namespace") or "")
             where = f"/namespaces/{namespace}" if namespaced and namespace else ""
