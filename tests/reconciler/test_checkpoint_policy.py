@@ -15,9 +15,13 @@ from typing import Any, Optional
 
 import pytest
 
+from components.workloads import Workloads, WorkloadsArgs
+from manifest_loader import load_manifests
 from manifest_loader.stamping import STACK_LABEL, stack_label_value, stamp_stack
 from reconciler.engine.checkpoints import SKIP_CHECKPOINTS, checkpoints_for_up, last_state_resources, skips_checkpoints
 from reconciler.engine.inventory_sweep import LiveObject, judge, state_identities
+from testsupport.git_repos import commit_all, init_repo
+from testsupport.pulumi_mocks import reveal, run_program
 
 PROVIDER = {"type": "pulumi:providers:kubernetes", "custom": True}
 STACK = {"type": "pulumi:pulumi:Stack", "custom": False}
@@ -159,3 +163,17 @@ def test_the_sweep_deletes_only_what_this_repository_declared_and_its_head_no_lo
     assert judge(live("b", first, "manifests/b.yaml", namespace="other"), repo.file_at, head) == "foreign"
     assert judge(live("a", "f" * 40), repo.file_at, head) == "foreign", "a namesake stack's object, from another repository"
     assert judge(live("z", first), repo.file_at, head) == "foreign", "its file never declared it"
+
+
+def test_every_object_the_workloads_deploy_carries_its_stacks_label(tmp_path):
+    repo = init_repo(tmp_path / "svc")
+    manifests = tmp_path / "svc" / "manifests"
+    manifests.mkdir()
+    (manifests / "app.yaml").write_text(cm("web") + "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n")
+    commit_all(repo, "web")
+    loaded = load_manifests(manifests, manifests, default_namespace="shop")
+
+    mocks = run_program(lambda: Workloads("workloads", WorkloadsArgs(objects=loaded.objects)), "review-7", {}).mocks
+    objects = reveal(mocks.one("kubernetes:yaml/v2:ConfigGroup").inputs["objs"])
+
+    assert [o["metadata"]["labels"][STACK_LABEL] for o in objects] == ["pulumi-gitops.review-7"] * 2
