@@ -47,13 +47,14 @@ def skips_checkpoints(mode: str, resources: Sequence[Mapping[str, Any]], can_swe
     return can_sweep and bool(objects) and all(taken_back(r) for r in resources)
 
 
-def last_state_resources(session: StackSession) -> list[dict[str, Any]]:
+def last_state_resources(session: StackSession, project: Optional[str] = None) -> list[dict[str, Any]]:
     """The resources of the stack's last saved state: read from the file for a file backend (no CLI run, no
-    decryption: only types and identities are needed), exported by the CLI otherwise."""
+    decryption: only types and identities are needed), exported by the CLI otherwise. `project` defaults to the
+    name in the checkout's Pulumi.yaml."""
     folder = backend_folder(session.spec.backend_url)
     if folder is None:
         return list((session.stack.export_stack().deployment or {}).get("resources") or [])
-    path = _state_file(folder, session.stack.workspace.project_settings().name, session.spec.stack)
+    path = _state_file(folder, project or session.stack.workspace.project_settings().name, session.spec.stack)
     if path is None:
         return []
     opener = gzip.open if path.suffix == ".gz" else open
@@ -78,9 +79,11 @@ def can_sweep(session: StackSession) -> bool:
 
 
 def wants_skip(session: StackSession) -> bool:
-    if session.spec.checkpoints == ALWAYS:
-        return False  # no state read for a stack that never skips
-    return skips_checkpoints(session.spec.checkpoints, last_state_resources(session), can_sweep(session))
+    mode = session.spec.checkpoints
+    if mode != AUTO:
+        return mode == SKIP
+    # The state is read only when it can decide.
+    return can_sweep(session) and skips_checkpoints(mode, last_state_resources(session), can_sweep=True)
 
 
 def may_have_skipped(session: StackSession) -> bool:

@@ -68,10 +68,10 @@ class Inventory:
     held: frozenset[Identity]
 
 
-def inventory_of(session: StackSession) -> Inventory:
+def inventory_of(session: StackSession, project: str) -> Inventory:
     """Read after the recovery's refresh, so `held` is what the state holds now."""
-    label = stack_label_value(session.stack.workspace.project_settings().name, session.spec.stack)
-    held = frozenset(state_identities(last_state_resources(session)))
+    label = stack_label_value(project, session.spec.stack)
+    held = frozenset(state_identities(last_state_resources(session, project)))
     return Inventory(session.spec.name, label, session.spec.events, held)
 
 

@@ -68,4 +68,4 @@ def recover(session: StackSession, project: str, redactor: Redactor, stale_after
         events = EventLog("recovery-refresh", session.spec.name, None, redactor)
         session.stack.refresh(clear_pending_creates=True, on_output=events.on_output, on_event=events.on_event, color="never")
         session.after_run()
-    return Recovered(released, len(pending), inventory_of(session) if skipped else None)
+    return Recovered(released, len(pending), inventory_of(session, project) if skipped else None)
