@@ -208,8 +208,8 @@ class StackSection(Section):
     )
     events: Optional[EventsSection] = Field(None, description="where a Kubernetes Event is written for each run")
     checkpoints: Literal["auto", "always", "skip"] = Field(
-        "auto", description="whether an `up` saves the state after every step: auto (not when the last state holds only "
-        "Kubernetes objects and a recovery can sweep the stack's cluster), always, or skip",
+        "auto", description="whether an `up` saves the state after every step: always, skip, or auto (skipped when the last "
+        "state holds only Kubernetes objects and a recovery can sweep the stack's cluster)",
     )
     review_stacks: Optional[ReviewStacksSection] = Field(
         None, description="a pull request carrying the label gets a stack of its own, from its head, until it closes "
