@@ -10,6 +10,7 @@ import pulumi_kubernetes as k8s
 from pulumi.output import Unknown
 
 from manifest_loader import ManifestObject, render_objects, secret_names_used
+from manifest_loader.stamping import stack_label_value, stamp_stack
 
 
 @dataclass
@@ -41,14 +42,22 @@ class Workloads(pulumi.ComponentResource):
         # A used secret makes the whole list a secret: the ConfigGroup's inputs are kept in the state too.
         secret_names = sorted(secret_names_used(args.objects) & set(args.secrets))
         secrets = pulumi.Output.all(*[pulumi.Output.secret(args.secrets[n]) for n in secret_names])
+        stack_label = stack_label_value(pulumi.get_project(), pulumi.get_stack())
         rendered = pulumi.Output.all(refs, secrets).apply(
-            lambda values: render_objects(
+            lambda values: _labelled(render_objects(
                 args.objects, images=dict(zip(image_names, values[0])), secrets=dict(zip(secret_names, values[1])),
                 awaits=args.awaits,
-            )
+            ), stack_label)
         )
         k8s.yaml.v2.ConfigGroup(f"{name}-manifests", objs=rendered, opts=pulumi.ResourceOptions(parent=self))
         self.register_outputs({"object_ids": self.object_ids})
+
+
+def _labelled(bodies: list[dict], stack_label: str) -> list[dict]:
+    """Every object carries its stack's label: the inventory a recovery sweeps after a run without checkpoints."""
+    for body in bodies:
+        stamp_stack(body, stack_label)
+    return bodies
 
 
 def _known_in_preview(ref: pulumi.Input[str], stand_in: Optional[pulumi.Input[str]]) -> pulumi.Output[str]:

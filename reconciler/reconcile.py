@@ -18,6 +18,7 @@ from typing import Callable, Optional
 from reconciler import promotion
 from reconciler.decision import Action, decide, drift_due_at
 from reconciler.desired_state import config_digest
+from reconciler.engine.inventory_sweep import sweep_inventory
 from reconciler.errors import DELETION_GUARD, INTERNAL_ERROR, LOCK_HELD, ReconcileError, Temporary
 from reconciler.guard import why_preview
 from reconciler.policy.deletion_guard import judge
@@ -136,11 +137,13 @@ class StackReconciler:
             self.workspace.check_out(ctx.commit)
             self.workspace.prepare(ctx.spec)
             recovered = self.workspace.recover()
+            # A run without checkpoints left what it created out of the state: what Git no longer holds goes too.
+            swept = sweep_inventory(recovered.inventory, self.workspace.file_at, ctx.commit) if recovered.inventory else None
         except ReconcileError as error:
             if error.reason != LOCK_HELD:
                 error.message = f"recovery failed: {error.message}"
             raise
-        ctx.recovered = recovered.describe()
+        ctx.recovered = recovered.describe() + (f"; {swept.describe()}" if swept else "")
         log.warning("recovered: %s", ctx.recovered, extra={"stack": self.spec.name})
         ctx.run = ctx.run_id = None  # recovery done; the pass goes on as a normal one
         return True

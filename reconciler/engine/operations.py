@@ -11,6 +11,7 @@ from pulumi import automation as auto
 from reconciler.status.model import ChangeCounts
 from reconciler.telemetry.redaction import Redactor
 
+from .checkpoints import checkpoints_for_up
 from .event_log import EventLog
 from .stack_session import StackSession
 
@@ -60,15 +61,16 @@ def preview(session: StackSession, commit: str, redactor: Redactor, refresh: boo
 
 
 def up(session: StackSession, commit: str, redactor: Redactor, refresh: bool = False) -> EngineReport:
-    result, events = _run(
-        session, "up", commit, redactor,
-        lambda ev: session.stack.up(
-            on_output=ev.on_output, on_event=ev.on_event, color="never", refresh=refresh,
-            message=f"reconciler: {commit[:12]}",
-            # The update's summary is read back without decrypting secrets: nothing here needs them.
-            show_secrets=False,
-        ),
-    )
+    with checkpoints_for_up(session):
+        result, events = _run(
+            session, "up", commit, redactor,
+            lambda ev: session.stack.up(
+                on_output=ev.on_output, on_event=ev.on_event, color="never", refresh=refresh,
+                message=f"reconciler: {commit[:12]}",
+                # The update's summary is read back without decrypting secrets: nothing here needs them.
+                show_secrets=False,
+            ),
+        )
     summary = events.resource_changes or (result.summary.resource_changes if result.summary else None)
     return EngineReport(ChangeCounts.from_op_map(summary), events.changed())
 

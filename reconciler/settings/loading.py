@@ -159,6 +159,7 @@ def _stack(entry: StackSection) -> StackSpec:
         review_stacks=_review_stacks(entry),
         preview_files=tuple(entry.preview_files),
         units_parallel=entry.units_parallel,
+        checkpoints=entry.checkpoints,
     )
 
 

@@ -116,6 +116,7 @@ class StackSpec:
     units_parallel: int = 4
     # Set on a unit stack the reconciler made from its parent's plan; None on the stacks of the config.
     unit: Optional[UnitLink] = None
+    checkpoints: str = "auto"  # auto, always or skip (reconciler/engine/checkpoints.py)
 
     @property
     def tracks(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import (
     AfterValidator,
@@ -210,6 +210,10 @@ class StackSection(Section):
         "config names; nothing else of the service's is readable to it",
     )
     events: Optional[EventsSection] = Field(None, description="where a Kubernetes Event is written for each run")
+    checkpoints: Literal["auto", "always", "skip"] = Field(
+        "auto", description="whether an `up` saves the state after every step: always, skip, or auto (skipped when the last "
+        "state holds only Kubernetes objects and a recovery can sweep the stack's cluster)",
+    )
     review_stacks: Optional[ReviewStacksSection] = Field(
         None, description="a pull request carrying the label gets a stack of its own, from its head, until it closes "
         "or the ttl runs out; unset: none",

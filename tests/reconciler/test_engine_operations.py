@@ -48,7 +48,7 @@ class StreamingStack:
 
 class Session:
     def __init__(self, stack: StreamingStack) -> None:
-        self.spec = SimpleNamespace(name="tiny")
+        self.spec = SimpleNamespace(name="tiny", env=(), checkpoints="always")
         self.stack = stack
         self.after_runs = 0
 
