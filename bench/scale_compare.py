@@ -80,6 +80,7 @@ class Row:
     returncode: int
     exact: Optional[bool]  # the API server held exactly the expected objects afterwards (None: not checked)
     checkpoints: str = ""  # on or off, for our runs
+    peak_anon_mb: float = 0.0  # RssAnon of the tree: what its processes allocated, without their executables' pages
     processes: dict[str, ProcessUse] = field(default_factory=dict)  # by role, testsupport.scale_measure.process_role
 
 
@@ -201,16 +202,16 @@ def bench_size(size: int, repeat: int, args: argparse.Namespace, env: dict[str, 
 
     def record(step: str, tool: str, command: str, measured: Measurement, exact_after: Optional[bool],
                checkpoints: str = "") -> None:
-        processes = {role: ProcessUse(round(use.peak_rss_mb, 1), use.cpu_seconds, use.processes)
+        processes = {role: ProcessUse(round(use.peak_rss_mb, 1), use.cpu_seconds, use.processes, round(use.peak_anon_mb, 1))
                      for role, use in measured.processes.items()}
         row = Row(size, repeat, step, tool, command, round(measured.seconds, 2), round(measured.cpu_seconds, 1),
                   round(measured.peak_rss_mb, 1), measured.load_before, measured.returncode, exact_after, checkpoints,
-                  processes)
+                  round(measured.peak_anon_mb, 1), processes)
         on_row(row)
         status = "" if row.returncode == 0 else f"  EXIT {row.returncode}"
         status += "" if exact_after in (None, True) else "  NOT EXACT"
         print(f"{size:5d} #{repeat} {step:11s} {tool:26s} {row.seconds:8.2f} s {row.cpu_seconds:7.1f} cpu-s {row.peak_rss_mb:7.1f} MB"
-              f"  load {row.load_before:4.2f}{status}", flush=True)
+              f" ({row.peak_anon_mb:.0f} anon)  load {row.load_before:4.2f}{status}", flush=True)
         print(f"{'':24s}{process_breakdown(processes)}", flush=True)
 
     ours = []
@@ -263,8 +264,9 @@ def bench_size(size: int, repeat: int, args: argparse.Namespace, env: dict[str, 
 
 
 def process_breakdown(processes: dict[str, ProcessUse]) -> str:
-    """`CLI 512 MB 120.3 cpu-s, kubernetes 300 MB 40.1 cpu-s, ...`, biggest first."""
-    return ", ".join(f"{role} {use.peak_rss_mb:.0f} MB {use.cpu_seconds:.1f} cpu-s" for role, use in processes.items())
+    """`CLI 512 MB (400 anon) 120.3 cpu-s, kubernetes 300 MB (180 anon) 40.1 cpu-s, ...`, biggest first."""
+    return ", ".join(f"{role} {use.peak_rss_mb:.0f} MB ({use.peak_anon_mb:.0f} anon) {use.cpu_seconds:.1f} cpu-s"
+                     for role, use in processes.items())
 
 
 def summarize(rows: list[Row]) -> str:
@@ -279,8 +281,8 @@ def summarize(rows: list[Row]) -> str:
         found = groups.get(key)
         return statistics.median(getattr(r, field) for r in found) if found else None
 
-    lines = ["| objects | step | tool | wall s (median) | runs | ratio to kubectl | peak RSS MB (tree) | load at start | exact |",
-             "|---:|---|---|---:|---:|---:|---:|---:|---|"]
+    lines = ["| objects | step | tool | wall s (median) | runs | ratio to kubectl | peak RSS MB (tree) | anon MB | load at start | exact |",
+             "|---:|---|---|---:|---:|---:|---:|---:|---:|---|"]
     for (size, step, tool), found in groups.items():
         seconds = statistics.median(r.seconds for r in found)
         ref_tool = reference.get(step)
@@ -290,13 +292,13 @@ def summarize(rows: list[Row]) -> str:
         exact_text = "yes" if checks == {True} else ("" if checks == {None} else "NO")
         loads = "-".join(f"{x:.1f}" for x in sorted({r.load_before for r in found})[:: max(1, len(found) - 1)])
         lines.append(f"| {size} | {step} | {tool} | {seconds:.1f} | {len(found)} | {ratio} | "
-                     f"{median((size, step, tool), 'peak_rss_mb'):.0f} | "
+                     f"{median((size, step, tool), 'peak_rss_mb'):.0f} | {median((size, step, tool), 'peak_anon_mb'):.0f} | "
                      f"{loads} | {exact_text} |")
     return "\n".join(lines)
 
 
 def summarize_processes(rows: list[Row]) -> str:
-    """Per process of our runs: peak RSS MB / CPU-s, median over repeats (roles not in PROCESS_COLUMNS summed in "other")."""
+    """Per process of our runs: peak RSS MB / anon MB / CPU-s, median over repeats (roles not in PROCESS_COLUMNS: "other")."""
     groups: dict[tuple[int, str, str], list[Row]] = {}
     for row in rows:
         if row.tool.startswith("pulumi"):
@@ -309,13 +311,15 @@ def summarize_processes(rows: list[Row]) -> str:
             return [use for role, use in row.processes.items() if role == column]
 
         mb = statistics.median(sum(use.peak_rss_mb for use in figures(row)) for row in found)
+        anon = statistics.median(sum(use.peak_anon_mb for use in figures(row)) for row in found)
         cpu = statistics.median(sum(use.cpu_seconds for use in figures(row)) for row in found)
-        return f"{mb:.0f} / {cpu:.1f}"
+        return f"{mb:.0f} / {anon:.0f} / {cpu:.1f}"
 
-    lines = ["| objects | step | tool | tree MB / CPU-s | " + " | ".join(PROCESS_COLUMNS) + " | other |",
+    lines = ["| objects | step | tool | tree | " + " | ".join(PROCESS_COLUMNS) + " | other |",
              "|---:|---|---|---:|" + "---:|" * (len(PROCESS_COLUMNS) + 1)]
     for (size, step, tool), found in groups.items():
-        tree = f"{statistics.median(r.peak_rss_mb for r in found):.0f} / {statistics.median(r.cpu_seconds for r in found):.1f}"
+        tree = (f"{statistics.median(r.peak_rss_mb for r in found):.0f} / {statistics.median(r.peak_anon_mb for r in found):.0f}"
+                f" / {statistics.median(r.cpu_seconds for r in found):.1f}")
         cells = [cell(found, column) for column in (*PROCESS_COLUMNS, "other")]
         lines.append(f"| {size} | {step} | {tool} | {tree} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -390,7 +394,7 @@ def main() -> None:
     print()
     print(summarize(rows))
     print()
-    print("Per process, peak RSS MB / CPU-s (CPU-s as last sampled, every 0.1 s):")
+    print("Per process, peak RSS MB / peak anonymous RSS MB / CPU-s (as last sampled, every 0.1 s):")
     print(summarize_processes(rows))
     print(f"\n{report['minutes']} min; load {load_start:.2f} at start, {report['machine']['load_at_end']:.2f} at end;"
           f" figures in {args.out}")

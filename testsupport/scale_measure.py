@@ -8,11 +8,17 @@ a process living less than one interval can be missed. CPU time (user +
 system, from the kernel's accounting of waited-for children) says how much
 of the machine a command used, whatever else ran at the same time.
 
+VmRSS also counts the pages of a process's executable it has read: clean
+file pages the kernel can drop and re-read, about 100 MB for each of the
+Pulumi CLI and the kubernetes provider before they do any work. So the
+anonymous part (RssAnon: heap, stacks; what the process itself allocated) is
+measured too, as `peak_anon_mb`.
+
 Per process (`Measurement.processes`, keyed by what the process is: see
-process_role): the peak of that role's RSS summed over its processes, and the
-CPU time each process had used when last sampled (so up to POLL_SECONDS of a
-process's last work, and processes shorter than that, are not counted there;
-the total `cpu_seconds` counts them).
+process_role): the peak of that role's RSS (and RssAnon) summed over its
+processes, and the CPU time each process had used when last sampled (so up to
+POLL_SECONDS of a process's last work, and processes shorter than that, are
+not counted there; the total `cpu_seconds` counts them).
 """
 
 from __future__ import annotations
@@ -44,10 +50,11 @@ class ProcessUse:
     peak_rss_mb: float
     cpu_seconds: float
     processes: int
+    peak_anon_mb: float = 0.0
 
     def merged(self, other: "ProcessUse") -> "ProcessUse":
         return ProcessUse(max(self.peak_rss_mb, other.peak_rss_mb), self.cpu_seconds + other.cpu_seconds,
-                          self.processes + other.processes)
+                          self.processes + other.processes, max(self.peak_anon_mb, other.peak_anon_mb))
 
 
 @dataclass
@@ -59,6 +66,7 @@ class Measurement:
     load_before: float  # 1-minute load average when the command started
     cpu_seconds: float = 0.0  # user + system time of the command and the descendants it waited for
     processes: dict[str, ProcessUse] = field(default_factory=dict)  # by role (process_role)
+    peak_anon_mb: float = 0.0  # the largest sum of RssAnon over the tree
 
     def merged(self, other: "Measurement") -> "Measurement":
         """Two commands run one after the other, as one step."""
@@ -73,6 +81,7 @@ class Measurement:
             self.load_before,
             self.cpu_seconds + other.cpu_seconds,
             processes,
+            max(self.peak_anon_mb, other.peak_anon_mb),
         )
 
 
@@ -126,14 +135,18 @@ def _process_table() -> dict[int, _Stat]:
     return table
 
 
-def _rss_kb(pid: int) -> int:
+def _memory_kb(pid: int) -> tuple[int, int]:
+    """(VmRSS, RssAnon) of a process; zeros once it is gone."""
+    rss = anon = 0
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
-                return int(line.split()[1])
+                rss = int(line.split()[1])
+            elif line.startswith("RssAnon:"):
+                anon = int(line.split()[1])
     except OSError:
         pass
-    return 0
+    return rss, anon
 
 
 def _argv(pid: int) -> list[str]:
@@ -148,8 +161,9 @@ class TreeSampler:
 
     def __init__(self, root: int) -> None:
         self.root = root
-        self.peak_kb = 0
+        self.peak_kb = self.peak_anon_kb = 0
         self.role_peak_kb: dict[str, int] = {}
+        self.role_peak_anon_kb: dict[str, int] = {}
         # (pid, start) to role: read at every sample, as a forked child becomes what it executes.
         self._roles: dict[tuple[int, int], str] = {}
         self._cpu_ticks: dict[tuple[int, int], int] = {}  # the last CPU time seen of each process
@@ -159,7 +173,10 @@ class TreeSampler:
         children: dict[int, list[int]] = {}
         for pid, parent in table.items():
             children.setdefault(parent.ppid, []).append(pid)
-        total, by_role, pending = 0, dict.fromkeys(self.role_peak_kb, 0), [self.root]
+        total = total_anon = 0
+        by_role: dict[str, int] = {}
+        anon_by_role: dict[str, int] = {}
+        pending = [self.root]
         while pending:
             pid = pending.pop()
             pending.extend(children.get(pid, []))
@@ -167,20 +184,23 @@ class TreeSampler:
                 continue
             key = (pid, table[pid].start_ticks)
             role = self._roles[key] = process_role(_argv(pid))
-            rss = _rss_kb(pid)
-            total += rss
+            rss, anon = _memory_kb(pid)
+            total, total_anon = total + rss, total_anon + anon
             by_role[role] = by_role.get(role, 0) + rss
+            anon_by_role[role] = anon_by_role.get(role, 0) + anon
             self._cpu_ticks[key] = table[pid].cpu_ticks
-        self.peak_kb = max(self.peak_kb, total)
+        self.peak_kb, self.peak_anon_kb = max(self.peak_kb, total), max(self.peak_anon_kb, total_anon)
         for role, rss in by_role.items():
             self.role_peak_kb[role] = max(self.role_peak_kb.get(role, 0), rss)
+            self.role_peak_anon_kb[role] = max(self.role_peak_anon_kb.get(role, 0), anon_by_role[role])
 
     def processes(self) -> dict[str, ProcessUse]:
         uses: dict[str, ProcessUse] = {}
         for key, role in self._roles.items():
             seen = ProcessUse(0.0, self._cpu_ticks.get(key, 0) / CLOCK_TICKS, 1)
             uses[role] = uses[role].merged(seen) if role in uses else seen
-        return {role: ProcessUse(self.role_peak_kb.get(role, 0) / 1024, round(use.cpu_seconds, 2), use.processes)
+        return {role: ProcessUse(self.role_peak_kb.get(role, 0) / 1024, round(use.cpu_seconds, 2), use.processes,
+                                 self.role_peak_anon_kb.get(role, 0) / 1024)
                 for role, use in sorted(uses.items(), key=lambda item: -self.role_peak_kb.get(item[0], 0))}
 
 
@@ -209,4 +229,4 @@ def run_measured(
         seconds = time.monotonic() - started
     output = "" if log == Path(os.devnull) else log.read_text(errors="replace")
     return Measurement(seconds, sampler.peak_kb / 1024, process.returncode, output, load, _children_cpu() - cpu_before,
-                       sampler.processes())
+                       sampler.processes(), sampler.peak_anon_kb / 1024)

@@ -27,15 +27,18 @@ def test_each_process_of_the_tree_has_its_own_peak() -> None:
     python = measured.processes["python -c"]
     assert python.processes == 2
     assert python.peak_rss_mb >= 80
+    assert python.peak_anon_mb >= 80  # the bytearray is the process's own memory, not a file's pages
     assert measured.processes["bash"].peak_rss_mb < 80
     assert measured.peak_rss_mb >= python.peak_rss_mb
+    assert measured.peak_rss_mb > measured.peak_anon_mb >= python.peak_anon_mb
 
 
 def test_two_runs_merged_keep_the_larger_peak_and_add_cpu() -> None:
-    first = Measurement(1.0, 100.0, 0, "", 0.5, 2.0, {"CLI": ProcessUse(90.0, 1.5, 1)})
-    second = Measurement(2.0, 300.0, 0, "", 0.7, 3.0, {"CLI": ProcessUse(40.0, 0.5, 1), "git": ProcessUse(5.0, 0.1, 1)})
+    first = Measurement(1.0, 100.0, 0, "", 0.5, 2.0, {"CLI": ProcessUse(90.0, 1.5, 1, 60.0)}, 70.0)
+    second = Measurement(2.0, 300.0, 0, "", 0.7, 3.0,
+                         {"CLI": ProcessUse(40.0, 0.5, 1, 20.0), "git": ProcessUse(5.0, 0.1, 1, 1.0)}, 200.0)
 
     merged = first.merged(second)
 
-    assert merged.processes == {"CLI": ProcessUse(90.0, 2.0, 2), "git": ProcessUse(5.0, 0.1, 1)}
-    assert (merged.peak_rss_mb, merged.cpu_seconds) == (300.0, 5.0)
+    assert merged.processes == {"CLI": ProcessUse(90.0, 2.0, 2, 60.0), "git": ProcessUse(5.0, 0.1, 1, 1.0)}
+    assert (merged.peak_rss_mb, merged.peak_anon_mb, merged.cpu_seconds) == (300.0, 200.0, 5.0)
