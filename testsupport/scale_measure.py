@@ -183,7 +183,10 @@ class TreeSampler:
             if pid not in table:
                 continue
             key = (pid, table[pid].start_ticks)
-            role = self._roles[key] = process_role(_argv(pid))
+            argv = _argv(pid)
+            if argv or key not in self._roles:  # an exited, unreaped process has no command line: keep its role
+                self._roles[key] = process_role(argv)
+            role = self._roles[key]
             rss, anon = _memory_kb(pid)
             total, total_anon = total + rss, total_anon + anon
             by_role[role] = by_role.get(role, 0) + rss
