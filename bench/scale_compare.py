@@ -131,9 +131,9 @@ class PulumiSide:
                 "--skip-preview", *self.extra_args]
         return run_measured(argv, self.env, cwd=self.project.root, timeout=self.timeout, log=self.logs / f"{name}.log")
 
-    def command(self, *more: str) -> str:
+    def command(self, *more: str, argv: tuple[str, ...] = tuple(PULUMI_UP)) -> str:
         prefix = [f"{name}={value}" for name, value in SKIP_CHECKPOINTS[self.checkpoints].items()]
-        return " ".join([*prefix, *PULUMI_UP, *self.extra_args, *more])
+        return " ".join([*prefix, *argv, *self.extra_args, *more])
 
 
 class KubectlSide:
@@ -256,7 +256,8 @@ def bench_size(size: int, repeat: int, args: argparse.Namespace, env: dict[str, 
         try:
             for pulumi in ours:
                 destroyed = pulumi.destroy(f"pulumi-{pulumi.checkpoints}-destroy")
-                record("destroy", pulumi.tool.replace("up", "destroy"), "pulumi destroy --yes --skip-preview", destroyed,
+                record("destroy", pulumi.tool.replace("up", "destroy"),
+                       pulumi.command(argv=("pulumi", "destroy", "--yes", "--skip-preview")), destroyed,
                        not any(live_objects(kubectl, pulumi.manifest_set, pulumi.selector).values()), pulumi.checkpoints)
         finally:
             if not args.skip_kubectl:
