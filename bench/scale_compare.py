@@ -10,6 +10,11 @@ placeholder filled in) with an ApplySet; the no-change step is `kubectl diff
 Both sides are checked after each step: the API server holds exactly the
 set's objects. Everything is created under names of its own and removed at
 the end (`pulumi destroy`, then kubectl deletes its namespaces and CRDs).
+Each run's peak memory and CPU time are measured for the whole process tree
+and per process (the CLI, the kubernetes provider, the Python program, ...;
+testsupport/scale_measure.py). `--checkpoints on,off` runs our side twice per
+step, the second time with PULUMI_SKIP_CHECKPOINTS=true, each on a set of
+its own.
 
 Run (the local environment must be up: `make cluster-up`):
     source tools/env.sh
@@ -17,6 +22,7 @@ Run (the local environment must be up: `make cluster-up`):
     .venv/bin/python bench/scale_compare.py --sizes 100 --repeat 3
     .venv/bin/python bench/scale_compare.py --sizes 1000 --pulumi-env PULUMI_PARALLEL=8   # a variant
     .venv/bin/python bench/scale_compare.py --sizes 1000 --steps first --skip-kubectl --event-logs --keep
+    .venv/bin/python bench/scale_compare.py --sizes 10,100,1000,5000 --checkpoints on,off --skip-kubectl
 It prints a Markdown table and writes every figure to --out (JSON).
 """
 
@@ -35,7 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -43,7 +49,7 @@ from manifest_loader import MANAGED_BY_LABEL, MANAGER_NAME
 from testsupport.local_project import LocalProject
 from testsupport.scale_cluster import BenchNode, Kubectl, KubectlApplySet, live_objects
 from testsupport.scale_manifests import SET_LABEL, ManifestSet
-from testsupport.scale_measure import Measurement, load_average, run_measured
+from testsupport.scale_measure import Measurement, ProcessUse, load_average, run_measured
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BENCH_DIR.parent
@@ -52,6 +58,12 @@ FRACTION = 0.10
 # kwok never pulls images: any digest reference will do for kubectl's copy of the files.
 KUBECTL_IMAGE = "127.0.0.1:5050/demo@sha256:" + "0" * 64
 PULUMI_UP = ["pulumi", "--non-interactive", "--color", "never", "up", "--stack", "local", "--yes", "--skip-preview"]
+# The engine's switch for the file backend's checkpoints (README "Scale"): "off" sets it.
+SKIP_CHECKPOINTS = {"on": {}, "off": {"PULUMI_SKIP_CHECKPOINTS": "true"}}
+# Per-process columns of the summary, in this order; other roles (git, short-lived helpers) go to "other".
+PROCESS_COLUMNS = ("CLI", "kubernetes", "program", "language host", "docker-build")
+# A run's time limit grows with its objects: the checkpoints make a first apply's cost grow with their square.
+SECONDS_PER_OBJECT = 3.0
 
 
 @dataclass
@@ -67,6 +79,9 @@ class Row:
     load_before: float
     returncode: int
     exact: Optional[bool]  # the API server held exactly the expected objects afterwards (None: not checked)
+    checkpoints: str = ""  # on or off, for our runs
+    peak_anon_mb: float = 0.0  # RssAnon of the tree: what its processes allocated, without their executables' pages
+    processes: dict[str, ProcessUse] = field(default_factory=dict)  # by role, testsupport.scale_measure.process_role
 
 
 def local_environment() -> dict[str, str]:
@@ -86,12 +101,17 @@ def local_environment() -> dict[str, str]:
 
 class PulumiSide:
     def __init__(self, root: Path, env: dict[str, str], extra_env: dict[str, str], extra_args: list[str], logs: Path,
-                 event_logs: bool = False) -> None:
+                 manifest_set: ManifestSet, checkpoints: str, timeout: float, event_logs: bool = False) -> None:
         self.project = LocalProject.create(root, env)
         self.event_logs = event_logs
-        self.env = {**self.project.env(), **extra_env}
+        self.checkpoints = checkpoints
+        self.env = {**self.project.env(), **SKIP_CHECKPOINTS[checkpoints], **extra_env}
         self.extra_args = extra_args
         self.logs = logs
+        self.manifest_set = manifest_set
+        self.timeout = timeout
+        self.selector = f"{SET_LABEL}={manifest_set.prefix},{MANAGED_BY_LABEL}={MANAGER_NAME}"
+        self.tool = "pulumi up" if checkpoints == "on" else "pulumi up, no checkpoints"
 
     def commit(self, manifest_set: ManifestSet, message: str) -> None:
         manifest_set.write(self.project.root / "manifests")
@@ -104,15 +124,16 @@ class PulumiSide:
             # The engine's events with their times, to see where a run spends them (a debug flag of the CLI).
             argv += ["--event-log", str(self.logs / f"{name}.events.jsonl")]
             env = {**env, "PULUMI_DEBUG_COMMANDS": "true"}
-        return run_measured(argv, env, cwd=self.project.root, log=self.logs / f"{name}.log")
+        return run_measured(argv, env, cwd=self.project.root, timeout=self.timeout, log=self.logs / f"{name}.log")
 
     def destroy(self, name: str) -> Measurement:
         argv = ["pulumi", "--non-interactive", "--color", "never", "destroy", "--stack", "local", "--yes",
                 "--skip-preview", *self.extra_args]
-        return run_measured(argv, self.env, cwd=self.project.root, log=self.logs / f"{name}.log")
+        return run_measured(argv, self.env, cwd=self.project.root, timeout=self.timeout, log=self.logs / f"{name}.log")
 
-    def command(self, *more: str) -> str:
-        return " ".join([*PULUMI_UP, *self.extra_args, *more])
+    def command(self, *more: str, argv: tuple[str, ...] = tuple(PULUMI_UP)) -> str:
+        prefix = [f"{name}={value}" for name, value in SKIP_CHECKPOINTS[self.checkpoints].items()]
+        return " ".join([*prefix, *argv, *self.extra_args, *more])
 
 
 class KubectlSide:
@@ -172,38 +193,53 @@ def bench_size(size: int, repeat: int, args: argparse.Namespace, env: dict[str, 
                workdir: Path, run_id: str, on_row: Callable[[Row], None]) -> None:
     logs = workdir / "logs" / f"{size}-{repeat}"
     logs.mkdir(parents=True)
-    ours = ManifestSet.generate(size, f"p{size}-{run_id}{repeat}", node=node)
     theirs = ManifestSet.generate(size, f"k{size}-{run_id}{repeat}", node=node)
     steps = [("first", lambda s: s), ("no change", lambda s: s), ("change 10%", lambda s: s.with_changes(FRACTION)),
              ("delete 10%", lambda s: s.with_changes(FRACTION).without(FRACTION))]
     steps = [(step, make) for step, make in steps if step.split()[0] in args.steps]
-    pulumi_selector = f"{SET_LABEL}={ours.prefix},{MANAGED_BY_LABEL}={MANAGER_NAME}"
     kubectl_selector = f"{SET_LABEL}={theirs.prefix}"
+    timeout = max(3600.0, SECONDS_PER_OBJECT * size)
 
-    def record(step: str, tool: str, command: str, measured: Measurement, exact_after: Optional[bool]) -> None:
+    def record(step: str, tool: str, command: str, measured: Measurement, exact_after: Optional[bool],
+               checkpoints: str = "") -> None:
+        processes = {role: ProcessUse(round(use.peak_rss_mb, 1), use.cpu_seconds, use.processes, round(use.peak_anon_mb, 1))
+                     for role, use in measured.processes.items()}
         row = Row(size, repeat, step, tool, command, round(measured.seconds, 2), round(measured.cpu_seconds, 1),
-                  round(measured.peak_rss_mb, 1), measured.load_before, measured.returncode, exact_after)
+                  round(measured.peak_rss_mb, 1), measured.load_before, measured.returncode, exact_after, checkpoints,
+                  round(measured.peak_anon_mb, 1), processes)
         on_row(row)
         status = "" if row.returncode == 0 else f"  EXIT {row.returncode}"
         status += "" if exact_after in (None, True) else "  NOT EXACT"
-        print(f"{size:5d} #{repeat} {step:11s} {tool:22s} {row.seconds:8.2f} s {row.cpu_seconds:7.1f} cpu-s {row.peak_rss_mb:7.1f} MB"
-              f"  load {row.load_before:4.2f}{status}", flush=True)
+        print(f"{size:5d} #{repeat} {step:11s} {tool:26s} {row.seconds:8.2f} s {row.cpu_seconds:7.1f} cpu-s {row.peak_rss_mb:7.1f} MB"
+              f" ({row.peak_anon_mb:.0f} anon)  load {row.load_before:4.2f}{status}", flush=True)
+        print(f"{'':24s}{process_breakdown(processes)}", flush=True)
 
-    pulumi = PulumiSide(workdir / f"pulumi-{size}-{repeat}" / "service", env, args.pulumi_env, args.pulumi_arg, logs,
-                        event_logs=args.event_logs)
-    them = None if args.skip_kubectl else KubectlSide(kubectl, theirs, workdir / f"kubectl-{size}-{repeat}", env, logs)
+    ours = []
     try:
+        # Each variant deploys a set of its own (its own prefix: p<size><c or s>-...), from a project of its own.
+        for checkpoints in args.checkpoints:
+            letter = "c" if checkpoints == "on" else "s"
+            manifest_set = ManifestSet.generate(size, f"p{size}{letter}-{run_id}{repeat}", node=node)
+            ours.append(PulumiSide(workdir / f"pulumi-{size}-{repeat}-{letter}" / "service", env, args.pulumi_env,
+                                   args.pulumi_arg, logs, manifest_set, checkpoints, timeout,
+                                   event_logs=args.event_logs))
+        them = None if args.skip_kubectl else KubectlSide(kubectl, theirs, workdir / f"kubectl-{size}-{repeat}", env, logs)
         for step, make in steps:
-            ours_now, theirs_now = make(ours), make(theirs)
             slug = step.split()[0]
-            pulumi.commit(ours_now, step)
-            measured = pulumi.up(f"pulumi-{slug}")
-            record(step, "pulumi up", pulumi.command(), measured, exact(kubectl, ours_now, pulumi_selector))
-            if step == "no change" and not args.skip_refresh:
-                measured = pulumi.up("pulumi-refresh", "--refresh")
-                record(step, "pulumi up --refresh", pulumi.command("--refresh"), measured, None)
+            for pulumi in ours:
+                ours_now = make(pulumi.manifest_set)
+                name = f"pulumi-{pulumi.checkpoints}-{slug}"
+                pulumi.commit(ours_now, step)
+                measured = pulumi.up(name)
+                record(step, pulumi.tool, pulumi.command(), measured, exact(kubectl, ours_now, pulumi.selector),
+                       pulumi.checkpoints)
+                if step == "no change" and not args.skip_refresh:
+                    measured = pulumi.up(f"{name}-refresh", "--refresh")
+                    record(step, f"{pulumi.tool} --refresh", pulumi.command("--refresh"), measured, None,
+                           pulumi.checkpoints)
             if them is None:
                 continue
+            theirs_now = make(theirs)
             them.write(theirs_now)
             if step == "first":
                 measured, command = them.first_apply(f"kubectl-{slug}", theirs_now)
@@ -218,12 +254,20 @@ def bench_size(size: int, repeat: int, args: argparse.Namespace, env: dict[str, 
             record(step, "kubectl apply", command, measured, exact(kubectl, theirs_now, kubectl_selector))
     finally:
         try:
-            destroyed = pulumi.destroy("pulumi-destroy")
-            record("destroy", "pulumi destroy", "pulumi destroy --yes --skip-preview", destroyed,
-                   not any(live_objects(kubectl, ours, pulumi_selector).values()))
+            for pulumi in ours:
+                destroyed = pulumi.destroy(f"pulumi-{pulumi.checkpoints}-destroy")
+                record("destroy", pulumi.tool.replace("up", "destroy"),
+                       pulumi.command(argv=("pulumi", "destroy", "--yes", "--skip-preview")), destroyed,
+                       not any(live_objects(kubectl, pulumi.manifest_set, pulumi.selector).values()), pulumi.checkpoints)
         finally:
-            if them is not None:
-                them.applyset.delete_all(theirs)
+            if not args.skip_kubectl:
+                KubectlApplySet(kubectl, theirs).delete_all(theirs)
+
+
+def process_breakdown(processes: dict[str, ProcessUse]) -> str:
+    """`CLI 512 MB (400 anon) 120.3 cpu-s, kubernetes 300 MB (180 anon) 40.1 cpu-s, ...`, biggest first."""
+    return ", ".join(f"{role} {use.peak_rss_mb:.0f} MB ({use.peak_anon_mb:.0f} anon) {use.cpu_seconds:.1f} cpu-s"
+                     for role, use in processes.items())
 
 
 def summarize(rows: list[Row]) -> str:
@@ -238,10 +282,10 @@ def summarize(rows: list[Row]) -> str:
         found = groups.get(key)
         return statistics.median(getattr(r, field) for r in found) if found else None
 
-    lines = ["| objects | step | tool | wall s (median) | runs | ratio to kubectl | peak RSS MB (tree) | load at start | exact |",
-             "|---:|---|---|---:|---:|---:|---:|---:|---|"]
+    lines = ["| objects | step | tool | wall s (median) | runs | ratio to kubectl | peak RSS MB (tree) | anon MB | load at start | exact |",
+             "|---:|---|---|---:|---:|---:|---:|---:|---:|---|"]
     for (size, step, tool), found in groups.items():
-        seconds = median((size, step, tool), "seconds")
+        seconds = statistics.median(r.seconds for r in found)
         ref_tool = reference.get(step)
         ref = median((size, step, ref_tool), "seconds") if ref_tool and tool.startswith("pulumi") else None
         ratio = f"{seconds / ref:.1f}x" if ref else ""
@@ -249,8 +293,36 @@ def summarize(rows: list[Row]) -> str:
         exact_text = "yes" if checks == {True} else ("" if checks == {None} else "NO")
         loads = "-".join(f"{x:.1f}" for x in sorted({r.load_before for r in found})[:: max(1, len(found) - 1)])
         lines.append(f"| {size} | {step} | {tool} | {seconds:.1f} | {len(found)} | {ratio} | "
-                     f"{median((size, step, tool), 'peak_rss_mb'):.0f} | "
+                     f"{median((size, step, tool), 'peak_rss_mb'):.0f} | {median((size, step, tool), 'peak_anon_mb'):.0f} | "
                      f"{loads} | {exact_text} |")
+    return "\n".join(lines)
+
+
+def summarize_processes(rows: list[Row]) -> str:
+    """Per process of our runs: peak RSS MB / anon MB / CPU-s, median over repeats (roles not in PROCESS_COLUMNS: "other")."""
+    groups: dict[tuple[int, str, str], list[Row]] = {}
+    for row in rows:
+        if row.tool.startswith("pulumi"):
+            groups.setdefault((row.size, row.step, row.tool), []).append(row)
+
+    def cell(found: list[Row], column: str) -> str:
+        def figures(row: Row) -> list[ProcessUse]:
+            if column == "other":
+                return [use for role, use in row.processes.items() if role not in PROCESS_COLUMNS]
+            return [use for role, use in row.processes.items() if role == column]
+
+        mb = statistics.median(sum(use.peak_rss_mb for use in figures(row)) for row in found)
+        anon = statistics.median(sum(use.peak_anon_mb for use in figures(row)) for row in found)
+        cpu = statistics.median(sum(use.cpu_seconds for use in figures(row)) for row in found)
+        return f"{mb:.0f} / {anon:.0f} / {cpu:.1f}"
+
+    lines = ["| objects | step | tool | tree | " + " | ".join(PROCESS_COLUMNS) + " | other |",
+             "|---:|---|---|---:|" + "---:|" * (len(PROCESS_COLUMNS) + 1)]
+    for (size, step, tool), found in groups.items():
+        tree = (f"{statistics.median(r.peak_rss_mb for r in found):.0f} / {statistics.median(r.peak_anon_mb for r in found):.0f}"
+                f" / {statistics.median(r.cpu_seconds for r in found):.1f}")
+        cells = [cell(found, column) for column in (*PROCESS_COLUMNS, "other")]
+        lines.append(f"| {size} | {step} | {tool} | {tree} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -264,6 +336,8 @@ def main() -> None:
     parser.add_argument("--steps", default="first,no,change,delete",
                         help="steps to run, by first word (default first,no,change,delete); the stack is destroyed after the last")
     parser.add_argument("--skip-kubectl", action="store_true", help="time only pulumi (for trying variants)")
+    parser.add_argument("--checkpoints", default="on",
+                        help="on, off (PULUMI_SKIP_CHECKPOINTS=true) or on,off: our runs, each on a set of its own")
     parser.add_argument("--skip-refresh", action="store_true", help="leave out the `pulumi up --refresh` run")
     parser.add_argument("--event-logs", action="store_true", help="keep the engine's event log of each pulumi run")
     parser.add_argument("--out", type=Path, default=Path("scale-compare.json"), help="where the figures go (JSON)")
@@ -271,6 +345,9 @@ def main() -> None:
     args = parser.parse_args()
     args.pulumi_env = dict(item.split("=", 1) for item in args.pulumi_env)
     args.steps = set(args.steps.split(","))
+    args.checkpoints = args.checkpoints.split(",")
+    if not args.checkpoints or set(args.checkpoints) - set(SKIP_CHECKPOINTS):
+        parser.error(f"--checkpoints takes on, off or on,off, not {','.join(args.checkpoints)}")
     sizes = [int(size) for size in args.sizes.split(",")]
 
     env = local_environment()
@@ -283,10 +360,8 @@ def main() -> None:
           flush=True)
     rows: list[Row] = []
 
-    def save(row: Optional[Row] = None) -> dict:
+    def save() -> dict:
         """Writes every figure so far, so an interrupted run keeps what it measured."""
-        if row is not None:
-            rows.append(row)
         report = {
             "run": run_id,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
@@ -294,11 +369,16 @@ def main() -> None:
             "machine": {"cores": os.cpu_count(), "kernel": platform.release(), "load_at_start": load_start,
                         "load_at_end": load_average()},
             "pulumi_env": args.pulumi_env,
+            "checkpoints": args.checkpoints,
             "pulumi_args": args.pulumi_arg,
             "rows": [asdict(r) for r in rows],
         }
         args.out.write_text(json.dumps(report, indent=2) + "\n")
         return report
+
+    def add(row: Row) -> None:
+        rows.append(row)
+        save()
 
     # A plain `kill` still tears down what the run made (the finally blocks run).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -306,7 +386,7 @@ def main() -> None:
     try:
         for size in sizes:
             for repeat in range(args.repeat):
-                bench_size(size, repeat, args, env, kubectl, node.name, workdir, run_id, save)
+                bench_size(size, repeat, args, env, kubectl, node.name, workdir, run_id, add)
     finally:
         node.delete()
         report = save()
@@ -314,6 +394,9 @@ def main() -> None:
             shutil.rmtree(workdir, ignore_errors=True)
     print()
     print(summarize(rows))
+    print()
+    print("Per process, peak RSS MB / peak anonymous RSS MB / CPU-s (as last sampled, every 0.1 s):")
+    print(summarize_processes(rows))
     print(f"\n{report['minutes']} min; load {load_start:.2f} at start, {report['machine']['load_at_end']:.2f} at end;"
           f" figures in {args.out}")
 
