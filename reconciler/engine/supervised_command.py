@@ -153,5 +153,27 @@ def _signal_group(pgid: int, signum: int) -> None:
         pass
 
 
-def _kill_group(pgid: int) -> None:
-    _signal_group(pgid, signal.SIGKILL)
+def _kill_group(leader: int) -> None:
+    """SIGKILL to everything the CLI started: its group, and the plugins it made leaders of groups of their own,
+    found by their session (the CLI leads one: start_new_session)."""
+    _signal_group(leader, signal.SIGKILL)
+    for pid in _session_members(leader):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _session_members(session: int) -> list[int]:
+    members = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", encoding="utf-8", errors="replace") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile, or not Linux
+            continue
+        if int(fields[3]) == session:  # after the name: state, ppid, pgrp, session
+            members.append(int(entry.name))
+    return members

@@ -119,7 +119,8 @@ class Stack:
         return 0
 
 
-def group_members(pgid: int) -> list[int]:
+def session_members(session: int) -> list[int]:
+    """The engine's processes: the CLI leads a session; it starts each plugin as the leader of its own group."""
     members = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -127,9 +128,19 @@ def group_members(pgid: int) -> list[int]:
                 stat = (entry / "stat").read_text()
             except OSError:
                 continue
-            if int(stat[stat.rindex(")") + 2:].split()[2]) == pgid:
+            if int(stat[stat.rindex(")") + 2:].split()[3]) == session:
                 members.append(int(entry.name))
     return members
+
+
+def node_goes_down(once: subprocess.Popen, engine: int) -> None:
+    """The reconciler and everything its engine started die at once, as when the node or the pod goes away."""
+    os.killpg(once.pid, signal.SIGKILL)
+    for pid in [engine, *session_members(engine)]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +181,7 @@ def test_the_engine_killed_while_it_creates_and_a_newer_commit_dropping_some_of_
     [killed] = json_lines(out)
     assert (once.returncode, killed["result"], killed["reason"]) == (1, "failed", "Interrupted"), err[-3000:]
     assert stack.state_file.read_bytes() == before, "without checkpoints the killed run wrote nothing to the state"
-    assert wait_for(lambda: not group_members(engine), 60, "the killed engine's plugins to be gone") is True
+    assert wait_for(lambda: not session_members(engine), 60, "the killed engine's plugins to be gone") is True
 
     stack.repo.remote.commit("half of the new ones and the gate dropped", {
         **{f"manifests/batch-{n}.yaml": None for n in range(15, 20)}, "manifests/gate.yaml": None,
@@ -194,12 +205,11 @@ def test_the_whole_reconciler_killed_while_the_engine_deletes_and_the_same_head_
     once = stack.start_once()
     wait_for(lambda: (stack.live("held") or {}).get("metadata", {}).get("deletionTimestamp"), 600, "the delete step")
     engine = stack.engine(once)
-    os.killpg(once.pid, signal.SIGKILL)  # the node went down: the reconciler and its engine at once
-    os.killpg(engine, signal.SIGKILL)
+    node_goes_down(once, engine)
     once.communicate(timeout=60)
 
     assert stack.state_file.read_bytes() == before, "without checkpoints the killed run wrote nothing to the state"
-    assert wait_for(lambda: not group_members(engine), 60, "the killed engine's plugins to be gone") is True
+    assert wait_for(lambda: not session_members(engine), 60, "the killed engine's plugins to be gone") is True
     released = stack.kubectl("patch", "configmap", "held", "--type=json", "--patch",
                              '[{"op": "remove", "path": "/metadata/finalizers"}]')
     assert released.returncode == 0, released.stderr
@@ -219,12 +229,11 @@ def test_the_whole_reconciler_killed_as_the_update_starts_and_a_force_push_back(
     once = stack.start_once()
     engine = wait_for(lambda: stack_locks(stack.repo.backend) and stack.engine(once), 600, "the update to take the lock")
     wait_for(lambda: stack.live("batch-30"), 600, "the first create")
-    os.killpg(once.pid, signal.SIGKILL)
-    os.killpg(engine, signal.SIGKILL)
+    node_goes_down(once, engine)
     once.communicate(timeout=60)
 
     assert stack.state_file.read_bytes() == before
-    assert wait_for(lambda: not group_members(engine), 60, "the killed engine's plugins to be gone") is True
+    assert wait_for(lambda: not session_members(engine), 60, "the killed engine's plugins to be gone") is True
     stack.repo.remote.reset_and_force_push(older)
     code, line, log = stack.once()
 

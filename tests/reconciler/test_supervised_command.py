@@ -91,6 +91,16 @@ def test_children_of_a_killed_cli_are_killed_with_it(stub):
     assert gone_soon(child)
 
 
+def test_plugins_in_their_own_process_group_are_killed_with_a_killed_cli(stub):
+    # The CLI starts each plugin as the leader of a process group of its own (the kubernetes provider lingered
+    # for hours, ~200 MB each, after an OOM-killed `pulumi`); they stay in the CLI's session.
+    stub.behave(f'python3 -c "import os; os.setpgid(0, 0); os.execvp(\'sleep\', [\'sleep\', \'300\'])" '
+                f'>/dev/null 2>&1 </dev/null &\necho $! > "{stub.root}/plugin"\nsleep 0.5\nkill -KILL $$\n')
+    with pytest.raises(EngineInterrupted):
+        run(stub, ["up"])
+    assert gone_soon(int((stub.root / "plugin").read_text()))
+
+
 def test_a_child_holding_the_cli_output_does_not_keep_a_killed_run_waiting(stub):
     # The child inherits the CLI's stdout and stderr: the output is only complete once it is gone too.
     stub.behave(f'sleep 300 &\necho $! > "{stub.root}/child"\nkill -KILL $$\n')
