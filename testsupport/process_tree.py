@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import collections
+import os
+import signal
 from pathlib import Path
 
 
@@ -30,3 +32,28 @@ def descendants(pid: int) -> list[int]:
         found += below
         todo += below
     return found
+
+
+def session_members(session: int) -> list[int]:
+    """The processes of a session: a `pulumi` the reconciler starts leads one, and each of its plugins leads a
+    process group of its own inside it."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2:].split()[3]) == session:
+                members.append(int(entry.name))
+    return members
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL to a process and everything below it at once, as when its pod or node goes away (a process group
+    would miss the engines: each runs in a session of its own)."""
+    for target in [pid, *descendants(pid)]:
+        try:
+            os.kill(target, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

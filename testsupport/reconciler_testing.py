@@ -23,6 +23,8 @@ from typing import Any, Callable, Optional
 
 import yaml
 
+from testsupport.process_tree import kill_tree
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 PYTHON = str(PROJECT_DIR / ".venv" / "bin" / "python")
 
@@ -238,8 +240,8 @@ class ServiceProcess:
         raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}:\n{self.log()[-4000:]}")
 
     def kill_hard(self) -> None:
-        """SIGKILL to the whole process group: the service and the pulumi processes it started, like a killed pod."""
-        os.killpg(self.process.pid, signal.SIGKILL)
+        """SIGKILL to the service and every process below it (its pulumi engines and their plugins), like a killed pod."""
+        kill_tree(self.process.pid)
         self.process.wait(timeout=30)
         self._log.close()
 

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from manifest_loader.stamping import STACK_LABEL
-from testsupport.process_tree import descendants
+from testsupport.process_tree import descendants, session_members
 from testsupport.reconciler_cluster import PASSPHRASE_ENV, REGISTRY_PASSWORD_ENV, ClusterRepo
 from testsupport.reconciler_testing import PROJECT_DIR, PYTHON, json_lines, run_cli, stack_locks, wait_for, write_config
 
@@ -117,20 +117,6 @@ class Stack:
             if os.path.basename(argv[0]) == b"pulumi" and b"up" in argv:
                 return pid
         return 0
-
-
-def session_members(session: int) -> list[int]:
-    """The engine's processes: the CLI leads a session; it starts each plugin as the leader of its own group."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat[stat.rindex(")") + 2:].split()[3]) == session:
-                members.append(int(entry.name))
-    return members
 
 
 def node_goes_down(once: subprocess.Popen, engine: int) -> None:
