@@ -17,6 +17,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
+from reconciler.status.database import open_database
 from reconciler.status.model import ChangeCounts
 
 from .model import Condition, Result, RunOutcome, StackState
@@ -80,16 +81,9 @@ class StatusStore:
     def __init__(self, path: Path, read_only: bool = False) -> None:
         self.path = path
         self._lock = threading.Lock()
-        if read_only:
-            self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False, timeout=10)
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, check_same_thread=False, timeout=10)
-            # WAL lets `python -m reconciler status` read while the service writes.
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(SCHEMA)
+        self._db = open_database(path, SCHEMA, read_only)
+        if not read_only:
             self._add_missing_columns()
-        self._db.row_factory = sqlite3.Row
 
     def _add_missing_columns(self) -> None:
         """A store written by an older version gets the columns added since (they start empty)."""

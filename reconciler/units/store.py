@@ -8,6 +8,8 @@ import threading
 from dataclasses import fields
 from pathlib import Path
 
+from reconciler.status.database import open_database
+
 from .record import UnitRecord
 
 SCHEMA = """
@@ -31,13 +33,7 @@ _LISTS = ("files", "depends_on", "paths")
 class UnitStore:
     def __init__(self, path: Path, read_only: bool = False) -> None:
         self._lock = threading.Lock()
-        if read_only:
-            self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False, timeout=10)
-        else:
-            self._db = sqlite3.connect(path, check_same_thread=False, timeout=10)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(SCHEMA)
-        self._db.row_factory = sqlite3.Row
+        self._db = open_database(path, SCHEMA, read_only)
 
     def close(self) -> None:
         with self._lock:
