@@ -57,3 +57,15 @@ def kill_tree(pid: int) -> None:
             os.kill(target, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def pulumi_update_below(pid: int) -> int:
+    """The `pulumi up` a reconciler process runs (0 while it runs none)."""
+    for child in descendants(pid):
+        try:
+            argv = (Path("/proc") / str(child) / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if os.path.basename(argv[0]) == b"pulumi" and b"up" in argv:
+            return child
+    return 0

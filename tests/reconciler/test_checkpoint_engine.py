@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from testsupport.process_tree import descendants
+from testsupport.process_tree import pulumi_update_below
 from testsupport.reconciler_testing import (
     PROJECT_DIR,
     PYTHON,
@@ -58,17 +58,6 @@ def things_in(state_file: Path) -> set[str]:
     return {r["urn"].rsplit("::", 1)[1] for r in resources if r["type"] == "tiny:index:Thing"}
 
 
-def engine_of(once: subprocess.Popen) -> int:
-    for pid in descendants(once.pid):
-        try:
-            argv = (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if os.path.basename(argv[0]) == b"pulumi" and b"up" in argv:
-            return pid
-    return 0
-
-
 @pytest.mark.parametrize("mode, recorded", [("always", {"a", "b", "c", "d", "e"}), ("skip", {"a", "b", "c"})])
 def test_a_killed_update_leaves_the_state_it_started_from_only_without_checkpoints(remote, tmp_path, engine_env, mode, recorded):
     remote.commit("tiny project", {**TINY_PROJECT, "__main__.py": PROGRAM})
@@ -84,7 +73,7 @@ def test_a_killed_update_leaves_the_state_it_started_from_only_without_checkpoin
     once = subprocess.Popen([PYTHON, "-m", "reconciler", "once", "--config", str(config), "--json"], cwd=PROJECT_DIR,
                             env=engine_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for(marker.exists, 300, "the engine to create every thing")
-    os.kill(engine_of(once), signal.SIGKILL)
+    os.kill(pulumi_update_below(once.pid), signal.SIGKILL)
     out, err = once.communicate(timeout=120)
 
     assert json_lines(out)[0]["reason"] == "Interrupted", err[-3000:]

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from manifest_loader.stamping import STACK_LABEL
-from testsupport.process_tree import descendants, session_members
+from testsupport.process_tree import kill_tree, pulumi_update_below, session_members
 from testsupport.reconciler_cluster import PASSPHRASE_ENV, REGISTRY_PASSWORD_ENV, ClusterRepo
 from testsupport.reconciler_testing import PROJECT_DIR, PYTHON, json_lines, run_cli, stack_locks, wait_for, write_config
 
@@ -108,25 +108,8 @@ class Stack:
         assert not stack_locks(self.repo.backend)
 
     def engine(self, once: subprocess.Popen) -> int:
-        """The `pulumi up` the pass runs (its own process group, as the reconciler starts it)."""
-        for pid in descendants(once.pid):
-            try:
-                argv = (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if os.path.basename(argv[0]) == b"pulumi" and b"up" in argv:
-                return pid
-        return 0
-
-
-def node_goes_down(once: subprocess.Popen, engine: int) -> None:
-    """The reconciler and everything its engine started die at once, as when the node or the pod goes away."""
-    os.killpg(once.pid, signal.SIGKILL)
-    for pid in [engine, *session_members(engine)]:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        """The `pulumi up` the pass runs (its own session, as the reconciler starts it)."""
+        return pulumi_update_below(once.pid)
 
 
 @pytest.fixture(scope="module")
@@ -191,7 +174,7 @@ def test_the_whole_reconciler_killed_while_the_engine_deletes_and_the_same_head_
     once = stack.start_once()
     wait_for(lambda: (stack.live("held") or {}).get("metadata", {}).get("deletionTimestamp"), 600, "the delete step")
     engine = stack.engine(once)
-    node_goes_down(once, engine)
+    kill_tree(once.pid)  # the node went down: the reconciler, its engine and the plugins at once
     once.communicate(timeout=60)
 
     assert stack.state_file.read_bytes() == before, "without checkpoints the killed run wrote nothing to the state"
@@ -215,7 +198,7 @@ def test_the_whole_reconciler_killed_as_the_update_starts_and_a_force_push_back(
     once = stack.start_once()
     engine = wait_for(lambda: stack_locks(stack.repo.backend) and stack.engine(once), 600, "the update to take the lock")
     wait_for(lambda: stack.live("batch-30"), 600, "the first create")
-    node_goes_down(once, engine)
+    kill_tree(once.pid)  # the node went down: the reconciler, its engine and the plugins at once
     once.communicate(timeout=60)
 
     assert stack.state_file.read_bytes() == before
