@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from reconciler import commands
+from reconciler.exit_codes import EXIT_BAD_CONFIG, EXIT_OUT_OF_SYNC
 from reconciler.process_setup import redactor_for
 from reconciler.settings import ConfigError, ServiceConfig, load_config
 from reconciler.telemetry.log_format import configure_logging
@@ -68,7 +68,7 @@ def main(argv: list[str]) -> int:
             raise ConfigError(args.config, [f"--stack {args.stack}: no such stack in the config; it has {names}"])
     except ConfigError as error:
         print(error, file=sys.stderr)
-        return commands.EXIT_BAD_CONFIG
+        return EXIT_BAD_CONFIG
     # One redactor for the process: what a stack teaches it (decrypted config secrets) is masked in the log too.
     redactor = redactor_for(config)
     configure_logging(redactor, config.log_format, config.log_level)
@@ -80,11 +80,12 @@ def main(argv: list[str]) -> int:
         return _stack_command(args, config, redactor)
     except ConfigError as error:
         print(error, file=sys.stderr)
-        return commands.EXIT_BAD_CONFIG
+        return EXIT_BAD_CONFIG
 
 
 def _stack_command(args: argparse.Namespace, config: ServiceConfig, redactor: Redactor) -> int:
     """run, once and status; the reconciler's passes are imported here, so that `preview` starts without them."""
+    from reconciler import commands
     from reconciler.stack_set import StateDirBusy
 
     try:
@@ -95,7 +96,7 @@ def _stack_command(args: argparse.Namespace, config: ServiceConfig, redactor: Re
         return commands.status(config, redactor, args.json)
     except StateDirBusy as error:
         logging.getLogger("reconciler").error("%s", error)
-        return commands.EXIT_OUT_OF_SYNC
+        return EXIT_OUT_OF_SYNC
 
 
 def entry() -> None:

@@ -8,6 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Optional, TextIO
 
+from reconciler.exit_codes import EXIT_IN_SYNC, EXIT_OUT_OF_SYNC
 from reconciler.promotion import waves
 from reconciler.review.status_line import review_stack_line
 from reconciler.review.store import ReviewStackStore
@@ -17,11 +18,6 @@ from reconciler.status.report import service_status, status_line
 from reconciler.status.store import StatusStore
 from reconciler.telemetry.redaction import Redactor
 from reconciler.units.store import UnitStore
-
-EXIT_IN_SYNC = 0
-EXIT_OUT_OF_SYNC = 1
-EXIT_BAD_CONFIG = 2
-
 
 # The reconciler's passes (stack_set and what it imports) are imported by the commands that run them:
 # `python -m reconciler preview` starts without them.

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reconciler import commands
+from reconciler import commands, exit_codes
 from reconciler.__main__ import main
 from reconciler.desired_state import config_digest, digest_key
 from reconciler.errors import SOURCE_UNREACHABLE
@@ -54,7 +54,7 @@ def unreachable(tmp_path, stub, remote) -> Path:
 def test_a_bad_config_exits_2_naming_the_file(tmp_path, capsys):
     bad = tmp_path / "reconciler.yaml"
     bad.write_text("stacks: [{name: x}]\nbogus: 1\n")
-    assert main(["once", "--config", str(bad)]) == commands.EXIT_BAD_CONFIG
+    assert main(["once", "--config", str(bad)]) == exit_codes.EXIT_BAD_CONFIG
     assert str(bad) in capsys.readouterr().err
 
 
@@ -82,7 +82,7 @@ def test_a_pulumi_cli_that_cannot_run_is_a_config_problem(tmp_path, remote, caps
 def status_output(path: Path, as_json: bool) -> str:
     config = load_config(path)
     out = io.StringIO()
-    assert commands.status(config, redactor_for(config), as_json, out=out) == commands.EXIT_IN_SYNC
+    assert commands.status(config, redactor_for(config), as_json, out=out) == exit_codes.EXIT_IN_SYNC
     return out.getvalue()
 
 
@@ -96,7 +96,7 @@ def test_status_before_any_run(unreachable):
 def test_once_exits_1_with_one_json_line_per_stack_when_the_source_fails(unreachable):
     config = load_config(unreachable)
     out = io.StringIO()
-    assert commands.once(config, redactor_for(config), None, as_json=True, out=out) == commands.EXIT_OUT_OF_SYNC
+    assert commands.once(config, redactor_for(config), None, as_json=True, out=out) == exit_codes.EXIT_OUT_OF_SYNC
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert sorted(line["stack"] for line in lines) == ["alpha", "beta"]
     for line in lines:
@@ -167,7 +167,7 @@ def test_a_state_directory_in_use_by_another_reconciler_is_refused(unreachable):
         assert other.stdout.readline().strip() == "held"
         with pytest.raises(StateDirBusy, match=f"another reconciler \\(pid {other.pid}\\)"):
             StackSet(config, redactor_for(config))
-        assert main(["once", "--config", str(unreachable)]) == commands.EXIT_OUT_OF_SYNC
+        assert main(["once", "--config", str(unreachable)]) == exit_codes.EXIT_OUT_OF_SYNC
     finally:
         other.kill()
         other.wait()
@@ -201,7 +201,7 @@ def test_once_exits_0_only_when_every_stack_is_in_sync(tmp_path, stub, remote):
     config = load_config(path)
     settle(config, "synced", head)
     out = io.StringIO()
-    assert commands.once(config, redactor_for(config), None, as_json=True, out=out) == commands.EXIT_OUT_OF_SYNC
+    assert commands.once(config, redactor_for(config), None, as_json=True, out=out) == exit_codes.EXIT_OUT_OF_SYNC
     results = {line["stack"]: line for line in map(json.loads, out.getvalue().splitlines())}
     assert (results["synced"]["result"], results["synced"]["commit"]) == ("skipped", head)
     assert results["broken"]["result"] == "failed"
@@ -212,7 +212,7 @@ def test_once_of_a_stack_in_sync_exits_0(tmp_path, stub, remote):
     config = load_config(config_file(tmp_path, stub, [tiny_stack(remote, tmp_path / "backend", secrets_passphrase=None)]))
     settle(config, "tiny", head)
     out = io.StringIO()
-    assert commands.once(config, redactor_for(config), "tiny", as_json=False, out=out) == commands.EXIT_IN_SYNC
+    assert commands.once(config, redactor_for(config), "tiny", as_json=False, out=out) == exit_codes.EXIT_IN_SYNC
     assert out.getvalue().startswith(f"tiny: skipped {head[:12]} in ")
 
 
