@@ -26,6 +26,7 @@ import argparse
 import json
 import logging
 import os
+import resource
 import statistics
 import subprocess
 import tempfile
@@ -43,10 +44,20 @@ PASSPHRASE = "bench-passphrase"
 REGISTRY_PASSWORD = "bench-registry-password"
 
 
-def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str]:
-    started = time.monotonic()
+def cpu_seconds(*who: int) -> float:
+    """User + system CPU of `who` (resource.RUSAGE_SELF, RUSAGE_CHILDREN: every waited-for descendant)."""
+    return sum(usage.ru_utime + usage.ru_stime for usage in map(resource.getrusage, who))
+
+
+CPU: dict[str, list[float]] = {}  # each run's CPU seconds, by the name it is timed under
+
+
+def timed(argv: list[str], cwd: Path, env: dict[str, str], cpu_name: str = "") -> tuple[float, str]:
+    started, cpu_started = time.monotonic(), cpu_seconds(resource.RUSAGE_CHILDREN)
     result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
     elapsed = time.monotonic() - started
+    if cpu_name:
+        CPU.setdefault(cpu_name, []).append(cpu_seconds(resource.RUSAGE_CHILDREN) - cpu_started)
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(argv[:4])} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
     return elapsed, result.stdout
@@ -78,11 +89,12 @@ def service_preview(config_path: Path, stack: str, env: dict[str, str]):
     command, redactor = pulumi_command(config), redactor_for(config)
 
     def one() -> float:
-        started = time.monotonic()
+        started, cpu_started = time.monotonic(), cpu_seconds(resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
         workspace = PreviewWorkspace(config.stack(stack), config.state_dir)
         run = run_preview(config, workspace, command, redactor, workspace.resolve("main"))
         if run.summary.failed:
             raise RuntimeError(f"the in-process preview failed: {run.summary}")
+        CPU.setdefault("service", []).append(cpu_seconds(resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN) - cpu_started)
         return time.monotonic() - started
 
     return one
@@ -105,17 +117,18 @@ def main(rounds: int, before: Path | None) -> int:
             clone, direct_env = direct_clone(root, repo, env, local_env)
             in_process = service_preview(config, repo.name, env)
 
-            def preview_command(tree: Path, config_path: Path) -> float:
+            def preview_command(tree: Path, config_path: Path, name: str) -> float:
                 nonlocal resources
                 elapsed, out = timed([python, "-m", "reconciler", "preview", "--config", str(config_path), "--stack",
-                                      repo.name, "--ref", "main", "--format", "json"], tree, {**env, "PYTHONPATH": str(tree)})
+                                      repo.name, "--ref", "main", "--format", "json"], tree, {**env, "PYTHONPATH": str(tree)},
+                                     name)
                 resources = json.loads(out)["changes"].get("same", 0)
                 return elapsed
 
             runs = {
                 "pulumi": lambda: timed(["pulumi", "--non-interactive", "preview", "--diff", "--color", "never"], clone,
-                                        direct_env)[0],
-                "reconciler": lambda: preview_command(PROJECT_DIR, config),
+                                        direct_env, "pulumi")[0],
+                "reconciler": lambda: preview_command(PROJECT_DIR, config, "reconciler"),
                 "service": in_process,
             }
             if before is not None:
@@ -123,7 +136,7 @@ def main(rounds: int, before: Path | None) -> int:
                 entry = {key: value for key, value in repo.stack_entry().items() if key != "preview_files"}
                 before_config = write_config(root / "reconciler-before.yaml", [entry], state_dir=str(root / "state-before"),
                                              log_level="WARNING")
-                runs["before"] = lambda: preview_command(before, before_config)
+                runs["before"] = lambda: preview_command(before, before_config, "before")
             for round_number in range(rounds):
                 order = list(runs)
                 shift = round_number % len(order)
@@ -138,6 +151,11 @@ def main(rounds: int, before: Path | None) -> int:
                         ("before", f"reconciler preview of {before}:")):
         if times[name]:
             print(f"{label} {summary(times[name])} ({statistics.median(times[name]) - direct:+.2f}s)")
+    # CPU seconds of each process tree: what a preview costs, less moved by the machine's load than wall time.
+    direct_cpu = statistics.median(CPU["pulumi"])
+    for name in ("pulumi", "reconciler", "service", "before"):
+        if CPU.get(name):
+            print(f"CPU {name:<10} median {statistics.median(CPU[name]):.2f}s ({statistics.median(CPU[name]) - direct_cpu:+.2f}s)")
     ours = statistics.median(times["reconciler"])
     print(f"medians: reconciler {ours:.2f}s - pulumi {direct:.2f}s = {ours - direct:+.2f}s (goal <= +{GOAL_EXTRA_S:.1f}s)")
     return 0 if ours <= direct + GOAL_EXTRA_S else 1
