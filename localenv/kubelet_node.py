@@ -10,8 +10,9 @@ kwok, whose pods never run). Set for this VM (cgroup v1, no systemd as init, no 
   on cgroup v1 (1.35 turns it on and would refuse this VM);
 - failSwapOn stays on: the VM has no swap, so the check passes;
 - the kubelet sets the sysctls it needs on start, as on any node
-  (vm.overcommit_memory=1, kernel.panic=10, kernel.panic_on_oops=1);
+  (vm.overcommit_memory=1, kernel.panic=10, kernel.panic_on_oops=1...);
   protectKernelDefaults would refuse to start on this VM's values instead.
+  `down` puts the host's own values back (host_sysctls.py).
 
 It serves its API on the node IP (the pod bridge's address), checked with
 client certificates from the cluster CA and authorized by the API server;
@@ -21,7 +22,7 @@ its health on 127.0.0.1. All its files are under the node's state directory.
 import json
 from pathlib import Path
 
-from . import binaries, node_runtime, pod_network, probes
+from . import binaries, host_sysctls, node_runtime, pod_network, probes
 from .certs import Pki
 from .control_plane import component_kubeconfig
 from .service import Service
@@ -77,10 +78,15 @@ def configuration(settings: Settings, pki: Pki) -> dict:
     }
 
 
+def saved_sysctls(settings: Settings) -> Path:
+    return kubelet_dir(settings) / "host-sysctls.json"
+
+
 def service(settings: Settings, pki: Pki) -> Service:
     def argv() -> list[str]:
         directory = kubelet_dir(settings)
         directory.mkdir(parents=True, exist_ok=True)
+        host_sysctls.save_once(saved_sysctls(settings))
         config = directory / "config.json"
         config.write_text(json.dumps(configuration(settings, pki), indent=2) + "\n")
         return [
@@ -97,5 +103,11 @@ def service(settings: Settings, pki: Pki) -> Service:
     healthz = f"http://127.0.0.1:{settings.kubelet_healthz_port.number}/healthz"
     return Service(NAME, argv, lambda: probes.http_status(healthz) == 200,
                    port=settings.kubelet_healthz_port, stop_timeout=30,
-                   umask=node_runtime.CONTAINER_FILES_UMASK)  # it writes pods' volumes
+                   umask=node_runtime.CONTAINER_FILES_UMASK,  # it writes pods' volumes
+                   after_stop=lambda: _restore_sysctls(settings))
+
+
+def _restore_sysctls(settings: Settings) -> None:
+    for change in host_sysctls.restore(saved_sysctls(settings)):
+        print(f"{'host sysctl':<24} {change}", flush=True)
 
