@@ -63,14 +63,18 @@ def affected_units(workspace: PreviewWorkspace, known: list[UnitRecord], base: O
         planned = _plan_at(workspace, head)
         if base is None or not planned:
             return AffectedUnits(planned)
-        workspace.resolve(base)
-        fork = run_git(["merge-base", base, head], parent.credentials, cwd=workspace.cache).stdout.strip()
+        fork = run_git(["merge-base", workspace.resolve(base), head], parent.credentials, cwd=workspace.cache).stdout.strip()
         output = run_git(["diff", "--no-renames", "--name-only", "-z", fork, head, "--"], parent.credentials,
                          cwd=workspace.cache).stdout
-        before = _plan_at(workspace, fork)
     except (UnitPlanError, RefNotFound, GitError) as error:
         log.warning("cannot tell which units %s changes (%s): previewing them all", head[:12], error, extra={"stack": parent.name})
         return AffectedUnits([record for record in known if record.removed_at is None])
+    try:
+        before = _plan_at(workspace, fork)
+    except (UnitPlanError, GitError) as error:
+        # A plan the base could not make (the pull request may fix it) removes nothing the head does not hold.
+        log.warning("no plan where %s branched off (%s): no unit counts as removed", head[:12], error, extra={"stack": parent.name})
+        before = []
     changed = [path for path in output.split("\0") if path]
     names = {record.name for record in planned}
     return AffectedUnits([record for record in planned if any(under_paths(path, record.paths) for path in changed)],
