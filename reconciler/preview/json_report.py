@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
 from reconciler.preview.summary import PreviewSummary
 from reconciler.telemetry.secret_masking import clean_text
@@ -40,9 +40,13 @@ def preview_report(summary: PreviewSummary, secrets: Iterable[str] = ()) -> dict
         "destructive": [clean(resource.urn) for resource in summary.destructive],
         "diff": clean(summary.diff_text),
         "error": clean(summary.error) if summary.error is not None else None,
+        "note": clean(summary.note) if summary.note is not None else None,
     }
 
 
-def render_json(summary: PreviewSummary, secrets: Iterable[str] = ()) -> str:
-    """`preview_report` as indented JSON text, ending with a newline."""
-    return json.dumps(preview_report(summary, secrets), indent=2, ensure_ascii=False) + "\n"
+def render_json(summary: PreviewSummary, secrets: Iterable[str] = (), units: Optional[list[dict[str, Any]]] = None) -> str:
+    """`preview_report` as indented JSON text, ending with a newline; with `units`, the units' reports under that key."""
+    report = preview_report(summary, secrets)
+    if units is not None:
+        report["units"] = units
+    return json.dumps(report, indent=2, ensure_ascii=False) + "\n"

@@ -40,7 +40,7 @@ def render_markdown(summary: PreviewSummary, secrets: Iterable[str] = (), *, lim
 
 
 def _preview_comment(summary: PreviewSummary, clean: Clean, limit: int) -> str:
-    head = [comment_marker(summary.stack), "", _heading("Pulumi preview", summary, clean), ""]
+    head = [comment_marker(summary.stack), "", _heading("Pulumi preview", summary, clean), "", *_note(summary, clean)]
     if summary.destructive:
         head += [*_destructive_warning(summary.destructive, clean), ""]
     head.append(_counts_line(summary))
@@ -87,6 +87,7 @@ def _failure_comment(summary: PreviewSummary, clean: Clean, limit: int) -> str:
         "",
         _heading("Pulumi preview failed", summary, clean),
         "",
+        *_note(summary, clean),
         "The preview stopped with an error, so there is no plan for this commit. "
         "Fix the error and push again; this comment is updated in place.",
     ]
@@ -124,6 +125,10 @@ def _heading(title: str, summary: PreviewSummary, clean: Clean) -> str:
     if summary.base:
         heading += f" (base {_code(_short_commit(clean(summary.base)))})"
     return heading
+
+
+def _note(summary: PreviewSummary, clean: Clean) -> list[str]:
+    return [f"> {line}" if line else ">" for line in clean(summary.note).splitlines()] + [""] if summary.note else []
 
 
 def _short_commit(commit: str) -> str:

@@ -40,6 +40,8 @@ class PreviewRun:
     summary: PreviewSummary
     secrets: list[str]  # every value the comment must mask
     duration_s: float
+    # The stack has no state to compare with yet (a unit the pull request adds): the reconciler makes it.
+    new_stack: bool = False
 
 
 def run_preview(
@@ -50,10 +52,12 @@ def run_preview(
     commit: str,
     base: Optional[str] = None,
     prepare_checkout: Optional[Callable[[Path], None]] = None,
+    destroy: bool = False,
 ) -> PreviewRun:
     """`pulumi preview --diff` of `commit` (resolved already) in a throwaway checkout; failures become a failed summary.
 
-    `prepare_checkout` gets the checkout's project folder first (a unit's stack file is copied from its parent's)."""
+    `prepare_checkout` gets the checkout's project folder first (a unit's stack file is copied from its parent's).
+    With `destroy`, what destroying the stack deletes (`destroy --preview-only`; the program does not run)."""
     started = time.monotonic()
     spec = workspace.spec
     fields = {"stack": spec.name, "commit": commit, "operation": "preview"}
@@ -67,6 +71,7 @@ def run_preview(
         event_log.on_event(event)
 
     log.info("previewing %s", commit[:12], extra=fields)
+    new_stack = False
     try:
         if not has_state(spec):
             raise auto.StackNotFoundError(auto.CommandResult(stdout="", stderr="", code=1))
@@ -84,12 +89,16 @@ def run_preview(
             if committed_secrets:
                 # The overrides' values are among config.secrets() already; a CLI call only for what the commit holds.
                 secrets += secret_config_values(session.stack.get_all_config())
-            result = session.stack.preview(diff=True, color="never", on_event=on_event)
+            if destroy:
+                result = session.stack.preview_destroy(color="never", on_event=on_event, show_secrets=False)
+            else:
+                result = session.stack.preview(diff=True, color="never", on_event=on_event)
             summary = summarize_preview(spec.name, commit, events, diff_text=result.stdout, change_summary=result.change_summary)
     except auto.StackNotFoundError:
         problem = (f"stack {spec.stack} does not exist in {spec.backend_url} yet: there is no state to compare with; "
                    "the reconciler creates it on its first run")
         summary = from_failure(spec.name, commit, problem)
+        new_stack = True
     except Exception as error:  # noqa: BLE001 - any failure is reported in the comment, not raised
         summary = from_failure(spec.name, commit, error, events=events)
     summary = dataclasses.replace(summary, base=base)
@@ -98,7 +107,7 @@ def run_preview(
         log.warning("preview failed in %.1fs", duration, extra=fields)
     else:
         log.info("preview done in %.1fs: %s", duration, summary.counts.as_dict(), extra=fields)
-    return PreviewRun(summary, secrets, duration)
+    return PreviewRun(summary, secrets, duration, new_stack)
 
 
 def live_salt(config: ServiceConfig, spec: StackSpec) -> Optional[str]:

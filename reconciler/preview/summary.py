@@ -29,6 +29,8 @@ class PreviewSummary:
     error: Optional[str] = None
     # The commit the pull request is based on, when known (shown next to the commit).
     base: Optional[str] = None
+    # What the reader must know first, in words (a unit the pull request removes, and how its removal is allowed).
+    note: Optional[str] = None
 
     @property
     def failed(self) -> bool:

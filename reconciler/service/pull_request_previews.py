@@ -30,7 +30,7 @@ from reconciler.preview.run import PreviewRun, run_preview
 from reconciler.preview.workspace import PreviewWorkspace, RefNotFound
 from reconciler.process_setup import pulumi_command
 from reconciler.stack_set import StackSet
-from reconciler.units.previews import changed_units, preview_unit
+from reconciler.units.previews import unit_previews
 
 from .github_webhook import pull_request_stacks
 from .preview_permission import comment_permission, pull_number, pull_request_permission, refusal_comment
@@ -183,10 +183,10 @@ class PullRequestPreviews:
             return
         run = run_preview(self._config, workspace, self._command, self._stacks.redactor, commit, request.base)
         self._publish(request, run)
-        # A parent's units (reconciler/units/): each one the pull request changes, with its own comment.
-        for record in changed_units(workspace, self._stacks.units.records(spec.name), request.base, commit):
-            self._publish(request, preview_unit(self._config, spec, record, self._command, self._stacks.redactor, commit,
-                                                request.base))
+        # A parent's units (reconciler/units/): each one the pull request changes or removes, with its own comment.
+        known = self._stacks.units.records(spec.name)
+        for unit in unit_previews(self._config, workspace, known, self._command, self._stacks.redactor, commit, request.base):
+            self._publish(request, unit)
 
     def _publish(self, request: PreviewRequest, run: PreviewRun) -> None:
         stack = run.summary.stack

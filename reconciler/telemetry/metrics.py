@@ -48,6 +48,9 @@ class Metrics:
             "reconciler_pull_request_preview_duration_seconds", "Wall time of a pull request preview.", ["stack"],
             buckets=DURATION_BUCKETS, registry=self.registry,
         )
+        # Every metric labelled by stack: what `forget` removes.
+        self._per_stack = (self.runs, self.duration, self.last_success, self.drifted, self.commit_info, self.ready,
+                           self.failures, self.polls, self.previews, self.preview_duration)
         self._commits: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -82,6 +85,13 @@ class Metrics:
                 self.commit_info.remove(stack, previous)
             self.commit_info.labels(stack, commit).set(1)
             self._commits[stack] = commit
+
+    def forget(self, stack: str) -> None:
+        """Removes every series of a stack that is gone (a removed unit): /metrics stops listing it before a restart."""
+        with self._lock:
+            self._commits.pop(stack, None)
+            for metric in self._per_stack:
+                metric.remove_by_labels({"stack": stack})
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

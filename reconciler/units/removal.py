@@ -59,6 +59,8 @@ class UnitRemoval:
             state = self.recorder.record(head, digest, run, run_id, error, [], None)
         if removed:
             self._on_removed()
+            # Last, after the recorder wrote this run's metrics: a removed unit's series stay out of /metrics.
+            self.recorder.metrics.forget(spec.name)
         return Pass(run, spec.resync_interval, state)
 
     def _remove(self, run: RunOutcome, head: str, removed_at: str, last_applied: Optional[str]) -> bool:

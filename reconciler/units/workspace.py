@@ -48,7 +48,7 @@ class UnitWorkspace(StackWorkspace):
                 raise OperationFailed("destroy-preview", error, events.error_text(error)) from error
             finally:
                 self.session.after_run()
-            return [entry for entry in events.doomed() if not _resource_type(entry["urn"]).startswith(_ALWAYS_THERE)]
+            return [entry for entry in events.doomed() if deployed_by_unit(entry["urn"])]
 
         return self._engine(call)
 
@@ -64,6 +64,11 @@ class UnitWorkspace(StackWorkspace):
             return EngineReport(ChangeCounts.from_op_map(events.resource_changes), events.changed())
 
         return self._engine(call)
+
+
+def deployed_by_unit(urn: str) -> bool:
+    """Whether the resource counts for the deletion guard when the unit's stack is removed."""
+    return not _resource_type(urn).startswith(_ALWAYS_THERE)
 
 
 def _resource_type(urn: str) -> str:

@@ -8,9 +8,8 @@ namespace, not its stack in any backend. The base stack's objects are never touc
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import pytest
 
@@ -20,6 +19,7 @@ from testsupport.fake_github import serve_fake_github
 from testsupport.pull_request_events import LabelledPullRequest, signed_event
 from testsupport.reconciler_cluster import PASSPHRASE_ENV, REGISTRY_PASSWORD_ENV, ClusterRepo, manifests
 from testsupport.reconciler_testing import free_port, write_config
+from testsupport.review_stack_checks import kubectl, ready_at, review_stacks
 
 pytestmark = pytest.mark.e2e
 OWNER, REPO = "example", "reviewed"
@@ -35,26 +35,9 @@ def greeting(text: str) -> dict[str, Optional[str]]:
     return {"manifests/configmap.yaml": manifests("unused", text)["manifests/configmap.yaml"]}
 
 
-def kubectl(local_env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["kubectl", "--kubeconfig", local_env["KUBECONFIG"], *args], capture_output=True, text=True, timeout=120)
-
-
 def greeting_in(local_env: dict[str, str], namespace: str) -> Optional[str]:
     found = kubectl(local_env, "--namespace", namespace, "get", "configmap", "web-config", "--output", "json")
     return json.loads(found.stdout)["data"]["GREETING"] if found.returncode == 0 else None
-
-
-def review_stacks(service) -> list[dict[str, Any]]:
-    status, body = service.get("/status")
-    assert status == 200, body
-    return json.loads(body)["review_stacks"]
-
-
-def ready_at(service, commit: str) -> bool:
-    entries = review_stacks(service)
-    if entries and entries[0]["status"] == "Failed":
-        raise AssertionError(f"the review stack failed: {entries[0]['message']}")
-    return bool(entries) and entries[0]["status"] == "Ready" and entries[0]["applied_commit"] == commit
 
 
 def test_a_labelled_pull_request_gets_a_review_stack_updated_on_push_and_destroyed_on_close(

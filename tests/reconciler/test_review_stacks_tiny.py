@@ -19,16 +19,11 @@ from reconciler.review.store import ReviewStackStore
 from testsupport.fake_github import serve_fake_github
 from testsupport.pull_request_events import LabelledPullRequest, signed_event
 from testsupport.reconciler_testing import TINY_PROJECT, free_port, json_lines, run_cli, tiny_stack, write_config
+from testsupport.review_stack_checks import review_stacks
 
 pytestmark = pytest.mark.e2e
 SECRET = "review-restart-webhook-secret"
 LABEL = "preview-env"
-
-
-def review_stacks(service) -> list[dict]:
-    status, body = service.get("/status")
-    assert status == 200, body
-    return json.loads(body)["review_stacks"]
 
 
 def test_a_restarted_service_destroys_a_review_stack_whose_ttl_ran_out_while_it_was_down(

@@ -7,8 +7,6 @@ runs and the backend's stacks.
 
 from __future__ import annotations
 
-import json
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -17,53 +15,10 @@ from reconciler.status.store import StatusStore
 from testsupport.fake_github import serve_fake_github
 from testsupport.pull_request_events import LabelledPullRequest, signed_event
 from testsupport.reconciler_testing import TINY_PROJECT, free_port, json_lines, run_cli, tiny_stack, write_config
+from testsupport.tiny_units import PROGRAM, STACK_FILE, applied_commit, objects
 
 pytestmark = pytest.mark.e2e
 WEBHOOK_SECRET = "units-webhook-secret"
-
-PROGRAM = textwrap.dedent(
-    """\
-    import os
-    import time
-    from pathlib import Path
-
-    import pulumi
-
-    unit = pulumi.Config("pulumi-gitops").get("unit")
-    if unit is None:
-        pulumi.ComponentResource("tiny:index:Infra", "infra")
-    else:
-        folder = Path("manifests") / unit
-        if (folder / "fail.yaml").exists():
-            raise ValueError(f"{folder}/fail.yaml: " + (folder / "fail.yaml").read_text().strip())
-        meet = folder / "meet.txt"
-        if meet.exists() and not pulumi.runtime.is_dry_run():
-            # Two units meet: each waits for the other to have started, so they can only pass side by side.
-            rendezvous = Path(os.environ["TINY_RENDEZVOUS"])
-            (rendezvous / unit).touch()
-            other = rendezvous / meet.read_text().strip()
-            deadline = time.monotonic() + 60
-            while not other.exists():
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{other.name} never ran alongside {unit}")
-                time.sleep(0.1)
-        for path in sorted(folder.glob("*.yaml")):
-            pulumi.ComponentResource("tiny:index:Object", f"{unit}-{path.stem}")
-        pulumi.export("unit", unit)
-    """
-)
-STACK_FILE = """\
-config:
-  pulumi-gitops:units:
-    split: folders
-    units:
-      web: {dependsOn: [platform]}
-"""
-
-
-def objects(unit: str, *names: str) -> dict[str, str]:
-    return {f"manifests/{unit}/{name}.yaml": f"# {name}\n" for name in names}
-
 
 @pytest.fixture
 def project(remote):
@@ -210,13 +165,6 @@ def test_the_service_runs_units_after_their_parent_makes_and_removes_a_units_sta
             "the plan that made the unit is read at the commit the parent is in sync at"
     finally:
         store.close()
-
-
-def applied_commit(service, name: str) -> str | None:
-    """The commit the stack last applied, as /status says; None while it is not listed (a unit not planned yet)."""
-    status, body = service.get("/status")
-    assert status == 200, body
-    return next((entry["last_applied_commit"] for entry in json.loads(body)["stacks"] if entry["stack"] == name), None)
 
 
 def test_a_pull_request_previews_the_parent_and_only_the_units_whose_files_it_changes(project, tmp_path, engine_env, start_service):
