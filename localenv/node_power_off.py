@@ -36,7 +36,8 @@ def pod_cgroups() -> list[Path]:
     """Every pod cgroup directory, deepest first."""
     hierarchies = [CGROUP_ROOT, *(path for path in CGROUP_ROOT.iterdir() if path.is_dir())]
     tops = [hierarchy / POD_CGROUP for hierarchy in hierarchies if (hierarchy / POD_CGROUP).is_dir()]
-    found = [*tops, *(path for top in tops for path in top.rglob("*") if path.is_dir())]
+    # os.walk skips a folder removed while it walks (a pod ending now); Path.rglob raised.
+    found = [Path(folder) for top in tops for folder, _, _ in os.walk(top)]
     return sorted(found, key=lambda path: len(path.parts), reverse=True)
 
 
@@ -107,14 +108,36 @@ def remove_log_links(settings: Settings) -> None:
         CONTAINER_LOG_LINKS.rmdir()
 
 
+def other_kubelets(settings: Settings) -> set[int]:
+    """Kubelets whose root directory is not this state directory's node (another clone's `up`)."""
+    ours = f"--root-dir={settings.node_dir}/".encode()
+    found: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"/kubelet") and not any(arg.startswith(ours) for arg in argv):
+            found.add(int(entry.name))
+    return found
+
+
 def power_off(settings: Settings) -> None:
-    _kill_until_gone(pod_processes, "processes in the pod cgroups")
+    """Powers off this state directory's node. The pod cgroups and the pod bridge are the machine's, not the state
+    directory's: they are left alone when this state directory never ran a node or another one's kubelet runs
+    (a `down` with another GITOPS_STATE_DIR killed the running node's pods)."""
+    owns_the_node = settings.node_dir.exists() and not other_kubelets(settings)
+    if owns_the_node:
+        _kill_until_gone(pod_processes, "processes in the pod cgroups")
     _kill_until_gone(lambda: shim_processes(settings), "containerd shims")
     if settings.node_dir.exists():
         unmount_all(settings.node_dir)
     shutil.rmtree(node_runtime.state_dir(settings), ignore_errors=True)
     shutil.rmtree(pod_network.ipam_dir(settings), ignore_errors=True)
     remove_log_links(settings)
-    for cgroup in pod_cgroups():
-        os.rmdir(cgroup)
-    pod_network.delete_bridge(settings)
+    if owns_the_node:
+        for cgroup in pod_cgroups():
+            os.rmdir(cgroup)
+        pod_network.delete_bridge(settings)

@@ -71,3 +71,31 @@ def test_only_the_shims_of_our_containerd_are_found(settings, tmp_path):
         another.kill()
         ours.wait()
         another.wait()
+
+
+@needs_root
+def test_a_down_of_another_state_directory_leaves_the_running_nodes_pods_alone(settings):
+    # `settings` is a state directory that never ran a node: its `down` must not kill what runs in the
+    # machine's pod cgroups (the real node of another state directory). Without the check it did.
+    pids_root = node_power_off.CGROUP_ROOT / "pids"
+    if not pids_root.is_dir():
+        pytest.skip("no cgroup v1 pids hierarchy")
+    top = pids_root / node_power_off.POD_CGROUP
+    created_top = not top.exists()
+    pod = top / f"power-off-test-{os.getpid()}"
+    pod.mkdir(parents=True)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        (pod / "cgroup.procs").write_text(str(sleeper.pid))
+        assert sleeper.pid in node_power_off.pod_processes()
+
+        node_power_off.power_off(settings)  # kills and waits until gone what it kills
+
+        assert sleeper.poll() is None, "a process in the pod cgroups was killed by another state directory's down"
+        assert pod.is_dir()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        pod.rmdir()
+        if created_top:
+            top.rmdir()
