@@ -1,7 +1,8 @@
 """Promotion gates: a stack with `promote_from` applies its head only after the upstream stack applied it and soaked.
 
-The gate only decides, from the upstream's position in the status store and one question to git (does the
-commit the upstream is at contain this head?). "Contains" rather than "equals": stacks on different
+The gate only decides, from the upstream's Position and one question to git (does the commit the upstream is
+at contain this head?). A Position is read from the status store, or, with replicas, from what the upstream's
+holder published on its Lease (coordination/positions.py). "Contains" rather than "equals": stacks on different
 branches of one repository (main and release) never share a head, but a release commit that main already
 holds has run upstream. Until the gate opens, the pass ends Waiting with reason PromotionPending: after the
 soak's time left when only the soak is missing, else at the next poll or when the upstream records a run.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
 from reconciler.errors import PROMOTION_PENDING, WAITING_REASONS, Waiting
@@ -23,22 +25,44 @@ from reconciler.status.position import is_settled
 Contains = Callable[[str, str], bool]
 
 
+@dataclass(frozen=True)
+class Position:
+    """What a gate needs of an upstream stack, and nothing more (it is published to other replicas)."""
+
+    commit: Optional[str]  # the commit it is in sync with (upstream_commit)
+    since: float  # when its soak started (healthy_since)
+    blocked: str  # why it blocks every promotion now, "" when nothing does
+    ready: bool
+    ready_reason: str  # Ready's reason, or why there is none
+    unknown: str = ""  # why the position is not known here (then nothing else counts): the gate waits
+
+
+def position_of(state: StackState) -> Position:
+    ready = state.condition(READY)
+    return Position(
+        commit=upstream_commit(state), since=healthy_since(state), blocked=_blocked(state),
+        ready=ready is not None and ready.status, ready_reason=ready.reason if ready is not None else "it has not run yet",
+    )
+
+
 def pending(
-    spec: StackSpec, head: str, upstream: StackState, contains: Contains, now: float, verb: str = "promoted",
+    spec: StackSpec, head: str, upstream: Position, contains: Contains, now: float, verb: str = "promoted",
 ) -> Optional[Waiting]:
     """None when `head` may be applied now; else the Waiting that names the upstream and what is missing (and says
     the head is `verb` once it is there: a unit's gate says applied)."""
     name = spec.promote_from
     assert name is not None, "only a stack with promote_from has a gate"
-    unhealthy = _unhealthy(upstream, spec.require_healthy)
+    if upstream.unknown:
+        return Waiting(PROMOTION_PENDING, f"waiting for {name}: {upstream.unknown}; {head[:12]} is {verb} once its position is known")
+    unhealthy = upstream.blocked or _not_ready(upstream, spec.require_healthy)
     if unhealthy:
         return Waiting(PROMOTION_PENDING, f"waiting for {name}: {unhealthy}; {head[:12]} is {verb} once {name} is healthy again")
-    at = upstream_commit(upstream)
+    at = upstream.commit
     if at is None:
         return Waiting(PROMOTION_PENDING, f"waiting for {name} to apply {head[:12]}: it has applied nothing yet")
     if at != head and not contains(head, at):
         return Waiting(PROMOTION_PENDING, f"waiting for {name} to apply {head[:12]}: it is at {at[:12]}, which does not contain it")
-    ends = healthy_since(upstream) + spec.soak
+    ends = upstream.since + spec.soak
     if now < ends:
         left = ends - now
         return Waiting(
@@ -66,9 +90,9 @@ def healthy_since(upstream: StackState) -> float:
     return max(applied_at, ready.last_transition_at) if ready is not None and ready.status else applied_at
 
 
-def _unhealthy(upstream: StackState, require_healthy: bool) -> str:
-    """Why the upstream blocks every promotion now ("" when nothing does): stalled, interrupted, drifted, failing,
-    or (with require_healthy) anything short of Ready."""
+def _blocked(upstream: StackState) -> str:
+    """Why the upstream blocks every promotion now ("" when nothing does): stalled, interrupted, drifted, failing.
+    Built from reason codes only (never a run's message): it is published to other replicas."""
     stalled = upstream.condition(STALLED)
     if stalled is not None and stalled.status:
         return f"it is stalled ({stalled.reason})"
@@ -79,9 +103,12 @@ def _unhealthy(upstream: StackState, require_healthy: bool) -> str:
     # Failing on its head. A failure that left its head settled (the remote unreachable for a poll) changed nothing there.
     if upstream.last_result == Result.FAILED.value and upstream.reason not in WAITING_REASONS and not is_settled(upstream):
         return f"its last run failed ({upstream.reason})"
-    ready = upstream.condition(READY)
-    if require_healthy and (ready is None or not ready.status):
-        return f"it is not Ready ({ready.reason if ready is not None else 'it has not run yet'}) and require_healthy is set"
+    return ""
+
+
+def _not_ready(upstream: Position, require_healthy: bool) -> str:
+    if require_healthy and not upstream.ready:
+        return f"it is not Ready ({upstream.ready_reason}) and require_healthy is set"
     return ""
 
 

@@ -172,12 +172,12 @@ class StackReconciler:
         a unit's, once its parent and the units it depends on are in sync at it (units/gate.py)."""
         if ctx.action is not Action.APPLY:
             return True
-        waiting = dependency_pending(self.spec, ctx.commit, self.recorder.state_of, self.workspace.contains, time.time())
+        waiting = dependency_pending(self.spec, ctx.commit, self.recorder.position_of, self.workspace.contains, time.time())
         if waiting is not None:
             raise waiting
         if self.spec.promote_from is None:
             return True
-        upstream = self.recorder.state_of(self.spec.promote_from)
+        upstream = self.recorder.position_of(self.spec.promote_from)
         waiting = promotion.pending(self.spec, ctx.commit, upstream, self.workspace.contains, time.time())
         if waiting is not None:
             raise waiting

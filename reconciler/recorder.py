@@ -1,16 +1,18 @@
 """The one writer of a stack's state: runs as they start and end, the position they lead to, the conditions.
 
 Every pass ends in `record` (the reconciler calls it from its one `finally`), success or not. Metrics
-and the run's log line are written here too, so what /status, /metrics and the log say cannot differ.
+and the run's log line are written here too, so what /status, /metrics and the log say cannot differ. With
+replicas, every position written is also published where the other replicas' gates read it (`publish`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from reconciler.errors import INTERRUPTED, ReconcileError
+from reconciler.promotion import Position, position_of
 from reconciler.run_events import RunListener
 from reconciler.settings import RetryPolicy, StackSpec
 from reconciler.status.model import Result, RunKind, RunOutcome, StackState
@@ -33,13 +35,17 @@ class Recorder:
         self.metrics = metrics
         self.redactor = redactor
         self.retry = retry
+        # Where the gates read other stacks' positions, and where this stack's goes once written: the status store,
+        # and nowhere; a replica (coordination/replica.py) reads and publishes them on the stacks' Leases instead.
+        self.read_position: Callable[[str], Position] = lambda stack: position_of(self.store.stack_state(stack))
+        self.publish: Callable[[StackState], None] = lambda state: None
 
     def state(self) -> StackState:
         return self.store.stack_state(self.spec.name)
 
-    def state_of(self, stack: str) -> StackState:
-        """Another stack's position, as stored (a promotion gate reads its upstream's)."""
-        return self.store.stack_state(stack)
+    def position_of(self, stack: str) -> Position:
+        """Another stack's position (a promotion gate reads its upstream's, a unit's gate its parent's)."""
+        return self.read_position(stack)
 
     def interrupted_runs(self) -> list[dict]:
         """Runs a dead process started and never ended."""
@@ -52,6 +58,7 @@ class Recorder:
         state.observed_commit, state.desired_digest, state.reconciling = observed, digest, True
         state.conditions = conditions(state, time.time())
         self.store.save_state(state)
+        self.publish(state)
         self._tell("run_started", run)
         return run_id
 
@@ -79,6 +86,7 @@ class Recorder:
         if run is None:
             state.conditions = conditions(state, now)
             self.store.save_state(state)
+            self.publish(state)
             self.metrics.set_state(state)
             return state
         run.finished_at = now
@@ -89,6 +97,7 @@ class Recorder:
         if run_id is None:
             run_id = self.store.start_run(self.spec.name, run.commit, run.trigger, run.kind.value, run.started_at)
         self.store.finish_run(run_id, run, state)
+        self.publish(state)
         self.metrics.record(run)
         self.metrics.set_state(state)
         if run.result.in_sync and run.commit:

@@ -1,4 +1,5 @@
-"""The service as one replica of several: its passes gated by the stacks' Leases, its status and metrics saying which it holds."""
+"""The service as one replica of several: its passes gated by the stacks' Leases, its status and metrics saying which it
+holds, its stacks' positions published on their Leases and its gates reading the others' there."""
 
 from __future__ import annotations
 
@@ -9,12 +10,17 @@ from prometheus_client import Gauge
 
 from reconciler.coordination.lease_api import LeaseApi
 from reconciler.coordination.leased_workspace import LeasedWorkspace
+from reconciler.coordination.positions import encode
 from reconciler.coordination.stack_leases import StackLeases
+from reconciler.promotion import downstreams
 from reconciler.reconcile import Pass
+from reconciler.recorder import Recorder
 from reconciler.stack_set import StackSet
+from reconciler.status.model import StackState
 from reconciler.workspace import StackWorkspace
 
 RunStack = Callable[[str, str], Pass]
+PROMOTION_TRIGGER = "promotion"  # as the service's own: an upstream's new position may open a downstream's gate
 
 
 class Replica:
@@ -23,11 +29,16 @@ class Replica:
         assert config.coordination is not None, "a replica needs a coordination section"
         self.settings = config.coordination
         self._specs = {spec.name: spec for spec in config.stacks}
+        waiting_for = downstreams(config.stacks)
         self.leases = StackLeases(
             self.settings, list(self._specs), LeaseApi(self.settings, str(config.path)),
             on_acquired=lambda names: trigger(names, "lease acquired"),
             on_forwarded=lambda names: trigger(names, "forwarded"),
+            on_published=lambda names: trigger(sorted({down for name in names for down in waiting_for.get(name, [])}),
+                                                PROMOTION_TRIGGER),
         )
+        for name, recorder in stacks.recorders.items():
+            share_positions(recorder, self.leases, name)
         for name, reconciler in stacks.reconcilers.items():
             if isinstance(reconciler.workspace, StackWorkspace):  # the one that runs a CLI to fence
                 reconciler.workspace.share(partial(self.leases.fence, name), self.settings.kill_grace, self.leases.replicas_on)
@@ -73,3 +84,11 @@ class Replica:
 
     def in_touch(self) -> bool:
         return self.leases.in_touch()
+
+
+def share_positions(recorder: Recorder, leases: StackLeases, name: str) -> None:
+    """The recorder publishes the stack's position on its Lease, and its gates read the other stacks' there."""
+    def publish(state: StackState) -> None:
+        leases.publish(name, encode(state, leases.replica_id))
+    recorder.publish = publish
+    recorder.read_position = leases.position

@@ -6,7 +6,8 @@ and claims free or lapsed ones up to its share. A write that loses a race (409) 
 winner. A pass starts only right after its stack's Lease was renewed, and so does every engine write
 (leased_workspace.py); a stack is never released during a pass. Which stacks a replica reaches for first is
 rendezvous hashing (highest sha256(replica, stack)), so replicas reach for different stacks and a rebalance
-moves few. Pulumi's own stack lock stays the second guard.
+moves few. Pulumi's own stack lock stays the second guard. Each stack's Lease also carries the position its
+holder published, which the gates of every replica read (positions.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from typing import Any, Callable, Optional
 from reconciler.coordination.lease_api import STACK, TRIGGER_ANNOTATION, Conflict, Lease, LeaseApi, LeaseApiError, lease_name
 from reconciler.coordination.membership import Membership
 from reconciler.coordination.observations import Observations
+from reconciler.coordination.positions import POSITION_ANNOTATION, trusted, unknown
 from reconciler.engine.stack_locks import ReplicasOnHost
+from reconciler.promotion import Position
 from reconciler.settings import CoordinationSettings
 from reconciler.settings.coordination_section import FENCE_SLACK_S
 
@@ -40,6 +43,7 @@ class StackLeases:
         self, settings: CoordinationSettings, stacks: list[str], api: LeaseApi,
         on_acquired: Callable[[list[str]], None] = lambda names: None,
         on_forwarded: Callable[[list[str]], None] = lambda names: None,
+        on_published: Callable[[list[str]], None] = lambda names: None,
     ) -> None:
         self.settings = settings
         self.replica_id = settings.replica_id
@@ -47,7 +51,10 @@ class StackLeases:
         self._api = api
         self._on_acquired = on_acquired
         self._on_forwarded = on_forwarded
+        self._on_published = on_published
         self._triggers: dict[str, str] = {}  # each held stack's trigger annotation as last seen
+        self._positions: dict[str, str] = {}  # each held stack's position as this replica last published it
+        self._seen_positions: dict[str, str] = {}  # every stack's position annotation at the last round
         self._observations = Observations()
         self._membership = Membership(api, self.replica_id, settings.lease_duration, self._observations)
         self._lock = threading.Lock()  # every API call and every change of what is held
@@ -107,6 +114,7 @@ class StackLeases:
                 if name not in self._held and (lease is None or mine or name in free) and self._claim(name, lease):
                     acquired.append(name)
             forwarded = self._forwarded(leases)
+            published = self._published_elsewhere(leases)
             self._holders = {name: lease.holder for name, lease in leases.items() if lease.holder != self.replica_id}
             self._holders.update({name: self.replica_id for name in self._held})
             self._last_sync = time.monotonic()
@@ -114,6 +122,8 @@ class StackLeases:
             self._on_acquired(acquired)
         if forwarded:
             self._on_forwarded(forwarded)
+        if published:
+            self._on_published(published)
 
     def _loop(self) -> None:
         # Rounds start every renew_every, however long the last one took.
@@ -162,6 +172,32 @@ class StackLeases:
             return None
         return (f"replica {self.replica_id} could not renew the stack's Lease, which runs out in {max(left, 0.0):.1f}s "
                 "(fenced before another replica may take the stack)")
+
+    def publish(self, name: str, position: str) -> None:
+        """Writes the stack's position (positions.encode) on its Lease, in a renewal, when this replica holds it; a
+        write that fails is retried by the next renewal, which carries the latest position."""
+        with self._lock:
+            if name not in self._held:
+                log.warning("position not published: %s does not hold the stack's Lease", self.replica_id, extra={"stack": name})
+                return
+            if self._positions.get(name) == position:
+                return  # on the Lease already, or carried by the next renewal
+            self._positions[name] = position
+            try:
+                self._renew(name)
+            except LeaseApiError as error:
+                log.warning("position not published yet (%s); the next renewal carries it", error, extra={"stack": name})
+
+    def position(self, name: str) -> Position:
+        """The stack's position as its holder published it, read from the API server now; "not known" unless its
+        publisher still holds the Lease or released it (positions.trusted)."""
+        with self._lock:
+            try:
+                lease = self._api.read(lease_name(STACK, name))
+            except LeaseApiError as error:
+                return unknown(f"its Lease cannot be read ({error})")
+            lapsed = lease is not None and self._observations.lapsed(lease, time.monotonic())
+        return trusted(lease, lapsed)
 
     def replicas_on(self, hostname: str) -> Optional[ReplicasOnHost]:
         """The other replicas on a host, by their heartbeats (membership.py)."""
@@ -227,11 +263,12 @@ class StackLeases:
             held = self._held[name]
             started = time.monotonic()
             try:
-                lease = self._api.write(held.lease, self.replica_id, self.settings.lease_duration)
+                lease = self._api.write(held.lease, self.replica_id, self.settings.lease_duration, self._position_of(name))
             except Conflict:
                 current = self._api.read(held.lease.name)
                 if current is None or current.holder != self.replica_id:
                     del self._held[name]
+                    self._positions.pop(name, None)
                     log.warning("%s lost the Lease: another replica holds the stack now", self.replica_id, extra={"stack": name})
                     return False
                 self._held[name] = _Held(current, held.valid_until)
@@ -242,11 +279,12 @@ class StackLeases:
 
     def _claim(self, name: str, lease: Optional[Lease]) -> bool:
         started = time.monotonic()
+        cleared = {POSITION_ANNOTATION: ""}  # the last holder's position: nobody's, until this replica records the stack
         try:
             if lease is None:
-                taken = self._api.create(STACK, name, self.replica_id, self.settings.lease_duration)
+                taken = self._api.create(STACK, name, self.replica_id, self.settings.lease_duration, cleared)
             else:
-                taken = self._api.write(lease, self.replica_id, self.settings.lease_duration)
+                taken = self._api.write(lease, self.replica_id, self.settings.lease_duration, cleared)
         except Conflict:
             return False  # another replica claimed it first
         self._held[name] = _Held(taken, started + self.settings.lease_duration)
@@ -256,8 +294,10 @@ class StackLeases:
 
     def _release(self, name: str, why: str) -> None:
         held = self._held.pop(name)
+        position = self._position_of(name)  # the final one: readers trust a released Lease's position
+        self._positions.pop(name, None)
         try:
-            self._api.write(held.lease, None, self.settings.lease_duration)
+            self._api.write(held.lease, None, self.settings.lease_duration, position)
         except Conflict:
             return
         log.info("%s released the stack's Lease (%s)", self.replica_id, why, extra={"stack": name})
@@ -273,6 +313,21 @@ class StackLeases:
             self._triggers[name] = seen
         for name in set(self._triggers) - set(self._held):
             del self._triggers[name]
+        return changed
+
+    def _position_of(self, name: str) -> Optional[dict[str, str]]:
+        """The annotation a write of a held stack's Lease carries: the position this replica published last."""
+        return {POSITION_ANNOTATION: self._positions[name]} if name in self._positions else None
+
+    def _published_elsewhere(self, leases: dict[str, Lease]) -> list[str]:
+        """Stacks held by other replicas whose published position changed since the last round (their downstreams
+        here may be waiting for it)."""
+        changed = []
+        for name, lease in leases.items():
+            seen = lease.annotations.get(POSITION_ANNOTATION, "")
+            if name in self._seen_positions and self._seen_positions[name] != seen and name not in self._held:
+                changed.append(name)
+            self._seen_positions[name] = seen
         return changed
 
     def _preference(self, name: str) -> bytes:

@@ -12,18 +12,17 @@ from typing import Callable, Optional
 from reconciler import promotion
 from reconciler.errors import DEPENDENCY_NOT_READY, Waiting
 from reconciler.settings import StackSpec
-from reconciler.status.model import StackState
 
 
 def dependency_pending(
-    spec: StackSpec, head: str, state_of: Callable[[str], StackState], contains: promotion.Contains, now: float,
+    spec: StackSpec, head: str, position_of: Callable[[str], promotion.Position], contains: promotion.Contains, now: float,
 ) -> Optional[Waiting]:
     """None when nothing the unit waits for holds `head` back; else a Waiting naming the first stack that does."""
     if spec.unit is None:
         return None
     for upstream in spec.unit.waits_for:
         as_promotion = dataclasses.replace(spec, promote_from=upstream, soak=0.0, require_healthy=False)
-        waiting = promotion.pending(as_promotion, head, state_of(upstream), contains, now, verb="applied")
+        waiting = promotion.pending(as_promotion, head, position_of(upstream), contains, now, verb="applied")
         if waiting is not None:
             return Waiting(DEPENDENCY_NOT_READY, waiting.message)
     return None
