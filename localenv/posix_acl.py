@@ -53,7 +53,7 @@ def _with_user(owner: int, group: int, other: int, uid: int, perm: int) -> bytes
                    (MASK, perm | group, _NO_ID), (OTHER, other, _NO_ID)])
 
 
-def _grant_one(path: Path, uid: int, write: bool) -> None:
+def _grant_one(path: Path, uid: int, write: bool, inherit: bool = True) -> None:
     mode = os.lstat(path).st_mode
     if stat.S_ISLNK(mode):
         return  # links have no ACL; their targets are granted where they live
@@ -62,15 +62,17 @@ def _grant_one(path: Path, uid: int, write: bool) -> None:
     group = next((perm for tag, perm, _ in entries(path) if tag == GROUP_OBJ), group)
     perm = READ | (WRITE if write else 0) | (EXECUTE if stat.S_ISDIR(mode) or owner & EXECUTE else 0)
     os.setxattr(path, ACCESS, _with_user(owner, group, other, uid, perm))
-    if stat.S_ISDIR(mode):
+    if stat.S_ISDIR(mode) and inherit:
         # What is created inside: the owner's full rights (cut to the mode asked), UID's, nobody else's.
         os.setxattr(path, DEFAULT, _with_user(READ | WRITE | EXECUTE, 0, 0, uid, perm))
+    elif stat.S_ISDIR(mode) and entries(path, DEFAULT):
+        os.removexattr(path, DEFAULT)
 
 
-def grant(path: Path, uid: int, write: bool, recursive: bool = True) -> None:
+def grant(path: Path, uid: int, write: bool, recursive: bool = True, inherit: bool = True) -> None:
     """Lets UID read (and write) PATH and, when RECURSIVE, everything under it; folders pass it on to what is
-    created in them. Symbolic links are not followed."""
-    _grant_one(path, uid, write)
+    created in them unless not to INHERIT. Symbolic links are not followed."""
+    _grant_one(path, uid, write, inherit)
     if not (recursive and path.is_dir() and not path.is_symlink()):
         return
     for folder, folders, files in os.walk(path):

@@ -37,7 +37,8 @@ POD_BUILDKIT_SOCKET = "/run/buildkit/buildkitd.sock"
 SHARED = ("pulumi-backend", "pulumi-passphrase")
 # The pods' user (deploy/reconciler/Dockerfile, deployment.yaml).
 POD_UID = 65532
-# Each replica's own folder, the pod's alone: not walked.
+# The replicas' own folders, each its pod's alone: not walked, and nothing passed on to them. Their Git checkouts
+# are the image's build contexts: an ACL there would reach the image (BuildKit copies it: files 0660, not 0755).
 REPLICAS = "replicas"
 
 
@@ -107,7 +108,8 @@ def _let_the_pods_in(settings: Settings) -> None:
     with mode 0600) is let in again."""
     posix_acl.grant(STATE_VOLUME, POD_UID, write=True, recursive=False)
     for entry in STATE_VOLUME.iterdir():
-        posix_acl.grant(entry, POD_UID, write=True, recursive=entry.name != REPLICAS)
+        theirs = entry.name == REPLICAS
+        posix_acl.grant(entry, POD_UID, write=True, recursive=not theirs, inherit=not theirs)
     if IMAGE_INPUTS.is_dir():
         posix_acl.grant(IMAGE_INPUTS, POD_UID, write=False)
     if buildkit.socket_path(settings).exists():  # made again by each start of buildkitd, which `up` runs before this

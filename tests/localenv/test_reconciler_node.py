@@ -130,9 +130,10 @@ def test_what_was_written_before_or_owner_only_is_let_in_by_the_next_up(settings
     reconciler_node.ensure(settings)
 
     assert as_user(POD, ["cat", "pulumi-backend/.pulumi/history/old.json"], volume).stdout == "[]"
-    # The replicas' own folders are theirs: not walked.
+    # The replicas' own folders are theirs: not walked, nothing passed on (their checkouts are build contexts).
     assert posix_acl.user_permissions(replica.parent) == {}
     assert posix_acl.user_permissions(volume / "replicas") == {POD: 0o7}
+    assert posix_acl.entries(volume / "replicas", posix_acl.DEFAULT) == []
 
 
 @as_root
