@@ -146,6 +146,16 @@ def _pid_namespace_hidden_from_host() -> bool:
     return uts == _HOST_UTS and pid != _HOST_PID
 
 
+def holder_description(lock: StackLock, replicas: Optional[ReplicasOnHost], here: LockWriter) -> str:
+    """Who holds LOCK, with what the heartbeats say of it when they are asked (`replicas`)."""
+    if replicas is None:
+        return lock.holder
+    if lock.hostname != here.hostname:
+        return f"{lock.holder} ({replicas.describe()})"
+    state = "alive" if lock.username in replicas.live else "fenced" if lock.username in replicas.fenced else None
+    return f"{lock.holder} ({f'replica {lock.username}, {state}' if state else 'not a replica: only its age releases it'})"
+
+
 def owner_is_gone(lock: StackLock, now: float, stale_after: float, replicas: Optional[ReplicasOnHost] = None,
                   here: Optional[LockWriter] = None) -> bool:
     """`replicas`: the replicas on the lock's host, when the stacks are shared through Leases and the pid is

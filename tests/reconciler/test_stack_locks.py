@@ -16,7 +16,14 @@ from typing import Any, Optional
 import pytest
 
 from reconciler.engine.recovery import recover
-from reconciler.engine.stack_locks import LockWriter, ReplicasOnHost, backend_folder, owner_is_gone, stack_locks
+from reconciler.engine.stack_locks import (
+    LockWriter,
+    ReplicasOnHost,
+    backend_folder,
+    holder_description,
+    owner_is_gone,
+    stack_locks,
+)
 from reconciler.errors import LOCK_HELD, Waiting
 from reconciler.telemetry.redaction import Redactor
 
@@ -183,9 +190,13 @@ def test_a_lock_of_another_replica_on_this_host_goes_when_that_replica_is_fenced
     now = time.time()
     assert owner_is_gone(lock, now, HOUR, ReplicasOnHost(live=("reconciler-7f9c-c",), fenced=("reconciler-7f9c-b",)), IN_A_POD)
     assert not owner_is_gone(lock, now, HOUR, ReplicasOnHost(live=("reconciler-7f9c-b",), fenced=("reconciler-7f9c-c",)), IN_A_POD)
+    assert holder_description(lock, ReplicasOnHost(live=("reconciler-7f9c-c",), fenced=("reconciler-7f9c-b",)), IN_A_POD) \
+        .endswith("(replica reconciler-7f9c-b, fenced)")
     # Every other replica on the host fenced says nothing of a process that is no replica (the machine's `make up`).
     write_lock(backend, pid=dead_pid, username="root")
-    assert not owner_is_gone(only_lock(backend), now, HOUR, ReplicasOnHost(live=(), fenced=("reconciler-7f9c-b",)), IN_A_POD)
+    fenced = ReplicasOnHost(live=(), fenced=("reconciler-7f9c-b",))
+    assert not owner_is_gone(only_lock(backend), now, HOUR, fenced, IN_A_POD)
+    assert holder_description(only_lock(backend), fenced, IN_A_POD).endswith("(not a replica: only its age releases it)")
 
 
 def test_a_live_lock_is_kept_by_a_judge_in_a_pid_namespace_of_its_own(backend, live_pid):
