@@ -3,8 +3,7 @@ layer of the image above its base built anew (a cache-busting file in its `tools
 the same first `up` with every layer in BuildKit's cache (tests/e2e/test_reconciler_in_cluster.py prints
 that one), then a second `up` with only a manifest changed.
 
-The copy's replicas are pointed at a repository the Git host does not serve: the shipped ConfigMap names
-this machine's own repository and backend, and they would keep its `local` stack at main.
+The copy's reconciler runs under names of its own, its replicas keeping nothing (copy_in_cluster).
 
 Run (the local environment up):
   source tools/env.sh && GITOPS_STATE_DIR=/work/main/.state .venv/bin/python bench/reconciler_image_cold_build.py
@@ -21,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from reconciler_in_cluster import NAMESPACE, RECONCILER_FILES, local_env  # noqa: E402
+from reconciler_in_cluster import copy_in_cluster, local_env, stop_replicas  # noqa: E402
 
 from localenv.reconciler_inputs import inputs_dir  # noqa: E402
 from testsupport.local_project import LocalProject  # noqa: E402
@@ -39,11 +38,9 @@ def main() -> None:
     inputs = root / "inputs"
     subprocess.run(["cp", "-al", str(inputs_dir()), str(inputs)], check=True)  # links, not 500 MB of copies
     (inputs / "tools" / "cache-bust").write_text(str(time.time()))
-    project = LocalProject.create(root / "service", local_env(), RECONCILER_FILES)
-    configmap = project.root / "deploy" / "reconciler" / "configmap.yaml"
-    configmap.write_text(configmap.read_text().replace("19418/pulumi-gitops", "19418/not-served"))
-    for key, value in (("reconcilerImage", "true"), ("reconcilerBuildInputs", str(inputs))):
-        assert project.pulumi("config", "set", "--stack", "local", f"pulumi-gitops:{key}", value).returncode == 0
+    project = copy_in_cluster(root / "service", local_env())
+    configured = project.pulumi("config", "set", "--stack", "local", "pulumi-gitops:reconcilerBuildInputs", str(inputs))
+    assert configured.returncode == 0, configured.output
     project.commit("the reconciler image, built cold")
     try:
         print(f"first up, every layer of the image above its base built: {timed_up(project):.1f} s")
@@ -51,9 +48,7 @@ def main() -> None:
         project.commit("a manifest")
         print(f"second up, a manifest changed: {timed_up(project):.1f} s")
     finally:
-        project.kubectl("scale", "deployment", "reconciler", "-n", NAMESPACE, "--replicas", "0")
-        project.kubectl("wait", "--for", "delete", "pods", "-n", NAMESPACE, "-l", "app.kubernetes.io/name=reconciler",
-                        "--timeout", "180s")
+        stop_replicas(project)
         destroyed = project.destroy()
         print(f"destroy: exit {destroyed.returncode}")
         shutil.rmtree(root)

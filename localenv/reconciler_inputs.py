@@ -23,14 +23,14 @@ from pathlib import Path
 
 from .binaries import pinned_versions
 from .errors import LocalEnvError
-from .reconciler_node import NODE_DIR
+from .reconciler_node import IMAGE_INPUTS
 from .settings import REPO_DIR, Settings
 
 NAME = "reconciler-image-inputs"
 REQUIREMENTS = REPO_DIR / "deploy" / "reconciler" / "requirements.txt"
 # The pins the image's wheels are downloaded at.
 CONSTRAINTS = REPO_DIR / "requirements.txt"
-INPUTS_DIR = NODE_DIR / "reconciler-image"
+INPUTS_DIR = IMAGE_INPUTS
 
 
 def inputs_dir() -> Path:

@@ -10,10 +10,12 @@ the BuildKit socket and a buildx builder for it.
                                              (DOCKER_HOST), for the pods' runs to give the same inputs
         replicas/<pod>/                      each replica's state (written by the pods)
     /var/lib/pulumi-gitops/buildkitd.sock    a link to the environment's BuildKit socket
+    /var/lib/pulumi-gitops/reconciler-image  the image's build inputs (reconciler_inputs.py)
 
-The folder is root's alone (0700): the pods run as root without capabilities, the owner of what the
-machine's engine writes with umask 077 (README, "The reconciler in the cluster"). `down` keeps it, like
-a disk.
+The folders stay root's (0700), and the pods' user (the image's 65532) gets in through POSIX ACLs
+(posix_acl.py): read and write on the volume, whose folders pass it on to what the machine's engine
+writes there under umask 077 (a default ACL overrides the umask), read on the image's inputs, write on
+the BuildKit socket. Nobody else gets in. `down` keeps the volume, like a disk.
 """
 
 import base64
@@ -21,22 +23,31 @@ import json
 import os
 from pathlib import Path
 
-from . import buildkit, docker_engine
+from . import buildkit, docker_engine, posix_acl
 from .settings import Settings
 
 NAME = "reconciler-node"
 NODE_DIR = Path("/var/lib/pulumi-gitops")
 STATE_VOLUME = NODE_DIR / "reconciler-volume"
+# What the reconciler's image is built from (reconciler_inputs.py), mounted read-only in the pods.
+IMAGE_INPUTS = NODE_DIR / "reconciler-image"
 BUILDKIT_SOCKET_LINK = NODE_DIR / "buildkitd.sock"
 # Where deployment.yaml mounts the socket in the pod.
 POD_BUILDKIT_SOCKET = "/run/buildkit/buildkitd.sock"
 SHARED = ("pulumi-backend", "pulumi-passphrase")
+# The pods' user (deploy/reconciler/Dockerfile, deployment.yaml).
+POD_UID = 65532
+# The replicas' own folders, each its pod's alone: not walked, and nothing passed on to them. Their Git checkouts
+# are the image's build contexts: an ACL there would reach the image (BuildKit copies it: files 0660, not 0755).
+REPLICAS = "replicas"
 
 
 def _private_folder(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
     os.chown(path, 0, 0)
-    path.chmod(0o700)
+    # With an ACL the group bits are its mask, which lets the pods' user in: kept.
+    mask = path.stat().st_mode & 0o070 if posix_acl.entries(path) else 0
+    path.chmod(0o700 | mask)
 
 
 def _passphrase(path: Path) -> None:
@@ -91,13 +102,30 @@ def _machine_environment(settings: Settings) -> None:
     (STATE_VOLUME / "machine-environment.json").write_text(json.dumps(environment))
 
 
+def _let_the_pods_in(settings: Settings) -> None:
+    """The pods' user reads and writes the volume (the replicas' folders are theirs already), reads the image's
+    inputs and connects to BuildKit. Run on every `up`: what was written without the ACL (before it, or asked
+    with mode 0600) is let in again."""
+    posix_acl.grant(STATE_VOLUME, POD_UID, write=True, recursive=False)
+    for entry in STATE_VOLUME.iterdir():
+        theirs = entry.name == REPLICAS
+        posix_acl.grant(entry, POD_UID, write=True, recursive=not theirs, inherit=not theirs)
+    if IMAGE_INPUTS.is_dir():
+        posix_acl.grant(IMAGE_INPUTS, POD_UID, write=False)
+    if buildkit.socket_path(settings).exists():  # made again by each start of buildkitd, which `up` runs before this
+        posix_acl.grant(buildkit.socket_path(settings), POD_UID, write=True)
+
+
 def ensure(settings: Settings) -> str:
     """Prepares the node's folder; says whether the backend is shared with the machine's runs."""
     _private_folder(NODE_DIR)
     _private_folder(STATE_VOLUME)
-    (STATE_VOLUME / "pulumi-backend").mkdir(exist_ok=True)
+    for folder in ("pulumi-backend", REPLICAS):
+        (STATE_VOLUME / folder).mkdir(mode=0o700, exist_ok=True)
     _passphrase(STATE_VOLUME / "pulumi-passphrase")
     _builder(settings)
     _machine_environment(settings)
     _relink(BUILDKIT_SOCKET_LINK, buildkit.socket_path(settings))
-    return f"{STATE_VOLUME}: " + ", ".join(_share(settings, name) for name in SHARED)
+    shared = ", ".join(_share(settings, name) for name in SHARED)
+    _let_the_pods_in(settings)
+    return f"{STATE_VOLUME}: {shared}"

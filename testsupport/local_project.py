@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import git
+import yaml
+
+from testsupport.in_cluster_names import give_own_names
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # What a service repository holds: the program, its app and its manifests.
@@ -18,6 +21,14 @@ PROGRAM_FILES = [
     ".gitignore", "Pulumi.yaml", "Pulumi.local.yaml", "__main__.py", "program.py", "stack_settings.py",
     "source_revision.py", "requirements.txt", "components", "manifest_loader", "app", "manifests",
 ]
+# `make up` runs the reconciler in the cluster; a test's stack does only when it asks (LocalProject.create).
+IN_CLUSTER_KEY = "pulumi-gitops:reconcilerImage"
+
+
+def without_reconciler_in_cluster(config: dict[str, Any]) -> dict[str, Any]:
+    """A stack file's config as a test's stack starts with it: without the reconciler in the cluster, which every
+    test would otherwise deploy under `make up`'s fixed names (gitops-system, the PersistentVolume)."""
+    return {key: value for key, value in config.items() if key != IN_CLUSTER_KEY}
 
 
 @dataclass
@@ -34,11 +45,13 @@ class LocalProject:
         self.namespace = namespace
 
     @classmethod
-    def create(cls, root: Path, local_env: dict[str, str], extra_files: tuple[str, ...] = ()) -> "LocalProject":
+    def create(cls, root: Path, local_env: dict[str, str], extra_files: tuple[str, ...] = (),
+               in_cluster: bool = False) -> "LocalProject":
         """A service repository whose objects live in a namespace of its own, with EXTRA_FILES of this project too.
 
         Every Pulumi stack owns its objects (server-side apply field managers),
-        so tests must not share objects with `make up` or with each other.
+        so tests must not share objects with `make up` or with each other. IN_CLUSTER: the copy deploys the
+        reconciler too (EXTRA_FILES must bring deploy/ and reconciler/), under names of its own (in_cluster_names.py).
         """
         root.mkdir(parents=True)
         for name in (*PROGRAM_FILES, *extra_files):
@@ -55,18 +68,29 @@ class LocalProject:
         (root / "manifests" / "namespace.yaml").write_text(
             f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {namespace}\n"
         )
-        with open(root / "Pulumi.local.yaml", "a") as stack_file:
-            stack_file.write(f"  pulumi-gitops:defaultNamespace: {namespace}\n")
-        repo = git.Repo.init(root, initial_branch="main")
-        with repo.config_writer() as config:
-            config.set_value("user", "name", "E2E")
-            config.set_value("user", "email", "e2e@example.com")
         project = cls(root, local_env, root.parent / f"{root.name}-backend", namespace)
+        stack_file = root / "Pulumi.local.yaml"
+        content = yaml.safe_load(stack_file.read_text())
+        config = without_reconciler_in_cluster(content["config"])
+        config["pulumi-gitops:defaultNamespace"] = namespace
+        if in_cluster:
+            config[IN_CLUSTER_KEY] = True
+            give_own_names(root, project.reconciler_namespace)
+        stack_file.write_text(yaml.safe_dump({**content, "config": config}, sort_keys=False))
+        repo = git.Repo.init(root, initial_branch="main")
+        with repo.config_writer() as git_config:
+            git_config.set_value("user", "name", "E2E")
+            git_config.set_value("user", "email", "e2e@example.com")
         project.backend_dir.mkdir()
         project.commit("service: first commit")
         init = project.pulumi("stack", "init", "local")
         assert init.returncode == 0, init.output
         return project
+
+    @property
+    def reconciler_namespace(self) -> str:
+        """Where its reconciler runs when it runs in the cluster (create's in_cluster)."""
+        return f"gitops-{self.namespace}"
 
     @property
     def repo(self) -> git.Repo:

@@ -10,6 +10,8 @@ from typing import Any, Callable
 import pulumi
 import yaml
 
+from testsupport.local_project import without_reconciler_in_cluster
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 FAKE_DIGEST = "sha256:" + "ab" * 32
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
@@ -89,7 +91,7 @@ def stack_config(stack: str, overrides: dict[str, Any] | None = None) -> dict[st
     Pulumi.<stack>.yaml, then the test's overrides, in the string form the engine uses."""
     declared = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())["config"]
     values = {key: spec["default"] for key, spec in declared.items() if isinstance(spec, dict) and "default" in spec}
-    values.update(yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())["config"])
+    values.update(without_reconciler_in_cluster(yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]))
     values.update(overrides or {})
     return {key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()}
 

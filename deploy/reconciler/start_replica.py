@@ -15,6 +15,11 @@ state directory (`state_dir`/<pod name>) and Pulumi home, and port. On the local
 the node's network, so the first free port from `listen`'s upward is taken, and the probes (exec,
 this file) read it from the run folder. A Deployment without hostNetwork (EKS) gets a port of its own
 per pod and takes `listen`'s port itself.
+
+The pods share the node's host name but not its pids (no hostPID): USER is set to the pod's name, which
+Pulumi (Go's os/user without cgo) writes as the user of its lock files when the uid has no account in
+/etc/passwd, so each replica's locks name it, and a replica judges by pid only its own
+(reconciler/engine/stack_locks.py). A uid with an account would give every replica that one name: refused.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import base64
 import errno
 import json
 import os
+import pwd
 import socket
 import sys
 import urllib.request
@@ -82,6 +88,17 @@ def embedded_certificate_authorities(kubeconfig: dict) -> dict:
     return {**kubeconfig, "clusters": clusters}
 
 
+def lock_user(replica: str) -> dict[str, str]:
+    """The environment that makes this replica's Pulumi locks name it."""
+    try:
+        account = pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return {"USER": replica}
+    raise SystemExit(f"start_replica: uid {os.getuid()} has the account {account!r} in /etc/passwd, which Pulumi would "
+                     "write in every replica's locks instead of the pod's name; run the pod as a uid without one "
+                     "(the image's 65532)")
+
+
 def start(replica: str) -> None:
     config = yaml.safe_load(CONFIG.read_text())
     host, _, first = config["listen"].rpartition(":")
@@ -94,6 +111,7 @@ def start(replica: str) -> None:
     (RUN_DIR / "listen").write_text(written["listen"])
     if MACHINE_ENVIRONMENT.is_file():
         os.environ.update(json.loads(MACHINE_ENVIRONMENT.read_text()))
+    os.environ.update(lock_user(replica))
     # Each replica its own Pulumi home: the CLI keeps per-project workspace files there.
     os.environ["PULUMI_HOME"] = f"{written['state_dir']}/pulumi-home"
     print(f"start_replica: {replica} listens on {written['listen']}, state in {written['state_dir']}", flush=True)

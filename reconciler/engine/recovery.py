@@ -18,7 +18,7 @@ from reconciler.telemetry.redaction import Redactor
 from .checkpoints import may_have_skipped
 from .event_log import EventLog
 from .inventory_sweep import Inventory, inventory_of
-from .stack_locks import ReplicasOnHost, on_this_host, owner_is_gone, stack_locks
+from .stack_locks import LockWriter, ReplicasOnHost, holder_description, owner_is_gone, stack_locks
 from .stack_session import StackSession
 
 log = logging.getLogger("reconciler.recovery")
@@ -45,10 +45,11 @@ def recover(session: StackSession, project: str, redactor: Redactor, stale_after
     fields = {"stack": session.spec.name}
     now = time.time()
     released = 0
+    here = LockWriter.of_this_process()
     for lock in stack_locks(session.spec.backend_url, project, session.spec.stack):
-        replicas = None if on_this_host(lock) else replicas_on(lock.hostname)
-        holder = lock.holder + (f" ({replicas.describe()})" if replicas else "")
-        if not owner_is_gone(lock, now, stale_after, replicas):
+        replicas = None if here.wrote(lock) else replicas_on(lock.hostname)
+        holder = holder_description(lock, replicas, here)
+        if not owner_is_gone(lock, now, stale_after, replicas, here):
             raise Waiting(LOCK_HELD, f"the stack is locked by {holder}, a live process: waiting for it to end "
                           f"(a lock older than {stale_after:.0f}s counts as abandoned)", delay=retry_in)
         lock.path.unlink(missing_ok=True)

@@ -6,13 +6,16 @@ object on the API server say so), and a replica deleted mid-update hands the sta
 converges and no two runs of the stack overlap, by the replicas' run records and the backend's history.
 
 The service repository is served by localenv's Git host (localenv/git_server.py); its backend and
-passphrase live in a folder of its own on the node's volume, which this machine's `up` and the pods share.
+passphrase live in a folder of its own on the node's volume, which this machine's `up` (root) and the pods
+(user 65532, their own pid namespaces) share. Its reconciler runs under names of its own
+(testsupport/in_cluster_names.py), beside the one `make up` deploys in gitops-system, which it leaves alone.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -34,14 +37,14 @@ from testsupport.replica_fleet import overlapping
 
 pytestmark = pytest.mark.e2e
 
-NAMESPACE = "gitops-system"
 # What the image is built from, beside the program: the reconciler's code, its Dockerfile and manifests,
 # and the tool versions its tag follows.
 RECONCILER_FILES = ("reconciler", "deploy", "tools/versions.env")
 # Where the pods mount the node's volume (deploy/reconciler/deployment.yaml).
 POD_VOLUME = "/var/lib/reconciler"
 REPLICAS = 3
-FIRST_PORT = 8099
+# The replicas share the node's network: each takes the first free port from 8099, after `make up`'s own.
+PORTS = range(8099, 8099 + 10)
 POLL_S = 1.0
 
 
@@ -49,9 +52,10 @@ POLL_S = 1.0
 class InCluster:
     project: LocalProject
     folder: Path  # this test's backend and passphrase, on the node's volume
+    namespace: str  # its reconciler's, of its own
 
     def pods(self) -> list[dict[str, Any]]:
-        found = self.project.kubectl("get", "pods", "--namespace", NAMESPACE, "--selector",
+        found = self.project.kubectl("get", "pods", "--namespace", self.namespace, "--selector",
                                      "app.kubernetes.io/name=reconciler", "--output", "json")
         assert found.returncode == 0, found.stderr
         return [pod for pod in json.loads(found.stdout)["items"] if pod["metadata"].get("deletionTimestamp") is None]
@@ -61,14 +65,14 @@ class InCluster:
                 if any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))]
 
     def raw(self, pod: str, port: int, path: str) -> Optional[str]:
-        got = self.project.kubectl("get", "--raw", f"/api/v1/namespaces/{NAMESPACE}/pods/{pod}:{port}/proxy{path}")
+        got = self.project.kubectl("get", "--raw", f"/api/v1/namespaces/{self.namespace}/pods/{pod}:{port}/proxy{path}")
         return got.stdout if got.returncode == 0 else None
 
     def ports(self) -> dict[str, int]:
         """Each replica's port on the node's network, by asking each port who answers (its replica id)."""
         found = {}
         names = self.ready_pods()
-        for port in range(FIRST_PORT, FIRST_PORT + 10):
+        for port in PORTS:
             for pod in names:
                 body = self.raw(pod, port, "/status")
                 if body is not None:
@@ -77,7 +81,7 @@ class InCluster:
         return found
 
     def holder(self) -> str:
-        return holders(Path(self.project.local_env["KUBECONFIG"]), NAMESPACE).get("local", ("", 0))[0]
+        return holders(Path(self.project.local_env["KUBECONFIG"]), self.namespace).get("local", ("", 0))[0]
 
     def stack_status(self, replica: str) -> Optional[dict[str, Any]]:
         port = self.ports().get(replica)
@@ -161,7 +165,8 @@ def serve_from_the_node(project: LocalProject, url: str, folder: str) -> None:
 
 @pytest.fixture(scope="module")
 def cluster(local_env, tmp_path_factory):
-    project = LocalProject.create(tmp_path_factory.mktemp("in-cluster") / "service", local_env, RECONCILER_FILES)
+    project = LocalProject.create(tmp_path_factory.mktemp("in-cluster") / "service", local_env, RECONCILER_FILES,
+                                  in_cluster=True)
     own = f"e2e/{project.namespace}"
     folder = STATE_VOLUME / own
     (folder / "backend").mkdir(parents=True)
@@ -172,18 +177,16 @@ def cluster(local_env, tmp_path_factory):
     settings = dataclasses.replace(load(), state_dir=Path(local_env["GITOPS_STATE_DIR"]))
     url = git_server.serve_repository(settings, project.namespace, project.root)
     serve_from_the_node(project, url, f"{POD_VOLUME}/{own}")
-    turned_on = project.pulumi("config", "set", "--stack", "local", "pulumi-gitops:reconcilerImage", "true")
-    assert turned_on.returncode == 0, turned_on.output
-    project.commit("run the reconciler in the cluster")
-    cluster = InCluster(project, folder)
+    project.commit("run the reconciler in the cluster, from this repository")
+    cluster = InCluster(project, folder, project.reconciler_namespace)
     yield cluster
     # The state's Kubernetes provider holds the kubeconfig of the last run, the pods' (their token's file):
     # this machine runs once to put its own back, then the replicas stop (SIGTERM: they finish their
     # passes) and the destroy finds the stack free.
     reconciled = reconcile_once_from_this_machine(cluster)
     assert reconciled.returncode == 0, reconciled.stdout + reconciled.stderr[-5000:]
-    project.kubectl("scale", "deployment", "reconciler", "--namespace", NAMESPACE, "--replicas", "0")
-    project.kubectl("wait", "--for", "delete", "pods", "--namespace", NAMESPACE, "--selector",
+    project.kubectl("scale", "deployment", "reconciler", "--namespace", cluster.namespace, "--replicas", "0")
+    project.kubectl("wait", "--for", "delete", "pods", "--namespace", cluster.namespace, "--selector",
                     "app.kubernetes.io/name=reconciler", "--timeout", "180s")
     destroyed = project.destroy()
     git_server.withdraw_repository(settings, project.namespace)
@@ -208,12 +211,25 @@ def test_up_builds_the_image_and_the_replicas_become_ready_on_the_real_node(clus
     assert image_ref.startswith(f"{cluster.project.local_env['GITOPS_REGISTRY']}/demo-reconciler@sha256:")
 
 
+def test_the_replicas_run_as_user_65532_in_pid_namespaces_of_their_own_with_a_read_only_root(cluster):
+    host_pids = os.readlink("/proc/self/ns/pid")
+    # The replica is the container's pid 1 (start_replica.py execs it); its USER is what its pulumi writes in locks.
+    probe = ("import os; user = dict(v.split('=', 1) for v in open('/proc/1/environ').read().split('\\0') if v)['USER']; "
+             "print(os.getuid(), os.getgid(), os.readlink('/proc/self/ns/pid'), user); open('/probe', 'w')")
+    for pod in cluster.ready_pods():
+        ran = cluster.project.kubectl("exec", pod, "--namespace", cluster.namespace, "--", "python", "-c", probe)
+        uid, gid, pid_namespace, user = ran.stdout.split()
+        assert (uid, gid, user) == ("65532", "65532", pod)
+        assert pid_namespace != host_pids
+        assert "Read-only file system: '/probe'" in ran.stderr
+
+
 def test_each_replica_answers_on_a_port_of_its_own_through_the_api_server(cluster):
     ports = wait(lambda: (found := cluster.ports()) and len(found) == REPLICAS and found, 120,
                  "every replica's /status")
 
     assert sorted(ports) == sorted(cluster.ready_pods())
-    assert sorted(ports.values()) == list(range(FIRST_PORT, FIRST_PORT + REPLICAS))
+    assert len(set(ports.values())) == REPLICAS and set(ports.values()) <= set(PORTS)
     for replica, port in ports.items():
         assert cluster.raw(replica, port, "/healthz") == "ok\n"
         assert cluster.raw(replica, port, "/readyz") == "ok\n"
@@ -249,7 +265,9 @@ def test_a_replica_deleted_mid_update_hands_the_stack_over_and_no_run_overlaps(c
     slow = project.commit("a slow update: the app's pods Ready after 40 s")
 
     victim = wait(lambda: stack_locks(project.backend_dir) and cluster.holder(), 300, "an update holding the stack's lock")
-    deleted = project.kubectl("delete", "pod", victim, "--namespace", NAMESPACE, "--grace-period", "0", "--force")
+    # Its lock names the pod as its user (start_replica.py): the others judge it by the pod's heartbeat, not its pid.
+    assert {json.loads(lock.read_text())["username"] for lock in stack_locks(project.backend_dir)} == {victim}
+    deleted = project.kubectl("delete", "pod", victim, "--namespace", cluster.namespace, "--grace-period", "0", "--force")
     killed_at = time.time()
     assert deleted.returncode == 0, deleted.stderr
 

@@ -1,14 +1,22 @@
-"""The node's folder for the reconciler's pods: root's alone, the machine's backend and passphrase linked
-to it (never an existing one of the machine's taken over), the BuildKit socket linked at a fixed path, and
-a buildx builder whose endpoint is the socket's path in the pod."""
+"""The node's folder for the reconciler's pods: root's, with the pods' user (65532) let in by ACLs and nobody
+else, the machine's backend and passphrase linked to it (never an existing one of the machine's taken over), the
+BuildKit socket linked at a fixed path, and a buildx builder whose endpoint is the socket's path in the pod."""
 
 import json
 import os
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
-from localenv import buildkit, docker_engine, reconciler_node
+from localenv import buildkit, docker_engine, posix_acl, reconciler_node
 from localenv.settings import load
+from testsupport.reconciler_testing import tools_environment
+
+POD = reconciler_node.POD_UID
+SOMEONE_ELSE = POD + 1
+as_root = pytest.mark.skipif(os.geteuid() != 0, reason="acting as other users needs root")
 
 
 @pytest.fixture
@@ -18,6 +26,7 @@ def settings(tmp_path, monkeypatch):
     monkeypatch.setattr(reconciler_node, "NODE_DIR", node)
     monkeypatch.setattr(reconciler_node, "STATE_VOLUME", node / "reconciler")
     monkeypatch.setattr(reconciler_node, "BUILDKIT_SOCKET_LINK", node / "buildkitd.sock")
+    monkeypatch.setattr(reconciler_node, "IMAGE_INPUTS", node / "reconciler-image")
     settings = load()
     settings.state_dir.mkdir()
     return settings
@@ -56,14 +65,102 @@ def test_a_second_up_keeps_the_passphrase(settings):
     assert (reconciler_node.STATE_VOLUME / "pulumi-passphrase").read_text() == first
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="giving the folder to root needs root")
-def test_the_folder_and_the_passphrase_are_roots_alone(settings):
+def as_user(uid: int, argv: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """ARGV as UID, started from CWD as root: like the pods' mount, it skips the node's private parent folders."""
+    return subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", *argv],
+                          cwd=cwd, capture_output=True, text=True, timeout=60)
+
+
+def written_as_the_machines_engine(path: Path, text: str) -> None:
+    """As Go's file blobs write the backend (folders 0777, files 0666 asked) under the reconciler's umask 077."""
+    old = os.umask(0o077)
+    try:
+        os.makedirs(path.parent, 0o777, exist_ok=True)
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666), "w") as handle:
+            handle.write(text)
+    finally:
+        os.umask(old)
+
+
+@as_root
+def test_the_folder_is_roots_with_the_pods_user_let_in_and_nobody_else(settings):
     reconciler_node.ensure(settings)
 
-    for path, mode in ((reconciler_node.NODE_DIR, 0o700), (reconciler_node.STATE_VOLUME, 0o700),
-                       (reconciler_node.STATE_VOLUME / "pulumi-passphrase", 0o600)):
+    volume = reconciler_node.STATE_VOLUME
+    assert reconciler_node.NODE_DIR.stat().st_mode & 0o777 == 0o700
+    for path in (volume, volume / "pulumi-passphrase", volume / "pulumi-backend", volume / "replicas"):
         info = path.stat()
-        assert (info.st_uid, info.st_gid, info.st_mode & 0o777) == (0, 0, mode), path
+        assert (info.st_uid, info.st_gid, info.st_mode & 0o707) == (0, 0, 0o700 if path.is_dir() else 0o600), path
+        assert posix_acl.user_permissions(path) == {POD: 0o7 if path.is_dir() else 0o6}, path
+    assert as_user(POD, ["cat", "pulumi-passphrase"], volume).stdout == (volume / "pulumi-passphrase").read_text()
+    assert as_user(SOMEONE_ELSE, ["cat", "pulumi-passphrase"], volume).returncode != 0
+
+
+@as_root
+def test_the_pods_user_and_the_machines_engine_share_what_each_writes(settings):
+    reconciler_node.ensure(settings)
+    volume = reconciler_node.STATE_VOLUME
+    written_as_the_machines_engine(volume / "pulumi-backend" / ".pulumi" / "stacks" / "tiny" / "dev.json", "{}")
+
+    assert as_user(POD, ["cat", "pulumi-backend/.pulumi/stacks/tiny/dev.json"], volume).stdout == "{}"
+    pod_wrote = as_user(POD, ["sh", "-c", "umask 022 && mkdir -p pulumi-backend/.pulumi/locks && echo 1 > pulumi-backend/.pulumi/locks/a.json"], volume)
+    assert pod_wrote.returncode == 0, pod_wrote.stderr
+    assert (volume / "pulumi-backend" / ".pulumi" / "locks" / "a.json").read_text() == "1\n"
+    assert as_user(POD, ["rm", "pulumi-backend/.pulumi/stacks/tiny/dev.json"], volume).returncode == 0
+    # Nobody else reads either's files, whatever the umask said.
+    written_as_the_machines_engine(volume / "pulumi-backend" / ".pulumi" / "stacks" / "tiny" / "dev.json", "{}")
+    for relative in ("pulumi-backend/.pulumi/stacks/tiny/dev.json", "pulumi-backend/.pulumi/locks/a.json"):
+        assert as_user(SOMEONE_ELSE, ["cat", relative], volume).returncode != 0
+        assert (volume / relative).stat().st_mode & 0o077 in (0o060, 0o070)  # the mask; no group entry, no others
+        assert [perm for tag, perm, _ in posix_acl.entries(volume / relative) if tag == posix_acl.GROUP_OBJ] == [0]
+
+
+@as_root
+def test_what_was_written_before_or_owner_only_is_let_in_by_the_next_up(settings):
+    volume = reconciler_node.STATE_VOLUME
+    volume.mkdir(parents=True)
+    old = volume / "pulumi-backend" / ".pulumi" / "history" / "old.json"
+    old.parent.mkdir(parents=True, mode=0o700)
+    old.write_text("[]")
+    old.chmod(0o600)
+    replica = volume / "replicas" / "reconciler-0" / "status.sqlite"
+    replica.parent.mkdir(parents=True)
+    replica.write_text("")
+
+    reconciler_node.ensure(settings)
+
+    assert as_user(POD, ["cat", "pulumi-backend/.pulumi/history/old.json"], volume).stdout == "[]"
+    # The replicas' own folders are theirs: not walked, nothing passed on (their checkouts are build contexts).
+    assert posix_acl.user_permissions(replica.parent) == {}
+    assert posix_acl.user_permissions(volume / "replicas") == {POD: 0o7}
+    assert posix_acl.entries(volume / "replicas", posix_acl.DEFAULT) == []
+
+
+@as_root
+def test_the_real_pulumi_writes_its_backend_for_the_pods_user_too(settings, tmp_path):
+    env = tools_environment()
+    if shutil.which("pulumi", path=env["PATH"]) is None:
+        pytest.fail("the pulumi CLI is not built: run `make tools`")
+    reconciler_node.ensure(settings)
+    volume = reconciler_node.STATE_VOLUME
+    project = tmp_path / "tiny"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text("name: tiny\nruntime: python\n")
+    env.update(PULUMI_BACKEND_URL=f"file://{volume / 'pulumi-backend'}", PULUMI_CONFIG_PASSPHRASE="x")
+    old = os.umask(0o077)
+    try:
+        init = subprocess.run(["pulumi", "stack", "init", "dev", "--non-interactive"], cwd=project, env=env,
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        os.umask(old)
+    assert init.returncode == 0, init.stderr
+
+    written = [path for path in (volume / "pulumi-backend").rglob("*") if path.is_file()]
+    assert any(path.name == "dev.json" for path in written), written
+    for path in written:
+        relative = str(path.relative_to(volume))
+        assert as_user(POD, ["cat", relative], volume).returncode == 0, relative
+        assert as_user(SOMEONE_ELSE, ["cat", relative], volume).returncode != 0, relative
 
 
 def test_the_pods_find_buildkit_at_fixed_paths(settings):

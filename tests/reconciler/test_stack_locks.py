@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -15,11 +16,22 @@ from typing import Any, Optional
 import pytest
 
 from reconciler.engine.recovery import recover
-from reconciler.engine.stack_locks import ReplicasOnHost, backend_folder, owner_is_gone, stack_locks
+from reconciler.engine.stack_locks import (
+    LockWriter,
+    ReplicasOnHost,
+    backend_folder,
+    holder_description,
+    owner_is_gone,
+    stack_locks,
+)
 from reconciler.errors import LOCK_HELD, Waiting
 from reconciler.telemetry.redaction import Redactor
 
 HOUR = 3600.0
+# What this process's pulumi writes in its locks (root on the machine): the locks whose pids it judges.
+THIS_PROCESS = LockWriter.of_this_process()
+# A replica in a pod on this host's network: its own user (the pod's name), its own pid namespace.
+IN_A_POD = LockWriter(socket.gethostname(), "reconciler-7f9c-a", judges_pids=True)
 
 
 @pytest.fixture
@@ -53,7 +65,7 @@ def go_time(moment: datetime) -> str:
 
 def write_lock(
     backend: Path, pid: Optional[int], age_s: float = 0.0, hostname: Optional[str] = None, project: str = "tiny",
-    stack: str = "dev", layout: str = "project", name: str = "0a1b2c3d", username: str = "alice",
+    stack: str = "dev", layout: str = "project", name: str = "0a1b2c3d", username: str = THIS_PROCESS.username,
 ) -> Path:
     folder = backend / ".pulumi" / "locks"
     folder = folder / "organization" / project / stack if layout == "project" else folder / stack
@@ -154,6 +166,50 @@ def test_replicas_on_another_host_do_not_decide_for_this_hosts_processes(backend
     # On this host the pid tells, whatever a heartbeat says.
     write_lock(backend, pid=live_pid)
     assert not owner_is_gone(only_lock(backend), time.time(), HOUR, ReplicasOnHost(live=(), fenced=("x",)))
+
+
+def test_another_users_lock_on_this_host_is_not_judged_by_its_pid(backend, dead_pid):
+    # A replica in a pod on this host's network: its pid is its pod's, dead or alive here by chance.
+    write_lock(backend, pid=dead_pid, username="reconciler-7f9c-b")
+    lock = only_lock(backend)
+    assert not owner_is_gone(lock, time.time(), stale_after=HOUR)
+    assert owner_is_gone(lock, time.time() + 2 * HOUR, stale_after=HOUR)
+
+
+def test_a_pod_judges_the_pids_of_its_own_locks_only(backend, dead_pid):
+    write_lock(backend, pid=dead_pid, username=IN_A_POD.username)
+    assert owner_is_gone(only_lock(backend), time.time(), HOUR, here=IN_A_POD)
+    # The machine's engine (root) on the same host, its pid dead in the pod's eyes only.
+    write_lock(backend, pid=dead_pid, username="root")
+    assert not owner_is_gone(only_lock(backend), time.time(), HOUR, here=IN_A_POD)
+
+
+def test_a_lock_of_another_replica_on_this_host_goes_when_that_replica_is_fenced(backend, dead_pid):
+    write_lock(backend, pid=dead_pid, username="reconciler-7f9c-b")
+    lock = only_lock(backend)
+    now = time.time()
+    assert owner_is_gone(lock, now, HOUR, ReplicasOnHost(live=("reconciler-7f9c-c",), fenced=("reconciler-7f9c-b",)), IN_A_POD)
+    assert not owner_is_gone(lock, now, HOUR, ReplicasOnHost(live=("reconciler-7f9c-b",), fenced=("reconciler-7f9c-c",)), IN_A_POD)
+    assert holder_description(lock, ReplicasOnHost(live=("reconciler-7f9c-c",), fenced=("reconciler-7f9c-b",)), IN_A_POD) \
+        .endswith("(replica reconciler-7f9c-b, fenced)")
+    # Every other replica on the host fenced says nothing of a process that is no replica (the machine's `make up`).
+    write_lock(backend, pid=dead_pid, username="root")
+    fenced = ReplicasOnHost(live=(), fenced=("reconciler-7f9c-b",))
+    assert not owner_is_gone(only_lock(backend), now, HOUR, fenced, IN_A_POD)
+    assert holder_description(only_lock(backend), fenced, IN_A_POD).endswith("(not a replica: only its age releases it)")
+
+
+def test_a_live_lock_is_kept_by_a_judge_in_a_pid_namespace_of_its_own(backend, live_pid):
+    """A pod on the host's network without hostPID, running as the same user: the host's live process is not in its
+    /proc, and must not be taken for dead."""
+    write_lock(backend, pid=live_pid)
+    judge = ("import json, sys, time; from reconciler.engine.stack_locks import stack_locks, owner_is_gone; "
+             f"[lock] = stack_locks({f'file://{backend}'!r}, 'tiny', 'dev'); "
+             "print(json.dumps([lock.pid, __import__('os').path.exists(f'/proc/{lock.pid}'), owner_is_gone(lock, time.time(), 3600.0)]))")
+    judged = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c", judge],
+                            capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
+    assert judged.returncode == 0, judged.stderr
+    assert json.loads(judged.stdout) == [live_pid, False, False]  # not visible there, and not released
 
 
 def test_a_stale_lock_is_abandoned_even_when_its_pid_lives(backend, live_pid):

@@ -70,3 +70,16 @@ def test_the_kubeconfig_gets_the_ca_embedded_as_the_machines_has_it(tmp_path):
     }}]
     assert written["users"] == kubeconfig["users"]
     assert kubeconfig["clusters"][0]["cluster"]["certificate-authority"] == str(ca)
+
+
+def test_a_replicas_locks_name_its_pod_when_its_uid_has_no_account(monkeypatch):
+    """Pulumi without cgo writes $USER as its locks' user when the uid has no account: the pod's name."""
+    monkeypatch.setattr(start_replica.pwd, "getpwuid", lambda uid: (_ for _ in ()).throw(KeyError(uid)))
+
+    assert start_replica.lock_user("reconciler-7d9f-abcde") == {"USER": "reconciler-7d9f-abcde"}
+
+
+def test_a_uid_with_an_account_is_refused():
+    # This process's uid has an account (root on the machine): every replica's locks would name it.
+    with pytest.raises(SystemExit, match=r"uid \d+ has the account '\w+' in /etc/passwd, which Pulumi would write"):
+        start_replica.lock_user("reconciler-7d9f-abcde")
