@@ -23,7 +23,8 @@ def test_the_engine_peak_is_one_cli_with_its_plugins_while_the_tree_holds_two(tm
     python = os.path.realpath(sys.executable)
     pulumi.symlink_to(python)
     (tmp_path / "engine.py").write_text(ENGINE.replace("PYTHON", repr(python)))
-    two_engines = f"{pulumi} {tmp_path / 'engine.py'} & {pulumi} {tmp_path / 'engine.py'} & wait"
+    engine = f"{pulumi} {tmp_path / 'engine.py'}"
+    two_engines = f"{engine} --stack local.a & {engine} --stack=local.b & wait"
 
     measured = run_measured(["bash", "-c", two_engines], {"PATH": "/usr/bin:/bin"})
 
@@ -33,3 +34,5 @@ def test_the_engine_peak_is_one_cli_with_its_plugins_while_the_tree_holds_two(tm
     assert measured.peak_engine_anon_mb >= 100
     assert measured.peak_rss_mb >= 200, "both engines at once"
     assert measured.peak_engine_mb < measured.peak_rss_mb - 80, "one engine, not both"
+    assert set(measured.engine_peaks) == {"local.a", "local.b"}
+    assert all(100 <= rss < 180 and anon >= 100 for rss, anon in measured.engine_peaks.values())
