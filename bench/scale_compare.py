@@ -1,4 +1,4 @@
-"""Our `pulumi up` against `kubectl apply --server-side --prune` on the same manifest sets of 10, 100 and 1,000 objects.
+"""Our `pulumi up` (one stack) or the reconciler's units against `kubectl apply --server-side --prune`, same objects.
 
 For each size, on the local API server, alternating the two tools step by step:
 first apply; a run with no change; 10% of the objects changed; 10% deleted.
@@ -16,6 +16,14 @@ testsupport/scale_measure.py). `--checkpoints on,off` runs our side twice per
 step, the second time with PULUMI_SKIP_CHECKPOINTS=true, each on a set of
 its own.
 
+`--layout units` (or `stack,units`) also deploys a set of its own laid out in
+folders of ~100 objects (the CRD and the Namespaces in `platform/`), one unit
+stack per folder, run as users run units: `python -m reconciler once` per step
+(bench/scale_units.py), the whole `once` timed. Its no-change step is a
+commit outside the manifests, which runs every unit. For runs of several
+engines the peak of the largest single one (a `pulumi` CLI with its plugins
+and program) is measured too.
+
 Run (the local environment must be up: `make cluster-up`):
     source tools/env.sh
     .venv/bin/python bench/scale_compare.py                      # 10, 100, 1,000 objects, once each
@@ -23,6 +31,7 @@ Run (the local environment must be up: `make cluster-up`):
     .venv/bin/python bench/scale_compare.py --sizes 1000 --pulumi-env PULUMI_PARALLEL=8   # a variant
     .venv/bin/python bench/scale_compare.py --sizes 1000 --steps first --skip-kubectl --event-logs --keep
     .venv/bin/python bench/scale_compare.py --sizes 10,100,1000,5000 --checkpoints on,off --skip-kubectl
+    .venv/bin/python bench/scale_compare.py --sizes 10,100,1000,5000 --layout stack,units --checkpoints off --repeat 2
 It prints a Markdown table and writes every figure to --out (JSON).
 """
 
@@ -45,6 +54,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+from scale_units import UnitsSide
+
 from manifest_loader import MANAGED_BY_LABEL, MANAGER_NAME
 from testsupport.local_project import LocalProject
 from testsupport.scale_cluster import BenchNode, Kubectl, KubectlApplySet, live_objects
@@ -64,6 +75,7 @@ SKIP_CHECKPOINTS = {"on": {}, "off": {"PULUMI_SKIP_CHECKPOINTS": "true"}}
 PROCESS_COLUMNS = ("CLI", "kubernetes", "program", "language host", "docker-build")
 # A run's time limit grows with its objects: the checkpoints make a first apply's cost grow with their square.
 SECONDS_PER_OBJECT = 3.0
+LAYOUTS = ("stack", "units")
 
 
 @dataclass
@@ -82,6 +94,11 @@ class Row:
     checkpoints: str = ""  # on or off, for our runs
     peak_anon_mb: float = 0.0  # RssAnon of the tree: what its processes allocated, without their executables' pages
     processes: dict[str, ProcessUse] = field(default_factory=dict)  # by role, testsupport.scale_measure.process_role
+    layout: str = ""  # stack or units, for our runs
+    peak_engine_mb: float = 0.0  # the largest RSS of one `pulumi` CLI with its plugins and program at one moment
+    peak_engine_anon_mb: float = 0.0
+    stacks: dict[str, float] = field(default_factory=dict)  # units: each stack `once` ran, to its run's seconds
+    engine_peaks: dict[str, list[float]] = field(default_factory=dict)  # each engine's --stack to its peak [RSS, anon] MB
 
 
 def local_environment() -> dict[str, str]:
@@ -100,6 +117,9 @@ def local_environment() -> dict[str, str]:
 
 
 class PulumiSide:
+    layout = "stack"
+    refreshes = True
+
     def __init__(self, root: Path, env: dict[str, str], extra_env: dict[str, str], extra_args: list[str], logs: Path,
                  manifest_set: ManifestSet, checkpoints: str, timeout: float, event_logs: bool = False) -> None:
         self.project = LocalProject.create(root, env)
@@ -112,6 +132,7 @@ class PulumiSide:
         self.timeout = timeout
         self.selector = f"{SET_LABEL}={manifest_set.prefix},{MANAGED_BY_LABEL}={MANAGER_NAME}"
         self.tool = "pulumi up" if checkpoints == "on" else "pulumi up, no checkpoints"
+        self.destroy_tool = self.tool.replace("up", "destroy")
 
     def commit(self, manifest_set: ManifestSet, message: str) -> None:
         manifest_set.write(self.project.root / "manifests")
@@ -134,6 +155,9 @@ class PulumiSide:
     def command(self, *more: str, argv: tuple[str, ...] = tuple(PULUMI_UP)) -> str:
         prefix = [f"{name}={value}" for name, value in SKIP_CHECKPOINTS[self.checkpoints].items()]
         return " ".join([*prefix, *argv, *self.extra_args, *more])
+
+    def destroy_command(self) -> str:
+        return self.command(argv=("pulumi", "destroy", "--yes", "--skip-preview"))
 
 
 class KubectlSide:
@@ -201,42 +225,50 @@ def bench_size(size: int, repeat: int, args: argparse.Namespace, env: dict[str, 
     timeout = max(3600.0, SECONDS_PER_OBJECT * size)
 
     def record(step: str, tool: str, command: str, measured: Measurement, exact_after: Optional[bool],
-               checkpoints: str = "") -> None:
+               side: Optional[PulumiSide | UnitsSide] = None) -> None:
         processes = {role: ProcessUse(round(use.peak_rss_mb, 1), use.cpu_seconds, use.processes, round(use.peak_anon_mb, 1))
                      for role, use in measured.processes.items()}
+        stacks = dict(side.stacks) if isinstance(side, UnitsSide) and step != "destroy" else {}
         row = Row(size, repeat, step, tool, command, round(measured.seconds, 2), round(measured.cpu_seconds, 1),
-                  round(measured.peak_rss_mb, 1), measured.load_before, measured.returncode, exact_after, checkpoints,
-                  round(measured.peak_anon_mb, 1), processes)
+                  round(measured.peak_rss_mb, 1), measured.load_before, measured.returncode, exact_after,
+                  side.checkpoints if side else "", round(measured.peak_anon_mb, 1), processes,
+                  side.layout if side else "", round(measured.peak_engine_mb, 1), round(measured.peak_engine_anon_mb, 1),
+                  stacks, {stack: [round(rss, 1), round(anon, 1)] for stack, (rss, anon) in measured.engine_peaks.items()})
         on_row(row)
         status = "" if row.returncode == 0 else f"  EXIT {row.returncode}"
         status += "" if exact_after in (None, True) else "  NOT EXACT"
         print(f"{size:5d} #{repeat} {step:11s} {tool:26s} {row.seconds:8.2f} s {row.cpu_seconds:7.1f} cpu-s {row.peak_rss_mb:7.1f} MB"
-              f" ({row.peak_anon_mb:.0f} anon)  load {row.load_before:4.2f}{status}", flush=True)
+              f" ({row.peak_anon_mb:.0f} anon), one engine {row.peak_engine_mb:.0f} MB  load {row.load_before:4.2f}{status}",
+              flush=True)
         print(f"{'':24s}{process_breakdown(processes)}", flush=True)
+        if stacks:
+            print(f"{'':24s}{stacks_breakdown(stacks)}", flush=True)
+            print(f"{'':24s}{engines_breakdown(row.engine_peaks)}", flush=True)
 
-    ours = []
+    ours: list[PulumiSide | UnitsSide] = []
     try:
-        # Each variant deploys a set of its own (its own prefix: p<size><c or s>-...), from a project of its own.
-        for checkpoints in args.checkpoints:
+        # Each variant deploys a set of its own (its own prefix: p<size><c, s or u>-...), from a project of its own.
+        for checkpoints in args.checkpoints if "stack" in args.layouts else []:
             letter = "c" if checkpoints == "on" else "s"
             manifest_set = ManifestSet.generate(size, f"p{size}{letter}-{run_id}{repeat}", node=node)
             ours.append(PulumiSide(workdir / f"pulumi-{size}-{repeat}-{letter}" / "service", env, args.pulumi_env,
                                    args.pulumi_arg, logs, manifest_set, checkpoints, timeout,
                                    event_logs=args.event_logs))
+        if "units" in args.layouts:
+            manifest_set = ManifestSet.generate(size, f"p{size}u-{run_id}{repeat}", node=node).in_units()
+            ours.append(UnitsSide(workdir / f"units-{size}-{repeat}", env, logs, manifest_set, timeout))
         them = None if args.skip_kubectl else KubectlSide(kubectl, theirs, workdir / f"kubectl-{size}-{repeat}", env, logs)
         for step, make in steps:
             slug = step.split()[0]
             for pulumi in ours:
                 ours_now = make(pulumi.manifest_set)
-                name = f"pulumi-{pulumi.checkpoints}-{slug}"
+                name = f"{pulumi.layout}-{pulumi.checkpoints}-{slug}"
                 pulumi.commit(ours_now, step)
                 measured = pulumi.up(name)
-                record(step, pulumi.tool, pulumi.command(), measured, exact(kubectl, ours_now, pulumi.selector),
-                       pulumi.checkpoints)
-                if step == "no change" and not args.skip_refresh:
+                record(step, pulumi.tool, pulumi.command(), measured, exact(kubectl, ours_now, pulumi.selector), pulumi)
+                if step == "no change" and isinstance(pulumi, PulumiSide) and not args.skip_refresh:
                     measured = pulumi.up(f"{name}-refresh", "--refresh")
-                    record(step, f"{pulumi.tool} --refresh", pulumi.command("--refresh"), measured, None,
-                           pulumi.checkpoints)
+                    record(step, f"{pulumi.tool} --refresh", pulumi.command("--refresh"), measured, None, pulumi)
             if them is None:
                 continue
             theirs_now = make(theirs)
@@ -246,6 +278,8 @@ def bench_size(size: int, repeat: int, args: argparse.Namespace, env: dict[str, 
             elif step == "no change":
                 measured, command = them.diff(f"kubectl-{slug}"), them.command("diff")
                 record(step, "kubectl diff", command, measured, None)
+                if args.skip_kubectl_noop:
+                    continue
                 measured, command = them.apply(f"kubectl-{slug}-apply"), them.command("apply")
                 record(step, "kubectl apply (no-op)", command, measured, exact(kubectl, theirs_now, kubectl_selector))
                 continue
@@ -254,12 +288,16 @@ def bench_size(size: int, repeat: int, args: argparse.Namespace, env: dict[str, 
             record(step, "kubectl apply", command, measured, exact(kubectl, theirs_now, kubectl_selector))
     finally:
         try:
-            for pulumi in ours:
-                destroyed = pulumi.destroy(f"pulumi-{pulumi.checkpoints}-destroy")
-                record("destroy", pulumi.tool.replace("up", "destroy"),
-                       pulumi.command(argv=("pulumi", "destroy", "--yes", "--skip-preview")), destroyed,
-                       not any(live_objects(kubectl, pulumi.manifest_set, pulumi.selector).values()), pulumi.checkpoints)
+            for pulumi in ours if not args.fast_cleanup else []:
+                destroyed = pulumi.destroy(f"{pulumi.layout}-{pulumi.checkpoints}-destroy")
+                left = any(live_objects(kubectl, pulumi.manifest_set, pulumi.selector).values())
+                record("destroy", pulumi.destroy_tool, pulumi.destroy_command(), destroyed, not left,
+                       pulumi)
+                if left:  # a failed destroy still leaves the cluster as it was found
+                    KubectlApplySet(kubectl, pulumi.manifest_set).delete_all(pulumi.manifest_set)
         finally:
+            for pulumi in ours if args.fast_cleanup else []:
+                KubectlApplySet(kubectl, pulumi.manifest_set).delete_all(pulumi.manifest_set)
             if not args.skip_kubectl:
                 KubectlApplySet(kubectl, theirs).delete_all(theirs)
 
@@ -268,6 +306,49 @@ def process_breakdown(processes: dict[str, ProcessUse]) -> str:
     """`CLI 512 MB (400 anon) 120.3 cpu-s, kubernetes 300 MB (180 anon) 40.1 cpu-s, ...`, biggest first."""
     return ", ".join(f"{role} {use.peak_rss_mb:.0f} MB ({use.peak_anon_mb:.0f} anon) {use.cpu_seconds:.1f} cpu-s"
                      for role, use in processes.items())
+
+
+def stacks_breakdown(stacks: dict[str, float]) -> str:
+    """`parent 31.0 s; 11 units: 12.1 s each (median), 24.3 s the slowest`: where a units run's time went."""
+    parent, *units = stacks.values()
+    if not units:
+        return f"parent {parent:.1f} s, no unit ran"
+    return (f"parent {parent:.1f} s; {len(units)} units: {statistics.median(units):.1f} s each (median), "
+            f"{max(units):.1f} s the slowest, {sum(units):.0f} s in all")
+
+
+def one_engine_peak(row: Row) -> float:
+    """The largest single engine's peak RSS; for units, the largest unit stack's (the parent's is printed apart)."""
+    units = [peak[0] for stack, peak in row.engine_peaks.items() if "." in stack]
+    return max(units) if row.layout == "units" and units else row.peak_engine_mb
+
+
+def engines_breakdown(peaks: dict[str, list[float]]) -> str:
+    """The parent's engine peak and the largest unit stack's (its stack name has a `.<unit>`)."""
+    units = {stack: peak for stack, peak in peaks.items() if "." in stack}
+    parent = max((peak for stack, peak in peaks.items() if stack and "." not in stack), default=[0.0, 0.0])
+    if not units:
+        return f"engine peaks: parent {parent[0]:.0f} MB ({parent[1]:.0f} anon), no unit stack"
+    largest = max(units, key=lambda stack: units[stack][0])
+    return (f"engine peaks: parent {parent[0]:.0f} MB ({parent[1]:.0f} anon); largest unit stack {largest} "
+            f"{units[largest][0]:.0f} MB ({units[largest][1]:.0f} anon), median unit "
+            f"{statistics.median(peak[0] for peak in units.values()):.0f} MB")
+
+
+def cpu_growth(rows: list[Row]) -> str:
+    """For each of our tools and kubectl: the first apply's CPU seconds (median) from each size to the next."""
+    firsts: dict[str, dict[int, list[float]]] = {}
+    for row in rows:
+        if row.step == "first":
+            firsts.setdefault(row.tool, {}).setdefault(row.size, []).append(row.cpu_seconds)
+    lines = []
+    for tool, by_size in firsts.items():
+        sizes = sorted(by_size)
+        for small, large in zip(sizes, sizes[1:]):
+            before, after = statistics.median(by_size[small]), statistics.median(by_size[large])
+            ratio = f"{after / before:.1f}x" if before else "-"
+            lines.append(f"- {tool}, first apply CPU-s {small} -> {large} objects: {before:.1f} -> {after:.1f} ({ratio})")
+    return "\n".join(lines)
 
 
 def summarize(rows: list[Row]) -> str:
@@ -282,19 +363,21 @@ def summarize(rows: list[Row]) -> str:
         found = groups.get(key)
         return statistics.median(getattr(r, field) for r in found) if found else None
 
-    lines = ["| objects | step | tool | wall s (median) | runs | ratio to kubectl | peak RSS MB (tree) | anon MB | load at start | exact |",
-             "|---:|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    lines = ["| objects | step | tool | wall s (median) | runs | ratio to kubectl | CPU s | peak RSS MB (tree) | anon MB "
+             "| one engine MB (units: largest unit stack) | load at start | exact |",
+             "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for (size, step, tool), found in groups.items():
         seconds = statistics.median(r.seconds for r in found)
         ref_tool = reference.get(step)
-        ref = median((size, step, ref_tool), "seconds") if ref_tool and tool.startswith("pulumi") else None
+        ref = median((size, step, ref_tool), "seconds") if ref_tool and found[0].checkpoints else None
         ratio = f"{seconds / ref:.1f}x" if ref else ""
         checks = {r.exact for r in found}
         exact_text = "yes" if checks == {True} else ("" if checks == {None} else "NO")
         loads = "-".join(f"{x:.1f}" for x in sorted({r.load_before for r in found})[:: max(1, len(found) - 1)])
+        engine = statistics.median(one_engine_peak(r) for r in found)
+        figures = [f"{median((size, step, tool), name):.0f}" for name in ("peak_rss_mb", "peak_anon_mb")] + [f"{engine:.0f}"]
         lines.append(f"| {size} | {step} | {tool} | {seconds:.1f} | {len(found)} | {ratio} | "
-                     f"{median((size, step, tool), 'peak_rss_mb'):.0f} | {median((size, step, tool), 'peak_anon_mb'):.0f} | "
-                     f"{loads} | {exact_text} |")
+                     f"{median((size, step, tool), 'cpu_seconds'):.1f} | {' | '.join(figures)} | {loads} | {exact_text} |")
     return "\n".join(lines)
 
 
@@ -302,7 +385,7 @@ def summarize_processes(rows: list[Row]) -> str:
     """Per process of our runs: peak RSS MB / anon MB / CPU-s, median over repeats (roles not in PROCESS_COLUMNS: "other")."""
     groups: dict[tuple[int, str, str], list[Row]] = {}
     for row in rows:
-        if row.tool.startswith("pulumi"):
+        if row.checkpoints:  # ours
             groups.setdefault((row.size, row.step, row.tool), []).append(row)
 
     def cell(found: list[Row], column: str) -> str:
@@ -338,7 +421,14 @@ def main() -> None:
     parser.add_argument("--skip-kubectl", action="store_true", help="time only pulumi (for trying variants)")
     parser.add_argument("--checkpoints", default="on",
                         help="on, off (PULUMI_SKIP_CHECKPOINTS=true) or on,off: our runs, each on a set of its own")
+    parser.add_argument("--layout", default="stack",
+                        help="stack (one stack, `pulumi up`), units (unit stacks of ~100 objects by `reconciler once`) "
+                             "or stack,units")
     parser.add_argument("--skip-refresh", action="store_true", help="leave out the `pulumi up --refresh` run")
+    parser.add_argument("--skip-kubectl-noop", action="store_true", help="leave out the no-op `kubectl apply` run")
+    parser.add_argument("--fast-cleanup", action="store_true",
+                        help="delete our sets' namespaces and CRD with kubectl instead of `pulumi destroy` (not timed; "
+                             "the stacks go with the work folder)")
     parser.add_argument("--event-logs", action="store_true", help="keep the engine's event log of each pulumi run")
     parser.add_argument("--out", type=Path, default=Path("scale-compare.json"), help="where the figures go (JSON)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (projects, logs)")
@@ -348,6 +438,9 @@ def main() -> None:
     args.checkpoints = args.checkpoints.split(",")
     if not args.checkpoints or set(args.checkpoints) - set(SKIP_CHECKPOINTS):
         parser.error(f"--checkpoints takes on, off or on,off, not {','.join(args.checkpoints)}")
+    args.layouts = args.layout.split(",")
+    if not args.layouts or set(args.layouts) - set(LAYOUTS):
+        parser.error(f"--layout takes stack, units or stack,units, not {args.layout}")
     sizes = [int(size) for size in args.sizes.split(",")]
 
     env = local_environment()
@@ -370,6 +463,7 @@ def main() -> None:
                         "load_at_end": load_average()},
             "pulumi_env": args.pulumi_env,
             "checkpoints": args.checkpoints,
+            "layouts": args.layouts,
             "pulumi_args": args.pulumi_arg,
             "rows": [asdict(r) for r in rows],
         }
@@ -397,6 +491,8 @@ def main() -> None:
     print()
     print("Per process, peak RSS MB / peak anonymous RSS MB / CPU-s (as last sampled, every 0.1 s):")
     print(summarize_processes(rows))
+    print()
+    print(cpu_growth(rows))
     print(f"\n{report['minutes']} min; load {load_start:.2f} at start, {report['machine']['load_at_end']:.2f} at end;"
           f" figures in {args.out}")
 

@@ -10,6 +10,7 @@ files it touches (each object is stamped with the last commit of its own file).
     base.write(repo / "manifests")          # ${image:app} in every Deployment
     changed = base.with_changes(0.10)       # 10% of the objects get a new revision
     smaller = changed.without(0.10)         # 10% of the objects removed, whole apps first
+    units = base.in_units()                 # the same objects in folders of ~100, one unit each
 
 Every object carries the label SET_LABEL=<prefix>, and the prefix names every
 namespace and the CRD's group, so sets with different prefixes never share an
@@ -30,6 +31,8 @@ import yaml
 SET_LABEL = "bench.pulumi-gitops.dev/set"
 NODE_LABEL = "bench.pulumi-gitops.dev/node"
 OBJECTS_PER_TENANT_BASE = 3  # Namespace, Role, RoleBinding
+UNIT_OBJECTS = 100  # objects per unit folder of ManifestSet.in_units
+PLATFORM_UNIT = "platform"  # its folder holding the CRD and the Namespaces
 APP_KINDS = ("Deployment", "ConfigMap", "Secret", "Service", "Widget", "ServiceAccount")
 # Removing an app takes its objects in this order: dependents before what they use.
 REMOVAL_ORDER = ("Widget", "Service", "Deployment", "Secret", "ConfigMap", "ServiceAccount")
@@ -101,6 +104,25 @@ class ManifestSet:
                 SetObject("ConfigMap", namespaces[0], f"shared-{extra:02d}", f"{namespaces[0]}/shared/config-{extra:02d}.yaml")
             )
         return cls(prefix, tuple(objects), node)
+
+    def in_units(self, objects_per_unit: int = UNIT_OBJECTS) -> "ManifestSet":
+        """The same objects laid out for `split: folders` units of about `objects_per_unit` objects each.
+
+        The CRD and the Namespaces go to the folder PLATFORM_UNIT, so every other unit depends on it (the
+        units' automatic dependencies); the tenants' other objects go, whole tenants at a time, to folders
+        `apps-NN` (`apps-00/<namespace>/<app>/deployment.yaml`).
+        """
+        tenants = self.namespaces
+        per_tenant = max(1, sum(1 for obj in self.objects if obj.namespace) // max(1, len(tenants)))
+        tenants_per_unit = max(1, round(objects_per_unit / per_tenant))
+        folder = {namespace: f"apps-{index // tenants_per_unit:02d}" for index, namespace in enumerate(tenants)}
+
+        def moved(obj: SetObject) -> SetObject:
+            if obj.kind in ("CustomResourceDefinition", "Namespace"):
+                return dataclasses.replace(obj, path=f"{PLATFORM_UNIT}/{obj.path.replace('/', '-')}")
+            return dataclasses.replace(obj, path=f"{folder[obj.namespace]}/{obj.path}")
+
+        return dataclasses.replace(self, objects=tuple(moved(obj) for obj in self.objects))
 
     @property
     def group(self) -> str:

@@ -14,6 +14,12 @@ Pulumi CLI and the kubernetes provider before they do any work. So the
 anonymous part (RssAnon: heap, stacks; what the process itself allocated) is
 measured too, as `peak_anon_mb`.
 
+A command that runs several engines (the reconciler's `once`, one `pulumi`
+per stack, several at a time) also gets the peak of its largest single
+engine: the most RSS one ENGINE_ROLE process and its descendants (its
+plugins, language host and program) held at one moment (`peak_engine_mb`),
+and that peak for each stack an engine ran on (its `--stack`, `engine_peaks`).
+
 Per process (`Measurement.processes`, keyed by what the process is: see
 process_role): the peak of that role's RSS (and RssAnon) summed over its
 processes, and the CPU time each process had used when last sampled (so up to
@@ -42,6 +48,9 @@ ROLES = {
     "pulumi-resource-docker-build": "docker-build",
 }
 
+# The process whose subtree is one engine run: the `pulumi` CLI with its plugins, language host and program.
+ENGINE_ROLE = "CLI"
+
 
 @dataclass
 class ProcessUse:
@@ -67,6 +76,9 @@ class Measurement:
     cpu_seconds: float = 0.0  # user + system time of the command and the descendants it waited for
     processes: dict[str, ProcessUse] = field(default_factory=dict)  # by role (process_role)
     peak_anon_mb: float = 0.0  # the largest sum of RssAnon over the tree
+    peak_engine_mb: float = 0.0  # the largest RSS of one ENGINE_ROLE process with its descendants
+    peak_engine_anon_mb: float = 0.0  # the same, RssAnon
+    engine_peaks: dict[str, tuple[float, float]] = field(default_factory=dict)  # --stack to (RSS, RssAnon) MB
 
     def merged(self, other: "Measurement") -> "Measurement":
         """Two commands run one after the other, as one step."""
@@ -82,7 +94,24 @@ class Measurement:
             self.cpu_seconds + other.cpu_seconds,
             processes,
             max(self.peak_anon_mb, other.peak_anon_mb),
+            max(self.peak_engine_mb, other.peak_engine_mb),
+            max(self.peak_engine_anon_mb, other.peak_engine_anon_mb),
+            _larger_peaks(self.engine_peaks, other.engine_peaks),
         )
+
+
+def _larger_peaks(first: dict[str, tuple[float, float]], second: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+    return {stack: max(first.get(stack, (0.0, 0.0)), second.get(stack, (0.0, 0.0))) for stack in {**first, **second}}
+
+
+def _stack_of(argv: list[str]) -> str:
+    """The stack a `pulumi ... --stack NAME` (or --stack=NAME) command runs on; "" when it names none."""
+    for index, arg in enumerate(argv):
+        if arg == "--stack" and index + 1 < len(argv):
+            return argv[index + 1]
+        if arg.startswith("--stack="):
+            return arg.split("=", 1)[1]
+    return ""
 
 
 def load_average() -> float:
@@ -162,6 +191,9 @@ class TreeSampler:
     def __init__(self, root: int) -> None:
         self.root = root
         self.peak_kb = self.peak_anon_kb = 0
+        self.peak_engine_kb = self.peak_engine_anon_kb = 0
+        self.engine_peak_kb: dict[str, tuple[int, int]] = {}  # by the engine's stack
+        self._stacks: dict[tuple[int, int], str] = {}  # engine process to its stack
         self.role_peak_kb: dict[str, int] = {}
         self.role_peak_anon_kb: dict[str, int] = {}
         # (pid, start) to role: read at every sample, as a forked child becomes what it executes.
@@ -176,23 +208,41 @@ class TreeSampler:
         total = total_anon = 0
         by_role: dict[str, int] = {}
         anon_by_role: dict[str, int] = {}
+        subtree: dict[int, list[int]] = {}  # pid to the [RSS, RssAnon] of it and its descendants
+        visited: list[int] = []  # parents before their children
         pending = [self.root]
         while pending:
             pid = pending.pop()
             pending.extend(children.get(pid, []))
             if pid not in table:
                 continue
+            visited.append(pid)
             key = (pid, table[pid].start_ticks)
             argv = _argv(pid)
             if argv or key not in self._roles:  # an exited, unreaped process has no command line: keep its role
                 self._roles[key] = process_role(argv)
+                self._stacks[key] = _stack_of(argv)
             role = self._roles[key]
             rss, anon = _memory_kb(pid)
             total, total_anon = total + rss, total_anon + anon
             by_role[role] = by_role.get(role, 0) + rss
             anon_by_role[role] = anon_by_role.get(role, 0) + anon
             self._cpu_ticks[key] = table[pid].cpu_ticks
+            subtree[pid] = [rss, anon]
         self.peak_kb, self.peak_anon_kb = max(self.peak_kb, total), max(self.peak_anon_kb, total_anon)
+        for pid in reversed(visited):  # children first: each adds its subtree to its parent's
+            ppid = table[pid].ppid
+            if pid != self.root and ppid in subtree:
+                subtree[ppid][0] += subtree[pid][0]
+                subtree[ppid][1] += subtree[pid][1]
+        for pid in visited:
+            key = (pid, table[pid].start_ticks)
+            if self._roles[key] == ENGINE_ROLE:
+                rss, anon = subtree[pid]
+                self.peak_engine_kb, self.peak_engine_anon_kb = max(self.peak_engine_kb, rss), max(self.peak_engine_anon_kb, anon)
+                stack = self._stacks[key]
+                before = self.engine_peak_kb.get(stack, (0, 0))
+                self.engine_peak_kb[stack] = (max(before[0], rss), max(before[1], anon))
         for role, rss in by_role.items():
             self.role_peak_kb[role] = max(self.role_peak_kb.get(role, 0), rss)
             self.role_peak_anon_kb[role] = max(self.role_peak_anon_kb.get(role, 0), anon_by_role[role])
@@ -232,4 +282,6 @@ def run_measured(
         seconds = time.monotonic() - started
     output = "" if log == Path(os.devnull) else log.read_text(errors="replace")
     return Measurement(seconds, sampler.peak_kb / 1024, process.returncode, output, load, _children_cpu() - cpu_before,
-                       sampler.processes(), sampler.peak_anon_kb / 1024)
+                       sampler.processes(), sampler.peak_anon_kb / 1024, sampler.peak_engine_kb / 1024,
+                       sampler.peak_engine_anon_kb / 1024,
+                       {stack: (rss / 1024, anon / 1024) for stack, (rss, anon) in sampler.engine_peak_kb.items()})
