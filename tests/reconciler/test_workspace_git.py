@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import pwd
 import socket
 import subprocess
 from datetime import datetime, timezone
@@ -225,7 +227,8 @@ def test_a_killed_cli_is_interrupted_and_a_deadline_is_named(workspace):
 
 
 def test_recovery_reads_the_project_name_from_the_checkout(workspace, first, tiny_spec):
-    # A live lock of the checked-out project ("tiny") on this host: recovery waits, it never deletes it.
+    # A live lock of the checked-out project ("tiny") on this host, by this user (so its pid is judged here):
+    # recovery waits, it never deletes it; once the holder is gone, it is released.
     workspace.check_out(first)
     with_session(workspace, RuntimeError("never called"))
     holder = subprocess.Popen(["sleep", "60"])
@@ -233,7 +236,8 @@ def test_recovery_reads_the_project_name_from_the_checkout(workspace, first, tin
         folder = Path(tiny_spec.backend_url[len("file://"):]) / ".pulumi" / "locks" / "organization" / "tiny" / "dev"
         folder.mkdir(parents=True)
         lock = folder / "1.json"
-        lock.write_text(json.dumps({"pid": holder.pid, "username": "op", "hostname": socket.gethostname(),
+        lock.write_text(json.dumps({"pid": holder.pid, "username": pwd.getpwuid(os.getuid()).pw_name,
+                                    "hostname": socket.gethostname(),
                                     "timestamp": datetime.now(timezone.utc).isoformat()}))
         with pytest.raises(Waiting) as raised:
             workspace.recover()
