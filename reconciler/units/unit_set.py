@@ -27,6 +27,7 @@ PLAN_CHECKOUT_SUFFIX = ".units-plan"
 class PlanChange:
     added: list[str] = field(default_factory=list)  # new units: their stacks are made
     removed: list[str] = field(default_factory=list)  # gone from the plan: their stacks are to be removed
+    restored: list[str] = field(default_factory=list)  # back in the plan before their removal ran: they stay
     error: Optional[str] = None  # the plan could not be read: the units stay as they were
 
 
@@ -69,6 +70,8 @@ class UnitSet:
             if before is None:
                 change.added.append(record.name)
                 log.info("units: %s is new at %s", record.name, commit[:12], extra={"stack": parent})
+            elif before.removed_at is not None:
+                change.restored.append(record.name)
             self.store.save(record)
         for gone in known.values():
             if gone.removed_at is None:
