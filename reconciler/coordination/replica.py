@@ -38,7 +38,7 @@ class Replica:
         self._stacks = stacks
         waiting_for = downstreams(config.stacks)
         self.leases = StackLeases(
-            self.settings, list(stacks.reconcilers), LeaseApi(self.settings, str(config.path)),
+            self.settings, [spec.name for spec in stacks.specs], LeaseApi(self.settings, str(config.path)),
             on_acquired=lambda names: trigger(names, "lease acquired"),
             on_forwarded=lambda names: trigger(names, "forwarded"),
             on_published=lambda names: self._published(names, waiting_for, trigger),
@@ -49,7 +49,7 @@ class Replica:
         # A parent's units are planned at the commit its holder published, the same on every replica.
         stacks.parent_commit = lambda parent: self.leases.position(parent).commit
         stacks.on_unit_removed = self.leases.drop
-        self.unit_plans = UnitPlans([spec.name for spec in stacks.specs], stacks.parent_commit, stacks.plan_units,
+        self.unit_plans = UnitPlans([spec.name for spec in stacks.specs], stacks.parent_commit, self._plan,
                                     self.settings.renew_every)
         self._held = Gauge("reconciler_stack_lease_held", "1 while this replica holds the stack's Lease (it alone runs it).",
                            ["stack"], registry=stacks.metrics.registry)
@@ -102,15 +102,17 @@ class Replica:
         return self.leases.in_touch()
 
     def _share_stacks(self) -> None:
-        """Every stack not shared yet (the configured ones at the start, units as they are planned): its recorder
-        publishes on its Lease, its CLIs are fenced and its engine writes start only right after a renewal."""
+        """Every stack not shared yet (the configured ones at the start, units once their parent was planned here):
+        its recorder publishes on its Lease, its CLIs are fenced and its engine writes start only right after a
+        renewal. A unit found in this replica's records after a restart waits for that plan: it may be gone."""
         with self._sharing:
             for name, reconciler in list(self._stacks.reconcilers.items()):
                 if not isinstance(reconciler.workspace, LeasedWorkspace):
                     self._share(name, reconciler)
-            retired = [record.name for spec in self._stacks.specs for record in self._stacks.units.records(spec.name)
-                       if record.removed_at is not None]
-            self.leases.track(list(self._stacks.reconcilers), retired)
+            units = self._stacks.units
+            records = [record for spec in self._stacks.specs if units.planned(spec.name) for record in units.records(spec.name)]
+            self.leases.track([spec.name for spec in self._stacks.specs] + [record.name for record in records],
+                              [record.name for record in records if record.removed_at is not None])
 
     def _share(self, name: str, reconciler: Reconciler) -> None:
         share_positions(self._stacks.recorders[name], self.leases, name)
@@ -121,6 +123,10 @@ class Replica:
         reconciler.workspace = leased
         if isinstance(reconciler, UnitReconciler):
             reconciler.removal.before_destroy = partial(leased.check, "removal")
+
+    def _plan(self, parent: str) -> None:
+        self._stacks.plan_units(parent)
+        self._share_stacks()  # the parent's units, planned here now, are shared from the next round on
 
     def _dropped(self, names: list[str]) -> None:
         """Removed units another replica destroyed (their Leases are gone): nothing of them is kept here."""

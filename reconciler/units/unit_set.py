@@ -59,6 +59,11 @@ class UnitSet:
             self._planned[parent.name] = commit
             return self._write(parent.name, planned or [], commit)
 
+    def planned(self, parent: str) -> Optional[str]:
+        """The commit this process last planned the parent's units at; None before its first plan."""
+        with self._lock:
+            return self._planned.get(parent)
+
     def forget(self, name: str) -> None:
         self.store.delete(name)
 
