@@ -34,7 +34,7 @@ class Pair:
 
     def start(self, replica: str) -> None:
         port = free_port()
-        (self.root / replica).mkdir()
+        (self.root / replica).mkdir(exist_ok=True)  # a restart keeps its state directory
         config = write_config(
             self.root / replica / "reconciler.yaml", [self.entry], state_dir=str(self.root / replica / "state"),
             listen=f"127.0.0.1:{port}", workers=2,
@@ -155,3 +155,31 @@ def _blocked(entry: dict | None, commit: str) -> dict | None:
     if entry is None or entry["reason"] != "DeletionGuard" or entry["observed_commit"] != commit:
         return None
     return entry
+
+
+def test_a_replica_restarted_after_a_units_removal_never_brings_the_unit_back(pair):
+    remote = pair.remote
+    first = remote.commit("a project in units", {
+        **TINY_PROJECT, "__main__.py": PROGRAM, "Pulumi.dev.yaml": STACK_FILE,
+        **objects("platform", "namespace"), **objects("web", "page"), **objects("jobs", "nightly"),
+    })
+    for replica in REPLICAS:
+        pair.start(replica)
+    units = ("tiny.platform", "tiny.web", "tiny.jobs")
+    pair.wait(lambda: all(pair.applied(name, first) for name in ("tiny", *units)), "the parent and its units applied")
+    pair.services["r1"].stop()  # its records keep tiny.jobs
+    del pair.services["r1"]
+
+    remote.commit("the jobs go\n\nAllow-Deletes: 5", {"manifests/jobs": None})
+    jobs_file = pair.backend / ".pulumi" / "stacks" / "tiny" / "dev.jobs.json"
+    pair.services["r2"].wait_until(lambda: not jobs_file.exists() and "tiny.jobs" not in pair.holders(), TIMEOUT,
+                                   "r2 to remove the unit alone")
+    pair.start("r1")
+    pair.wait(lambda: "tiny.jobs" not in pair.listed("r1") and sorted(Counter(pair.holders().values()).values()) == [1, 2],
+              "the restarted replica to plan, drop the unit and take its share of the rest")
+
+    assert set(pair.holders()) == {"tiny", "tiny.platform", "tiny.web"}, "the removed unit's Lease never made again"
+    assert not jobs_file.exists()
+    restarted = pair.services["r1"].log().rsplit("keeping", 1)[1]
+    assert "[tiny.jobs@" not in restarted, "the restarted replica never ran a pass of it"
+    assert "unit tiny.jobs removed by another replica" in restarted, restarted[-3000:]
