@@ -77,32 +77,29 @@ class StackSet:
         # Units (reconciler/units/): the stacks a parent's plan makes, found again in the store after a restart.
         self.units = UnitSet(UnitStore(config.state_dir / STORE_FILE), config.state_dir)
         self._unit_slots = {spec.name: threading.BoundedSemaphore(spec.units_parallel) for spec in self.specs}
-        # Told of every plan that adds or removes units (the service schedules them).
+        # Told of every plan that adds or removes units (the service schedules them; a replica shares them).
         self.on_units_changed: Callable[[PlanChange], None] = lambda change: None
-        # Replicas share stacks through Leases named in the config: units (named in Git) run only without them.
-        self.units_enabled = config.coordination is None
-        for spec in self.specs if self.units_enabled else []:
+        # Told of a unit whose stack its removal destroyed (a replica deletes its Lease).
+        self.on_unit_removed: Callable[[str], None] = lambda name: None
+        # The commit a parent is in sync at, which its units are planned at: its record here, or (replicas) the
+        # position its holder published on its Lease, the same on every replica.
+        self.parent_commit: Callable[[str], Optional[str]] = lambda parent: upstream_commit(self.store.stack_state(parent))
+        for spec in self.specs:
             for record in self.units.records(spec.name):
                 self._add_unit(spec, record)
 
     def plan_units(self, parent: str) -> PlanChange:
         """The parent's units at the commit it is in sync at (after its pass): new ones get their stacks here."""
         spec = self.config.stack(parent)
-        commit = upstream_commit(self.store.stack_state(parent))
+        commit = self.parent_commit(parent)
         if commit is None or not (self.units.records(parent) or self._declares_units(spec, commit)):
             return PlanChange()
         change = self.units.plan(spec, commit)
-        if not self.units_enabled:
-            if change.added:
-                # Listed in status as never run, so that the parent's Ready never reads as "everything is deployed".
-                log.error("units %s are not run: replicas (coordination:) do not run units yet", ", ".join(change.added),
-                          extra={"stack": parent})
-            return change
         for name in change.added:
             record = self.units.record(parent, name)
             if record is not None and name not in self.reconcilers:
                 self._add_unit(spec, record)
-        if change.added or change.removed:
+        if change.added or change.removed or change.restored:
             self.on_units_changed(change)
         return change
 
@@ -151,12 +148,24 @@ class StackSet:
 
     def _removed(self, name: str, workspace: UnitWorkspace) -> None:
         """The unit's stack is destroyed and out of its backend: nothing of it is left here either."""
+        self._forget_unit(name, workspace)
+        log.info("unit %s removed", name, extra={"stack": name})
+        self.on_unit_removed(name)
+
+    def drop_unit(self, name: str) -> None:
+        """A removed unit another replica destroyed: its record, state, checkout and metrics go here too."""
+        reconciler = self.reconcilers.get(name)
+        if isinstance(reconciler, UnitReconciler):
+            self._forget_unit(name, reconciler.removal.workspace)
+            self.metrics.forget(name)
+            log.info("unit %s removed by another replica", name, extra={"stack": name})
+
+    def _forget_unit(self, name: str, workspace: UnitWorkspace) -> None:
         self.units.forget(name)
         self.store.save_state(StackState(name))
         self.reconcilers.pop(name, None)
         self.recorders.pop(name, None)
         shutil.rmtree(workspace.root, ignore_errors=True)
-        log.info("unit %s removed", name, extra={"stack": name})
 
     def flush_listeners(self, timeout_s: float) -> None:
         """What the listeners still have to deliver, sent within `timeout_s` in all (`once` calls this before it exits)."""

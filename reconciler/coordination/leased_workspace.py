@@ -29,14 +29,15 @@ class LeasedWorkspace:
         return getattr(self._inner, attribute)
 
     def up(self, commit: str, refresh: bool) -> EngineReport:
-        self._check("update")
+        self.check("update")
         return self._inner.up(commit, refresh)
 
     def recover(self) -> Recovered:
-        self._check("recovery")
+        self.check("recovery")
         return self._inner.recover()
 
-    def _check(self, what: str) -> None:
+    def check(self, what: str) -> None:
+        """Raises Waiting (LeaseLost) unless the stack's Lease was renewed just now: before every engine write."""
         if not self._confirm():
             raise Waiting(LEASE_LOST, f"replica {self._replica_id} could not renew the stack's Lease before the {what}; "
                                       "the replica holding it runs the stack", delay=self._retry_in)

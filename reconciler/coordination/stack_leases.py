@@ -8,6 +8,10 @@ winner. A pass starts only right after its stack's Lease was renewed, and so doe
 rendezvous hashing (highest sha256(replica, stack)), so replicas reach for different stacks and a rebalance
 moves few. Pulumi's own stack lock stays the second guard. Each stack's Lease also carries the position its
 holder published, which the gates of every replica read (positions.py).
+
+The stacks change while the replicas run: units (reconciler/units/) are added when a parent's plan finds them,
+and a removed one is retired: no replica creates its Lease any more, its holder runs the removal and then
+drops it (deleting the Lease), and every other replica drops it once its Lease is gone.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ class StackLeases:
         on_acquired: Callable[[list[str]], None] = lambda names: None,
         on_forwarded: Callable[[list[str]], None] = lambda names: None,
         on_published: Callable[[list[str]], None] = lambda names: None,
+        on_dropped: Callable[[list[str]], None] = lambda names: None,
     ) -> None:
         self.settings = settings
         self.replica_id = settings.replica_id
@@ -52,6 +57,8 @@ class StackLeases:
         self._on_acquired = on_acquired
         self._on_forwarded = on_forwarded
         self._on_published = on_published
+        self._on_dropped = on_dropped
+        self._retiring: set[str] = set()  # removed units: never claimed anew, dropped once their Lease is gone
         self._triggers: dict[str, str] = {}  # each held stack's trigger annotation as last seen
         self._positions: dict[str, str] = {}  # each held stack's position as this replica last published it
         self._seen_positions: dict[str, str] = {}  # every stack's position annotation at the last round
@@ -98,6 +105,9 @@ class StackLeases:
         with self._lock:
             self._live = self._membership.beat()
             leases = {lease.subject: lease for lease in self._api.list(STACK) if lease.subject in self.stacks}
+            dropped = sorted(name for name in self._retiring if name not in leases and name not in self._held)
+            for name in dropped:
+                self._forget(name)
             now = time.monotonic()
             free = {name for name, lease in leases.items() if self._observations.lapsed(lease, now)}
             for name in list(self._held):
@@ -111,13 +121,16 @@ class StackLeases:
                     break
                 lease = leases.get(name)
                 mine = lease is not None and lease.holder == self.replica_id  # this replica, restarted
-                if name not in self._held and (lease is None or mine or name in free) and self._claim(name, lease):
+                new = lease is None and name not in self._retiring  # a retired unit's Lease is never made again
+                if name not in self._held and (new or mine or name in free) and self._claim(name, lease):
                     acquired.append(name)
             forwarded = self._forwarded(leases)
             published = self._published_elsewhere(leases)
             self._holders = {name: lease.holder for name, lease in leases.items() if lease.holder != self.replica_id}
             self._holders.update({name: self.replica_id for name in self._held})
             self._last_sync = time.monotonic()
+        if dropped:
+            self._on_dropped(dropped)
         if acquired:
             self._on_acquired(acquired)
         if forwarded:
@@ -140,6 +153,26 @@ class StackLeases:
             log.warning("Leases not synced (%s); held stacks stop running once their Lease runs out", error)
         except Exception:  # noqa: BLE001 - the loop must outlive a bug in one round
             log.exception("Leases not synced: unexpected error")
+
+    # The stacks that come and go (units)
+
+    def track(self, names: list[str], retired: list[str]) -> None:
+        """`names`: every stack to share (new units join from the next round on); `retired`: the removed units among
+        them, whose holder keeps them until `drop` and which every replica drops once they have no Lease."""
+        with self._lock:
+            self.stacks += [name for name in names if name not in self.stacks]
+            self._retiring = {name for name in retired if name in self.stacks}
+
+    def drop(self, name: str) -> None:
+        """The holder's end of a removed unit: its Lease deleted, the stack no longer shared."""
+        with self._lock:
+            held = self._held.get(name)
+            try:
+                if held is not None:
+                    self._delete(held.lease)
+            except LeaseApiError as error:
+                log.warning("the removed unit's Lease is left (%s); delete it by hand", error, extra={"stack": name})
+            self._forget(name)
 
     # What the passes ask
 
@@ -329,6 +362,29 @@ class StackLeases:
                 changed.append(name)
             self._seen_positions[name] = seen
         return changed
+
+    def _delete(self, lease: Lease) -> None:
+        """Deletes a Lease this replica holds; one written since it was read (a forward's annotation) is read again."""
+        for _ in range(2):
+            try:
+                self._api.delete(lease)
+                return
+            except Conflict:
+                current = self._api.read(lease.name)
+                if current is None or current.holder != self.replica_id:
+                    return
+                lease = current
+
+    def _forget(self, name: str) -> None:
+        self._held.pop(name, None)
+        self._triggers.pop(name, None)
+        self._positions.pop(name, None)
+        self._seen_positions.pop(name, None)
+        self._holders.pop(name, None)
+        self._busy.discard(name)
+        self._retiring.discard(name)
+        if name in self.stacks:
+            self.stacks.remove(name)
 
     def _preference(self, name: str) -> bytes:
         return hashlib.sha256(f"{self.replica_id}\0{name}".encode()).digest()

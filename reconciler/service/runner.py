@@ -111,9 +111,11 @@ class ReconcilerService:
         return done
 
     def _units_changed(self, change: PlanChange) -> None:
-        """A parent's new plan: new units are scheduled, removed ones run their removal now."""
+        """A parent's new plan: new units are scheduled (and shared by the replicas), removed ones run their removal now."""
+        if self.replica is not None:
+            self.replica.units_changed(change)
         self.scheduler.add(change.added, UNITS_TRIGGER)
-        self.scheduler.trigger(change.removed, UNITS_TRIGGER)
+        self.scheduler.trigger([*change.removed, *change.restored], UNITS_TRIGGER)
 
     def _scheduled(self, name: str, at: float) -> None:
         recorder = self.stacks.recorders.get(name)

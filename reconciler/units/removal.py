@@ -30,6 +30,8 @@ class UnitRemoval:
         self.recorder = recorder
         self.redactor = redactor
         self._on_removed = on_removed
+        # Raises before the destroy when this process may not write the stack now (a replica's Lease).
+        self.before_destroy: Callable[[], None] = lambda: None
 
     def run(self, trigger: str, removed_at: str, digest: str) -> Pass:
         spec = self.workspace.spec
@@ -76,6 +78,7 @@ class UnitRemoval:
             run.result, run.reason, run.resources = Result.BLOCKED, DELETION_GUARD, doomed
             run.error_message = f"{gone}: removing its stack {spec.stack}: {verdict.reason}; until then the stack stays"
             return False
+        self.before_destroy()
         log.warning("%s: destroying its stack %s (%d resource(s))", gone, spec.stack, len(doomed), extra={"stack": spec.name})
         report = self.workspace.destroy(head)
         run.result, run.changes, run.resources = Result.APPLIED, report.changes, report.resources

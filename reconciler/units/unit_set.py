@@ -27,6 +27,7 @@ PLAN_CHECKOUT_SUFFIX = ".units-plan"
 class PlanChange:
     added: list[str] = field(default_factory=list)  # new units: their stacks are made
     removed: list[str] = field(default_factory=list)  # gone from the plan: their stacks are to be removed
+    restored: list[str] = field(default_factory=list)  # back in the plan before their removal ran: they stay
     error: Optional[str] = None  # the plan could not be read: the units stay as they were
 
 
@@ -58,6 +59,11 @@ class UnitSet:
             self._planned[parent.name] = commit
             return self._write(parent.name, planned or [], commit)
 
+    def planned(self, parent: str) -> Optional[str]:
+        """The commit this process last planned the parent's units at; None before its first plan."""
+        with self._lock:
+            return self._planned.get(parent)
+
     def forget(self, name: str) -> None:
         self.store.delete(name)
 
@@ -69,6 +75,8 @@ class UnitSet:
             if before is None:
                 change.added.append(record.name)
                 log.info("units: %s is new at %s", record.name, commit[:12], extra={"stack": parent})
+            elif before.removed_at is not None:
+                change.restored.append(record.name)
             self.store.save(record)
         for gone in known.values():
             if gone.removed_at is None:
