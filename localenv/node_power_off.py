@@ -18,6 +18,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Iterator
 
 from . import node_runtime, pod_network
 from .errors import LocalEnvError
@@ -51,10 +52,8 @@ def pod_processes() -> set[int]:
     return pids
 
 
-def shim_processes(settings: Settings) -> set[int]:
-    """containerd-shim-runc-v2 processes started by our containerd (they name its socket)."""
-    address = str(node_runtime.socket_path(settings)).encode()
-    shims: set[int] = set()
+def command_lines() -> Iterator[tuple[int, list[bytes]]]:
+    """(pid, argv) of every process that can be read."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -62,9 +61,13 @@ def shim_processes(settings: Settings) -> set[int]:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if argv and argv[0].endswith(b"containerd-shim-runc-v2") and address in argv:
-            shims.add(int(entry.name))
-    return shims
+        yield int(entry.name), argv
+
+
+def shim_processes(settings: Settings) -> set[int]:
+    """containerd-shim-runc-v2 processes started by our containerd (they name its socket)."""
+    address = str(node_runtime.socket_path(settings)).encode()
+    return {pid for pid, argv in command_lines() if argv[0].endswith(b"containerd-shim-runc-v2") and address in argv}
 
 
 def _kill_until_gone(find, what: str) -> None:
@@ -111,17 +114,8 @@ def remove_log_links(settings: Settings) -> None:
 def other_kubelets(settings: Settings) -> set[int]:
     """Kubelets whose root directory is not this state directory's node (another clone's `up`)."""
     ours = f"--root-dir={settings.node_dir}/".encode()
-    found: set[int] = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if argv and argv[0].endswith(b"/kubelet") and not any(arg.startswith(ours) for arg in argv):
-            found.add(int(entry.name))
-    return found
+    return {pid for pid, argv in command_lines()
+            if argv[0].endswith(b"/kubelet") and not any(arg.startswith(ours) for arg in argv)}
 
 
 def power_off(settings: Settings) -> None:

@@ -257,6 +257,17 @@ class ServiceProcess:
         return self.process.returncode
 
 
+def tiny_stack_history(clone: Path, backend: Path, env: dict[str, str], stack: str) -> list[dict[str, Any]]:
+    """A tiny stack's updates as the file backend recorded them (`pulumi stack history`), newest first."""
+    result = subprocess.run(
+        ["pulumi", "--non-interactive", "stack", "history", "--json", "--stack", stack], cwd=clone,
+        env={**env, "PULUMI_BACKEND_URL": f"file://{backend}", "PULUMI_CONFIG_PASSPHRASE": env["TINY_PASSPHRASE"]},
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
 def stack_locks(backend: Path) -> list[Path]:
     """The lock files a file backend holds for its stacks: one per update in progress (or left by a dead one)."""
     return list(backend.glob(".pulumi/locks/**/*.json"))

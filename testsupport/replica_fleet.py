@@ -9,10 +9,8 @@ objects, each replica's /status, its status database, and `pulumi stack history`
 from __future__ import annotations
 
 import collections
-import json
 import os
 import signal
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +19,7 @@ from typing import Any, Optional
 from reconciler.status.store import StatusStore
 from testsupport.lease_namespaces import holders
 from testsupport.process_tree import descendants
-from testsupport.reconciler_testing import GitRemote, ServiceProcess, free_port, stack_locks, tiny_stack, write_config
+from testsupport.reconciler_testing import GitRemote, ServiceProcess, free_port, stack_locks, tiny_stack, tiny_stack_history, write_config
 
 POLL_S = 0.25
 
@@ -118,13 +116,7 @@ class Fleet:
 
     def history(self, stack: str) -> list[dict[str, Any]]:
         """The stack's updates as the shared backend recorded them (`pulumi stack history`)."""
-        result = subprocess.run(
-            ["pulumi", "--non-interactive", "stack", "history", "--json", "--stack", stack], cwd=self.remote.clone,
-            env={**self.env, "PULUMI_BACKEND_URL": f"file://{self.backend}", "PULUMI_CONFIG_PASSPHRASE": self.env["TINY_PASSPHRASE"]},
-            capture_output=True, text=True, timeout=120,
-        )
-        assert result.returncode == 0, result.stderr
-        return json.loads(result.stdout)
+        return tiny_stack_history(self.remote.clone, self.backend, self.env, stack)
 
     # A replica dies
 

@@ -23,6 +23,7 @@ from testsupport.reconciler_testing import (
     run_cli,
     stack_locks,
     tiny_stack,
+    tiny_stack_history,
     wait_for,
     write_config,
 )
@@ -52,10 +53,7 @@ def pulumi_child(pid: int) -> int:
 
 
 def history(backend: Path, engine_env: dict, clone: Path) -> list[dict]:
-    result = subprocess.run(["pulumi", "--non-interactive", "stack", "history", "--json", "--stack", "dev"], cwd=clone,
-                            env=pulumi_env(engine_env, backend), capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    return tiny_stack_history(clone, backend, engine_env, "dev")
 
 
 def assert_no_overlap(updates: list[dict]) -> None:

@@ -13,57 +13,29 @@ from pathlib import Path
 
 import pytest
 
-from testsupport.lease_namespaces import holders, lease_namespace
-from testsupport.reconciler_testing import TINY_PROJECT, GitRemote, ServiceProcess, free_port, git, tiny_stack, write_config
+from testsupport.reconciler_testing import TINY_PROJECT, GitRemote, git, tiny_stack
+from testsupport.replica_pair import ReplicaPair, replicas_in_a_lease_namespace
 
 pytestmark = pytest.mark.e2e
 TIMEOUT = 240.0
 
 
-class Pair:
+class Pair(ReplicaPair):
     def __init__(self, root: Path, remote: GitRemote, env: dict[str, str], kubeconfig: Path, namespace: str) -> None:
-        self.root, self.remote, self.env, self.kubeconfig, self.namespace = root, remote, env, kubeconfig, namespace
-        backend = root / "backend"
+        super().__init__(root, remote, env, kubeconfig, namespace)
         self.entries = [
-            tiny_stack(remote, backend, name="dev", stack="dev"),
-            tiny_stack(remote, backend, name="prod", stack="prod", branch="release", promote_from="dev"),
+            tiny_stack(remote, self.backend, name="dev", stack="dev"),
+            tiny_stack(remote, self.backend, name="prod", stack="prod", branch="release", promote_from="dev"),
         ]
-        self.services: dict[str, ServiceProcess] = {}
-
-    def start(self, replica: str) -> ServiceProcess:
-        port = free_port()
-        (self.root / replica).mkdir()
-        config = write_config(
-            self.root / replica / "reconciler.yaml", self.entries, state_dir=str(self.root / replica / "state"),
-            listen=f"127.0.0.1:{port}", workers=2,
-            retry={"concurrent_delay": "2s", "unreachable_delay": "2s", "backoff_base": "2s", "backoff_cap": "4s"},
-            coordination={"kubeconfig": str(self.kubeconfig), "namespace": self.namespace, "lease_duration": "10s",
-                          "renew_every": "2s", "replica_id": replica},
-        )
-        self.services[replica] = ServiceProcess(config, self.env, self.root / replica / "service.log", port)
-        return self.services[replica]
-
-    def holders(self) -> dict[str, str]:
-        return {name: holder for name, (holder, _) in holders(self.kubeconfig, self.namespace).items()}
 
     def push_release(self, commit: str) -> None:
         git("push", "--quiet", "--force", str(self.remote.bare), f"{commit}:refs/heads/release", cwd=self.remote.clone)
 
-    def stop(self) -> None:
-        for service in self.services.values():
-            if service.process.poll() is None:
-                service.stop()
-
 
 @pytest.fixture
 def pair(tmp_path, remote, engine_env, local_env):
-    kubeconfig = Path(local_env["KUBECONFIG"])
-    with lease_namespace(kubeconfig) as namespace:
-        pair = Pair(tmp_path, remote, engine_env, kubeconfig, namespace)
-        try:
-            yield pair
-        finally:
-            pair.stop()
+    with replicas_in_a_lease_namespace(Pair, tmp_path, remote, engine_env, local_env) as pair:
+        yield pair
 
 
 def test_prod_on_one_replica_waits_for_devs_failure_on_the_other_not_for_its_own_stale_record(pair):

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from reconciler.status.store import StatusStore
-from testsupport.lease_namespaces import holders, lease_namespace
-from testsupport.reconciler_testing import TINY_PROJECT, ServiceProcess, free_port, tiny_stack, write_config
+from testsupport.reconciler_testing import TINY_PROJECT, tiny_stack, tiny_stack_history
+from testsupport.replica_pair import ReplicaPair, replicas_in_a_lease_namespace
 from testsupport.tiny_units import PROGRAM, STACK_FILE, objects
 
 pytestmark = pytest.mark.e2e
@@ -25,39 +24,10 @@ TIMEOUT = 300.0
 REPLICAS = ("r1", "r2")
 
 
-class Pair:
+class Pair(ReplicaPair):
     def __init__(self, root: Path, remote, env: dict[str, str], kubeconfig: Path, namespace: str) -> None:
-        self.root, self.remote, self.env, self.kubeconfig, self.namespace = root, remote, env, kubeconfig, namespace
-        self.backend = root / "backend"
-        self.entry = tiny_stack(remote, self.backend, deletion_guard=0)
-        self.services: dict[str, ServiceProcess] = {}
-
-    def start(self, replica: str) -> None:
-        port = free_port()
-        (self.root / replica).mkdir(exist_ok=True)  # a restart keeps its state directory
-        config = write_config(
-            self.root / replica / "reconciler.yaml", [self.entry], state_dir=str(self.root / replica / "state"),
-            listen=f"127.0.0.1:{port}", workers=2,
-            retry={"concurrent_delay": "2s", "unreachable_delay": "2s", "backoff_base": "2s", "backoff_cap": "4s"},
-            coordination={"kubeconfig": str(self.kubeconfig), "namespace": self.namespace, "lease_duration": "10s",
-                          "renew_every": "2s", "replica_id": replica},
-        )
-        self.services[replica] = ServiceProcess(config, self.env, self.root / replica / "service.log", port)
-
-    def holders(self) -> dict[str, str]:
-        return {name: holder for name, (holder, _) in holders(self.kubeconfig, self.namespace).items()}
-
-    def entry_of(self, stack: str) -> dict | None:
-        """The stack as its holder's /status shows it (each replica's records are current for what it holds)."""
-        holder = self.holders().get(stack)
-        if holder not in self.services:
-            return None
-        status, body = self.services[holder].get("/status")
-        return next((entry for entry in json.loads(body)["stacks"] if entry["stack"] == stack), None) if status == 200 else None
-
-    def applied(self, stack: str, commit: str) -> bool:
-        entry = self.entry_of(stack)
-        return entry is not None and entry["last_applied_commit"] == commit
+        super().__init__(root, remote, env, kubeconfig, namespace)
+        self.entries = [tiny_stack(remote, self.backend, deletion_guard=0)]
 
     def listed(self, replica: str) -> set[str]:
         status, body = self.services[replica].get("/status")
@@ -81,29 +51,13 @@ class Pair:
         return found
 
     def history(self, stack: str) -> list[dict]:
-        result = subprocess.run(
-            ["pulumi", "--non-interactive", "stack", "history", "--json", "--stack", stack], cwd=self.remote.clone,
-            env={**self.env, "PULUMI_BACKEND_URL": f"file://{self.backend}", "PULUMI_CONFIG_PASSPHRASE": self.env["TINY_PASSPHRASE"]},
-            capture_output=True, text=True, timeout=120,
-        )
-        assert result.returncode == 0, result.stderr
-        return json.loads(result.stdout)
-
-    def stop(self) -> None:
-        for service in self.services.values():
-            if service.process.poll() is None:
-                service.stop()
+        return tiny_stack_history(self.remote.clone, self.backend, self.env, stack)
 
 
 @pytest.fixture
 def pair(tmp_path, remote, engine_env, local_env):
-    kubeconfig = Path(local_env["KUBECONFIG"])
-    with lease_namespace(kubeconfig) as namespace:
-        pair = Pair(tmp_path, remote, engine_env, kubeconfig, namespace)
-        try:
-            yield pair
-        finally:
-            pair.stop()
+    with replicas_in_a_lease_namespace(Pair, tmp_path, remote, engine_env, local_env) as pair:
+        yield pair
 
 
 def test_two_replicas_share_the_units_apply_each_once_add_a_new_one_and_remove_one_through_the_guard(pair):
