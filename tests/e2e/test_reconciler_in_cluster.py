@@ -287,3 +287,25 @@ def test_a_replica_deleted_mid_update_hands_the_stack_over_and_no_run_overlaps(c
     assert not overlapping(updates), "two updates overlapped in the backend's history"
     assert project.get("deployment", "demo")["spec"]["template"]["spec"]["containers"][0][
         "readinessProbe"]["initialDelaySeconds"] == 40
+
+
+def test_a_commit_to_the_reconcilers_code_is_built_by_a_replica_and_its_new_pods_start(cluster):
+    # Nothing on this machine builds now: the replica holding the stack builds the image from its own checkout
+    # (umask 077: the code 0600 there) and rolls the Deployment out, replacing itself. Its image once came out
+    # unreadable to the pods' user and the new pods crash-looped.
+    project = cluster.project
+    before = {pod["spec"]["containers"][0]["image"] for pod in cluster.pods()}
+    start_replica = project.root / "deploy" / "reconciler" / "start_replica.py"
+    start_replica.write_text(start_replica.read_text() + "\n# a change to the reconciler's own code\n")
+    commit = project.commit("a change to the reconciler's code, built in the cluster")
+
+    def rolled_out() -> Optional[set[str]]:
+        pods = cluster.pods()
+        images = {pod["spec"]["containers"][0]["image"] for pod in pods}
+        ready = cluster.ready_pods()
+        return images if len(pods) == REPLICAS and len(ready) == REPLICAS and not images & before else None
+
+    images = wait(rolled_out, 900, f"{REPLICAS} Ready replicas of an image built from {commit[:12]}")
+    assert len(images) == 1
+    restarts = [status["restartCount"] for pod in cluster.pods() for status in pod["status"]["containerStatuses"]]
+    assert restarts and max(restarts) <= 2, f"the new pods restarted {restarts} times"
