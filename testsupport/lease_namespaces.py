@@ -5,9 +5,13 @@ from __future__ import annotations
 import contextlib
 import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from kubernetes import client, config
+
+from reconciler.coordination.lease_api import LeaseApi
+from reconciler.coordination.stack_leases import StackLeases
+from reconciler.settings import CoordinationSettings
 
 
 @contextlib.contextmanager
@@ -27,3 +31,17 @@ def holders(kubeconfig: Path, namespace: str) -> dict[str, tuple[str, int]]:
     leases = api.list_namespaced_lease(namespace, label_selector="reconciler.gitops/lease=stack").items
     return {lease.metadata.annotations["reconciler.gitops/subject"]: (lease.spec.holder_identity or "", lease.spec.lease_transitions or 0)
             for lease in leases}
+
+
+def stack_leases(kubeconfig: Path, namespace: str, replica_id: str, stacks: list[str], duration: float,
+                 **callbacks: Any) -> StackLeases:
+    """One replica's StackLeases with an API client of its own, renewing every second; its rounds are the test's."""
+    settings = CoordinationSettings(kubeconfig, namespace, duration, 1.0, replica_id)
+    return StackLeases(settings, stacks, LeaseApi(settings, "reconciler.yaml"), **callbacks)
+
+
+def rounds(*replicas: StackLeases, count: int = 3) -> None:
+    """`count` rounds of every replica in turn."""
+    for _ in range(count):
+        for each in replicas:
+            each.sync()

@@ -16,7 +16,7 @@ from reconciler.coordination.leased_workspace import LeasedWorkspace
 from reconciler.coordination.stack_leases import StackLeases
 from reconciler.errors import LEASE_LOST, Waiting
 from reconciler.settings import ConfigError, CoordinationSettings
-from testsupport.lease_namespaces import holders
+from testsupport.lease_namespaces import holders, rounds, stack_leases
 
 pytestmark = pytest.mark.e2e
 STACKS = [f"stack-{number:02d}" for number in range(1, 13)]
@@ -26,15 +26,8 @@ DURATION = 3.0
 @pytest.fixture
 def replica(kubeconfig, namespace):
     def make(replica_id: str, stacks: list[str] = STACKS, **callbacks) -> StackLeases:
-        settings = CoordinationSettings(kubeconfig, namespace, DURATION, 1.0, replica_id)
-        return StackLeases(settings, stacks, LeaseApi(settings, "reconciler.yaml"), **callbacks)
+        return stack_leases(kubeconfig, namespace, replica_id, stacks, DURATION, **callbacks)
     return make
-
-
-def rounds(*replicas: StackLeases, count: int = 3) -> None:
-    for _ in range(count):
-        for each in replicas:
-            each.sync()
 
 
 def test_three_replicas_split_twelve_stacks_four_each_and_the_leases_name_their_holders(replica, kubeconfig, namespace):

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.coordination.lease_api import LeaseApi
 from reconciler.coordination.stack_leases import StackLeases
-from reconciler.settings import CoordinationSettings
-from testsupport.lease_namespaces import holders
+from testsupport.lease_namespaces import holders, rounds, stack_leases
 
 pytestmark = pytest.mark.e2e
 
@@ -17,15 +15,8 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def replica(kubeconfig, namespace):
     def make(replica_id: str, stacks: list[str], **callbacks) -> StackLeases:
-        settings = CoordinationSettings(kubeconfig, namespace, 3.0, 1.0, replica_id)
-        return StackLeases(settings, stacks, LeaseApi(settings, "reconciler.yaml"), **callbacks)
+        return stack_leases(kubeconfig, namespace, replica_id, stacks, 3.0, **callbacks)
     return make
-
-
-def rounds(*replicas: StackLeases, count: int = 3) -> None:
-    for _ in range(count):
-        for each in replicas:
-            each.sync()
 
 
 def test_units_tracked_later_are_spread_and_a_removed_one_is_dropped_everywhere_with_its_lease(replica, kubeconfig, namespace):
