@@ -13,13 +13,11 @@ from typing import Optional
 
 import pytest
 
-from localenv import buildkit
-from localenv import settings as localenv_settings
 from testsupport.fake_github import serve_fake_github
 from testsupport.pull_request_events import LabelledPullRequest, signed_event
-from testsupport.reconciler_cluster import PASSPHRASE_ENV, REGISTRY_PASSWORD_ENV, ClusterRepo, manifests
-from testsupport.reconciler_testing import free_port, write_config
+from testsupport.reconciler_cluster import ClusterRepo, manifests
 from testsupport.review_stack_checks import kubectl, ready_at, review_stacks
+from testsupport.review_stack_service import review_stack_service
 
 pytestmark = pytest.mark.e2e
 OWNER, REPO = "example", "reviewed"
@@ -46,20 +44,7 @@ def test_a_labelled_pull_request_gets_a_review_stack_updated_on_push_and_destroy
     kubectl(local_env, "delete", "namespace", REVIEW_NAMESPACE, "--ignore-not-found", "--wait=true", "--timeout=180s")
     state_dir = tmp_path / "reconciler-state"
     with serve_fake_github() as github:
-        env = {**engine_env, **local_env, PASSPHRASE_ENV: "e2e-passphrase", REGISTRY_PASSWORD_ENV: "e2e-registry-password",
-               "GITHUB_TOKEN": github.token, "RECONCILER_E2E_WEBHOOK_SECRET": WEBHOOK_SECRET}
-        port = free_port()
-        config = write_config(
-            # The sandboxed engine gets the image builder the local environment runs, named like any preview_env,
-            # and its socket, which the preview user may use only when it is given.
-            tmp_path / "reconciler.yaml", [repo.stack_entry(
-                review_stacks={"label": LABEL, "ttl": "72h"},
-                preview_env={name: local_env[name] for name in ("BUILDX_CONFIG", "BUILDX_BUILDER")},
-                preview_files=[local_env["KUBECONFIG"], str(buildkit.socket_path(localenv_settings.load()))],
-            )],
-            state_dir=str(state_dir), listen=f"127.0.0.1:{port}", log_format="json", github={"api_url": github.url},
-            webhook={"secret": {"env": "RECONCILER_E2E_WEBHOOK_SECRET"}},
-        )
+        config, env, port = review_stack_service(tmp_path, repo, local_env, engine_env, github, LABEL, WEBHOOK_SECRET)
         service = start_service(config, env, port)
         try:
             service.wait_until(lambda: service.stack(repo.name)["last_applied_commit"], 600, "the base stack's first pass")

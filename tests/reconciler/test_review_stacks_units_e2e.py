@@ -15,13 +15,11 @@ from typing import Optional
 import pytest
 import yaml
 
-from localenv import buildkit
-from localenv import settings as localenv_settings
 from testsupport.fake_github import serve_fake_github
 from testsupport.pull_request_events import LabelledPullRequest, signed_event
-from testsupport.reconciler_cluster import PASSPHRASE_ENV, REGISTRY_PASSWORD_ENV, ClusterRepo, manifests, stack_file
-from testsupport.reconciler_testing import free_port, write_config
+from testsupport.reconciler_cluster import ClusterRepo, manifests, stack_file
 from testsupport.review_stack_checks import kubectl, ready_at, review_stacks
+from testsupport.review_stack_service import review_stack_service
 from testsupport.tiny_units import applied_commit
 
 pytestmark = pytest.mark.e2e
@@ -66,18 +64,7 @@ def test_a_review_stack_of_a_stack_with_units_deploys_every_units_objects_in_its
     split = repo.remote.commit("the manifests in three units", {**in_units(), "Pulumi.local.yaml": yaml.safe_dump(units)})
     kubectl(local_env, "delete", "namespace", REVIEW_NAMESPACE, "--ignore-not-found", "--wait=true", "--timeout=180s")
     with serve_fake_github() as github:
-        env = {**engine_env, **local_env, PASSPHRASE_ENV: "e2e-passphrase", REGISTRY_PASSWORD_ENV: "e2e-registry-password",
-               "GITHUB_TOKEN": github.token, "RECONCILER_E2E_WEBHOOK_SECRET": WEBHOOK_SECRET}
-        port = free_port()
-        config = write_config(
-            tmp_path / "reconciler.yaml", [repo.stack_entry(
-                review_stacks={"label": LABEL, "ttl": "72h"},
-                preview_env={name: local_env[name] for name in ("BUILDX_CONFIG", "BUILDX_BUILDER")},
-                preview_files=[local_env["KUBECONFIG"], str(buildkit.socket_path(localenv_settings.load()))],
-            )],
-            state_dir=str(tmp_path / "reconciler-state"), listen=f"127.0.0.1:{port}", log_format="json",
-            github={"api_url": github.url}, webhook={"secret": {"env": "RECONCILER_E2E_WEBHOOK_SECRET"}},
-        )
+        config, env, port = review_stack_service(tmp_path, repo, local_env, engine_env, github, LABEL, WEBHOOK_SECRET)
         service = start_service(config, env, port)
         try:
             service.wait_until(lambda: all(applied_commit(service, f"{NAME}.{unit}") == split for unit in UNITS), 900,
