@@ -9,6 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.kubernetes_provider import kubernetes_provider
+from manifest_loader.units import PARENT_OUTPUTS_READ_BY_UNITS
 
 
 @dataclass
@@ -26,8 +27,9 @@ class ParentStack(pulumi.ComponentResource):
         super().__init__("pulumi-gitops:units:ParentStack", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         reference = pulumi.StackReference(f"{name}-ref", stack_name=args.stack_name, opts=child)
+        kubeconfig, image_ref = PARENT_OUTPUTS_READ_BY_UNITS
         # require_output fails the run naming the stack and the output when the parent has not exported it yet.
-        self.kubeconfig = pulumi.Output.secret(reference.require_output("kubeconfig"))
-        self.image_ref = reference.require_output("imageRef")
+        self.kubeconfig = pulumi.Output.secret(reference.require_output(kubeconfig))
+        self.image_ref = reference.require_output(image_ref)
         self.provider = kubernetes_provider(f"{name}-k8s", self.kubeconfig, args.kube_context, child)
         self.register_outputs({"kubeconfig": self.kubeconfig, "image_ref": self.image_ref})

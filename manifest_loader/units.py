@@ -32,6 +32,9 @@ UNIT_NAME_MAX = 40
 _UNIT_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _NAMESPACE = ("", "Namespace")
 _CRD = ("apiextensions.k8s.io", "CustomResourceDefinition")
+# What a unit stack reads from its parent stack (components/parent_stack.py). The reconciler runs a unit again
+# whenever these change, so nothing else of the parent (its app folder, its commit) has to run the units.
+PARENT_OUTPUTS_READ_BY_UNITS = ("kubeconfig", "imageRef")
 _EXAMPLE = f'{UNITS_KEY}: {{split: globs, units: {{apps: {{paths: ["apps/**"], dependsOn: [platform]}}}}}}'
 
 

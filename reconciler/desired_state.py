@@ -2,6 +2,8 @@
 
 A rotated secret or a changed override must run the stack again even when Git did not move. The digest is
 an HMAC under a key kept in the state directory, so a stored digest says nothing about a secret's value.
+A unit's digest also holds the digest of the parent's outputs it reads (its cluster, its image): a parent
+update that changes them runs the unit again, at the same commit too.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from reconciler.settings import StackSpec
 
@@ -37,5 +40,13 @@ def config_digest(spec: StackSpec, key: bytes) -> str:
         "env": sorted(spec.env),
         "target": [spec.repo_url, spec.project_dir, spec.stack, spec.backend_url],
     }
+    if spec.unit is not None and spec.unit.parent_outputs is not None:
+        document["parent_outputs"] = spec.unit.parent_outputs  # absent otherwise: other stacks' digests stay as they were
     text = json.dumps(document, sort_keys=True, default=str)
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:20]
+
+
+def outputs_digest(outputs: dict[str, Any], key: bytes) -> str:
+    """The outputs a parent's units read (its kubeconfig is secret), as an HMAC: it is published on Leases."""
+    text = json.dumps(outputs, sort_keys=True, default=str)
     return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:20]

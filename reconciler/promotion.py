@@ -35,6 +35,7 @@ class Position:
     ready: bool
     ready_reason: str  # Ready's reason, or why there is none
     unknown: str = ""  # why the position is not known here (then nothing else counts): the gate waits
+    outputs_digest: Optional[str] = None  # a parent's: what its units read of its outputs (desired_state.py)
 
 
 def position_of(state: StackState) -> Position:
@@ -42,6 +43,7 @@ def position_of(state: StackState) -> Position:
     return Position(
         commit=upstream_commit(state), since=healthy_since(state), blocked=_blocked(state),
         ready=ready is not None and ready.status, ready_reason=ready.reason if ready is not None else "it has not run yet",
+        outputs_digest=state.outputs_digest,
     )
 
 

@@ -17,7 +17,7 @@ from typing import Callable, Optional
 
 from reconciler import promotion
 from reconciler.decision import Action, decide, drift_due_at
-from reconciler.desired_state import config_digest
+from reconciler.desired_state import config_digest, outputs_digest
 from reconciler.engine.inventory_sweep import sweep_inventory
 from reconciler.errors import DELETION_GUARD, INTERNAL_ERROR, LOCK_HELD, ReconcileError, Temporary
 from reconciler.guard import why_preview
@@ -231,6 +231,7 @@ class StackReconciler:
         if ctx.action is Action.APPLY:
             report = self.workspace.up(ctx.commit, refresh=False)
             run.changes, run.resources, run.result = report.changes, report.resources, Result.APPLIED
+            run.outputs_digest = self._outputs_digest()
             return True
         drift = self.workspace.drift(ctx.commit)
         run.changes = drift.changes
@@ -245,9 +246,16 @@ class StackReconciler:
             return True
         report = self.workspace.up(ctx.commit, refresh=True)
         run.changes, run.resources, run.result = drift.changes.then(report.changes), drift.resources, Result.REMEDIATED
+        run.outputs_digest = self._outputs_digest()
         return True
 
     # Helpers
+
+    def _outputs_digest(self) -> Optional[str]:
+        """A parent's units run again when what they read of its outputs changed; read after each of its updates
+        (a failure to read fails the run: its units must not go on with outputs nobody looked at)."""
+        outputs = self.workspace.outputs_for_units()
+        return outputs_digest(outputs, self._digest_key) if outputs is not None else None
 
     def _start(self, ctx: PassContext, kind: RunKind, commit: Optional[str]) -> None:
         ctx.run = self._outcome(ctx, kind, commit)

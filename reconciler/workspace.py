@@ -8,11 +8,12 @@ transition is checked in milliseconds; StackWorkspace is the real one (git + the
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Optional, Protocol, TypeVar
+from typing import Any, Callable, Optional, Protocol, TypeVar
 
 import yaml
 from pulumi import automation as auto
 
+from manifest_loader.units import PARENT_OUTPUTS_READ_BY_UNITS, UnitError, read_units_from_stack_file
 from reconciler import errors
 from reconciler.engine import operations
 from reconciler.engine.ciphertexts import Ciphertexts
@@ -54,6 +55,10 @@ class Workspace(Protocol):
     def up(self, commit: str, refresh: bool) -> EngineReport: ...
 
     def drift(self, commit: str) -> EngineReport: ...
+
+    def outputs_for_units(self) -> Optional[dict[str, Any]]:
+        """After an update: the outputs the stack's units read; None when its stack file declares no units."""
+        ...
 
     def recover(self) -> Recovered: ...
 
@@ -142,6 +147,15 @@ class StackWorkspace:
 
     def drift(self, commit: str) -> EngineReport:
         return self._engine(lambda: operations.drift(self.session, commit, self.redactor))
+
+    def outputs_for_units(self) -> Optional[dict[str, Any]]:
+        try:
+            units = read_units_from_stack_file(self.checkout.project_path, self.spec.stack)
+        except UnitError:
+            units = None  # the program refused them already; an update that got here declared none it could read
+        if units is None:
+            return None
+        return self._engine(lambda: self.session.outputs(PARENT_OUTPUTS_READ_BY_UNITS))
 
     def recover(self) -> Recovered:
         project = _project_name(self.checkout.project_path)

@@ -22,6 +22,7 @@ class ScriptedWorkspace:
         self.files: dict[tuple[str, str], str] = {}  # (commit, path) -> text
         self.changes: dict[tuple[str, str], list[str]] = {}  # (old, new) -> changed paths
         self.trailer: Optional[int] = None
+        self.outputs: Any = None  # what outputs_for_units answers (None: a stack without units), or raises
         self.ancestry: set[tuple[str, str]] = set()  # (commit, descendant) pairs `contains` answers True for
         self.prepared: list[StackSpec] = []
         self._script: dict[str, deque] = defaultdict(deque)
@@ -72,6 +73,11 @@ class ScriptedWorkspace:
 
     def drift(self, commit: str) -> EngineReport:
         return self._answer("drift", commit, EngineReport(ChangeCounts()))
+
+    def outputs_for_units(self) -> Optional[dict[str, Any]]:
+        if isinstance(self.outputs, BaseException):
+            raise self.outputs
+        return self.outputs  # not in `calls`: the order tests check is the engine's
 
     def recover(self) -> Recovered:
         return self._answer("recover", None, Recovered(released_locks=1, cleared_operations=0))

@@ -1,7 +1,8 @@
 """A provider-free tiny project whose stack file declares units: the real engine runs it in milliseconds.
 
 The program makes one resource per manifest file of its unit (`pulumi-gitops:unit`), or, for the parent, one
-of its own; a unit folder holding fail.yaml fails with that file's words.
+of its own and the outputs units read (an image named after app/version.txt); a unit folder holding fail.yaml
+fails with that file's words.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ PROGRAM = textwrap.dedent(
     unit = pulumi.Config("pulumi-gitops").get("unit")
     if unit is None:
         pulumi.ComponentResource("tiny:index:Infra", "infra")
+        # What units read of a parent: its image (here the app's version file) and its secret kubeconfig.
+        version = Path("app/version.txt")
+        pulumi.export("imageRef", "tiny-app:" + (version.read_text().strip() if version.exists() else "none"))
+        pulumi.export("kubeconfig", pulumi.Output.secret("token: tiny-kubeconfig-s3cr3t"))
     else:
         folder = Path("manifests") / unit
         if (folder / "fail.yaml").exists():

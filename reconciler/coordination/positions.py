@@ -38,7 +38,7 @@ def encode(state: StackState, replica: str) -> str:
     return json.dumps({
         "replica": replica, "reconciling": state.reconciling,
         "commit": position.commit, "since": position.since, "blocked": position.blocked,
-        "ready": position.ready, "ready_reason": position.ready_reason,
+        "ready": position.ready, "ready_reason": position.ready_reason, "outputs_digest": position.outputs_digest,
         # Not read by the gates; there for whoever looks at the Lease (kubectl get lease -o yaml).
         "observed_commit": state.observed_commit, "last_result": state.last_result, "reason": state.reason,
         "drifted": state.drifted,
@@ -51,8 +51,10 @@ def decode(text: str) -> Published:
     commit = data["commit"]
     if not isinstance(data["replica"], str) or not (commit is None or isinstance(commit, str)):
         raise ValueError("replica and commit must be strings")
+    outputs = data.get("outputs_digest")  # absent from what a replica of an older version publishes
     position = Position(commit=commit, since=float(data["since"]), blocked=str(data["blocked"]),
-                        ready=data["ready"] is True, ready_reason=str(data["ready_reason"]))
+                        ready=data["ready"] is True, ready_reason=str(data["ready_reason"]),
+                        outputs_digest=outputs if isinstance(outputs, str) else None)
     return Published(data["replica"], data["reconciling"] is True, position)
 
 

@@ -7,11 +7,12 @@ handle, since the checkout folder stays the same and only its commit changes.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import subprocess
 from pathlib import Path
-from typing import Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from pulumi import automation as auto
 from pulumi.automation._cmd import CommandResult
@@ -122,6 +123,14 @@ class StackSession:
             else:
                 self._stack = auto.Stack.select(self.spec.stack, workspace)
         return self._stack
+
+    def outputs(self, names: tuple[str, ...]) -> dict[str, Any]:
+        """The named outputs as the last update left them, secrets decrypted (one CLI run; `Stack.outputs` makes two)."""
+        stack = self.stack
+        result = self._command.run(["stack", "output", "--json", "--show-secrets", "--stack", self.spec.stack],
+                                   str(self.project_path), stack.workspace.env_vars)
+        found = json.loads(result.stdout or "{}")
+        return {name: found.get(name) for name in names}
 
     def backend_reachable(self) -> bool:
         """Asks the backend itself (pulumi whoami), so a failed run can be told apart from an unreachable backend."""

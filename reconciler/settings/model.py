@@ -70,6 +70,7 @@ class UnitLink:
     parent: str  # the parent entry's name
     unit: str  # the unit's name in the parent's plan
     waits_for: tuple[str, ...]  # entry names: the parent, then the units it depends on
+    parent_outputs: Optional[str] = None  # the digest of the parent's outputs it reads, once the parent published one
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,7 @@ class RunOutcome:
     error_message: Optional[str] = None
     resources: list[dict[str, str]] = field(default_factory=list)  # {"urn", "op"}: changed, drifted or blocked
     config_digest: Optional[str] = None
+    outputs_digest: Optional[str] = None  # a parent's: the digest of the outputs its units read, after the update
 
     @property
     def duration_s(self) -> float:
@@ -148,6 +149,8 @@ class StackState:
     reconciling: bool = False
     conditions: list[Condition] = field(default_factory=list)
     encryption_salt: Optional[str] = None
+    # A stack with units: the digest of the outputs they read, as its last update left them (units/ runs them on a change).
+    outputs_digest: Optional[str] = None
 
     def condition(self, kind: str) -> Optional[Condition]:
         return next((c for c in self.conditions if c.type == kind), None)

@@ -42,6 +42,7 @@ def advance(
         state.drifted = len(run.resources) if run.result in (Result.DRIFTED, Result.REMEDIATED) else 0
         if run.result is Result.REMEDIATED:
             state.last_applied_commit, state.last_applied_digest, state.last_applied_at = run.commit, run.config_digest, now
+            state.outputs_digest = run.outputs_digest or state.outputs_digest
         return
     if run.kind is RunKind.RECOVER or run.commit is None:
         # Recovery, or the source, failed: no commit was attempted; try again after a delay.
@@ -54,6 +55,7 @@ def advance(
     state.last_attempted_at = run.started_at
     if run.result in (Result.APPLIED, Result.REMEDIATED):
         state.last_applied_commit, state.last_applied_digest, state.last_applied_at = run.commit, run.config_digest, now
+        state.outputs_digest = run.outputs_digest or state.outputs_digest
     if run.result.in_sync or run.result is Result.BLOCKED:
         _settle(state, desired, run.result)
         return

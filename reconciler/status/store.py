@@ -71,7 +71,8 @@ CREATE TABLE IF NOT EXISTS stacks (
     needs_recovery INTEGER NOT NULL DEFAULT 0,
     reconciling INTEGER NOT NULL DEFAULT 0,
     conditions TEXT NOT NULL DEFAULT '[]',
-    encryption_salt TEXT
+    encryption_salt TEXT,
+    outputs_digest TEXT
 );
 """
 _STATE_COLUMNS = [f.name for f in fields(StackState)]

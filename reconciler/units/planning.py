@@ -1,8 +1,10 @@
 """A parent stack's units at one commit: its Pulumi.<stack>.yaml's `pulumi-gitops:units`, planned over its manifests.
 
 The plan is read from a checkout of its own (the parent's is busy with the parent's runs). A unit runs when
-its own manifest files change, or anything outside the manifests folder does (the program, the app, a stack
-file): a commit that changes only other units' manifests skips it.
+its own manifest files change, or anything outside the manifests and app folders does (the program, a stack
+file): a commit that changes only other units' manifests skips it. The app folder reaches a unit only through
+the parent's image, which is in the unit's desired state (desired_state.py): a commit there runs the units
+once the parent's update changed the image, not before.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from .specs import unit_entry_name
 
 MANIFESTS_DIR_KEY = "pulumi-gitops:manifestsDir"
 DEFAULT_MANIFESTS_DIR = "manifests"
+APP_DIR_KEY = "pulumi-gitops:appDir"
+DEFAULT_APP_DIR = "app"
 DEFAULT_NAMESPACE_KEY = "pulumi-gitops:defaultNamespace"
 DEFAULT_NAMESPACE = "default"
 
@@ -45,7 +49,8 @@ def read_plan(parent: StackSpec, checkout: StackCheckout, commit: str) -> Option
     except (UnitError, ValueError, OSError) as error:
         raise UnitPlanError(f"{parent.name} at {commit[:12]}: {error}") from None
     manifests = PurePosixPath(parent.project_dir) / folder
-    outside = paths_outside(checkout, commit, manifests)
+    app = PurePosixPath(parent.project_dir) / (program_setting(project, parent, APP_DIR_KEY) or DEFAULT_APP_DIR)
+    outside = paths_beside(checkout, commit, (manifests, app))
     return [
         UnitRecord(
             name=unit_entry_name(parent.name, unit.name), parent=parent.name, unit=unit.name,
@@ -69,15 +74,26 @@ def program_setting(project: Path, spec: StackSpec, key: str) -> Optional[str]:
     return _declared_default(project, key)
 
 
-def paths_outside(checkout: StackCheckout, commit: str, folder: PurePosixPath) -> tuple[str, ...]:
-    """What Git tracks beside each folder on the way from the repository's root to `folder`."""
+def paths_beside(checkout: StackCheckout, commit: str, folders: tuple[PurePosixPath, ...]) -> tuple[str, ...]:
+    """What Git tracks outside `folders`, as the fewest paths: each entry beside the folders' ancestors."""
+    holes = {tuple(part for part in folder.parts if part != ".") for folder in folders}
     found: list[str] = []
-    parts = [part for part in folder.parts if part != "."]
-    for depth, part in enumerate(parts):
-        prefix = "/".join(parts[:depth])
-        listing = run_git(["ls-tree", "--name-only", "-z", commit, "--", f"{prefix}/" if prefix else "."],
+
+    def walk(prefix: tuple[str, ...]) -> None:
+        where = "/".join(prefix)
+        listing = run_git(["ls-tree", "--name-only", "-z", commit, "--", f"{where}/" if where else "."],
                           checkout.spec.credentials, cwd=checkout.repo_dir).stdout
-        found += [entry for entry in listing.split("\0") if entry and entry != "/".join(parts[: depth + 1])]
+        for entry in filter(None, listing.split("\0")):
+            parts = tuple(entry.split("/"))
+            if parts in holes:
+                continue
+            if any(hole[: len(parts)] == parts for hole in holes):
+                walk(parts)
+            else:
+                found.append(entry)
+
+    if () not in holes:  # an app folder that is the whole repository: everything reaches units through the image
+        walk(())
     return tuple(found)
 
 

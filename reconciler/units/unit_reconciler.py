@@ -31,6 +31,9 @@ class UnitReconciler:
         self._plan = plan
         self._slots = slots
         self._digest_key = digest_key
+        # The parent's outputs digest last seen: kept while its position is not known (a Lease changing hands),
+        # so the unit's desired state does not flip and run it for nothing.
+        self._parent_outputs: Optional[str] = None
 
     @property
     def spec(self) -> StackSpec:
@@ -53,7 +56,8 @@ class UnitReconciler:
             record = self._record_of()
             if record is None:  # removed by an earlier pass
                 return Pass(None, self.parent.resync_interval)
-            spec = unit_spec(self.parent, record)
+            self._parent_outputs = self.stack.recorder.position_of(self.parent.name).outputs_digest or self._parent_outputs
+            spec = unit_spec(self.parent, record, self._parent_outputs)
             self.stack.spec = self.removal.workspace.spec = spec
             if record.removed_at is not None:
                 return self.removal.run(trigger, record.removed_at, config_digest(spec, self._digest_key))

@@ -38,6 +38,10 @@ class UnitWorkspace(StackWorkspace):
         super().check_out(commit)
         copy_stack_file(self.checkout.project_path, self.parent.stack, self.spec.stack, self._parent_salt)
 
+    def outputs_for_units(self) -> None:
+        """None: a unit's stack file is its parent's copy, units declared and all, but a unit has no units."""
+        return None
+
     def destroy_preview(self, commit: str) -> list[dict[str, str]]:
         """The resources removing the stack deletes (what the unit deploys)."""
         def call() -> list[dict[str, str]]:

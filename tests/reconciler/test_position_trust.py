@@ -32,16 +32,27 @@ def lease(holder: Optional[str], text: Optional[str]) -> Lease:
 
 
 def test_what_is_published_is_the_gates_position_and_reason_codes_never_a_message():
-    state = applied(last_result="failed", reason="ProgramError", message="boom: token s3cr3t", settled_commit=None)
+    state = applied(last_result="failed", reason="ProgramError", message="boom: token s3cr3t", settled_commit=None,
+                    outputs_digest="0123456789abcdef0123")
     text = encode(state, "replica-1")
 
     assert "s3cr3t" not in text and "boom" not in text
     assert set(json.loads(text)) == {"replica", "reconciling", "commit", "since", "blocked", "ready", "ready_reason",
-                                     "observed_commit", "last_result", "reason", "drifted"}
+                                     "observed_commit", "last_result", "reason", "drifted", "outputs_digest"}
     published = decode(text)
     assert published.replica == "replica-1" and published.position == position_of(state)
     assert published.position.blocked == "its last run failed (ProgramError)"
     assert encode(state, "replica-1") == text, "the same position is the same text: not written again"
+    assert published.position.outputs_digest == "0123456789abcdef0123", "a parent's units read it from here"
+
+
+def test_a_position_published_by_an_older_replica_has_no_outputs_digest_and_is_still_read():
+    data = json.loads(encode(applied(outputs_digest="0123456789abcdef0123"), "replica-1"))
+    del data["outputs_digest"]
+
+    published = decode(json.dumps(data))
+
+    assert published.position.outputs_digest is None and published.position.commit == A
 
 
 @pytest.mark.parametrize("holder, publisher, reconciling, lapsed, why", [

@@ -59,7 +59,7 @@ def test_each_folder_is_a_unit_in_dependency_order_with_the_paths_that_run_it(pr
     manifests = [path for path in web.paths if path.startswith("manifests")]
     assert manifests == ["manifests/web/more.yaml", "manifests/web/page.yaml"], "another unit's manifests never run it"
     assert {"Pulumi.yaml", "Pulumi.dev.yaml", "__main__.py", "things.txt"} <= set(web.paths), \
-        "the program, its stack file and everything else outside the manifests run every unit"
+        "the program, its stack file and everything else outside the manifests and the app run every unit"
     assert "manifests" not in web.paths
 
 
@@ -73,6 +73,37 @@ def test_a_project_in_a_folder_gets_paths_from_the_repository_root(remote, tiny_
     assert "manifests/web/page.yaml" not in web.paths and "infra/manifests/web/page.yaml" in web.paths
     assert {"README.md", "infra/Pulumi.dev.yaml", "infra/__main__.py"} <= set(web.paths)
     assert "infra" not in web.paths and "infra/manifests" not in web.paths
+
+
+def test_the_app_folder_runs_no_unit_its_image_reaches_them_through_the_parent(remote, tiny_spec, tmp_path):
+    app = {"app/main.py": "print('hi')\n", "app/Dockerfile": "FROM scratch\n"}
+    remote.commit("a project with an app", {**TINY_PROJECT, "Pulumi.dev.yaml": UNITS, **MANIFESTS, **app})
+
+    web = plan(tiny_spec, tmp_path, remote.head())[2]
+
+    assert not [path for path in web.paths if path.startswith("app")], "the parent's outputs run the units instead"
+    assert {"Pulumi.yaml", "Pulumi.dev.yaml", "__main__.py", "things.txt"} <= set(web.paths)
+
+
+def test_an_app_folder_deeper_in_the_tree_leaves_its_neighbours_running_the_units(remote, tiny_spec, tmp_path):
+    stack_file = UNITS.replace("config:\n", "config:\n  pulumi-gitops:appDir: src/app\n")
+    files = {"src/app/main.py": "print('hi')\n", "src/lib.py": "X = 1\n", "app/notes.txt": "not the app\n"}
+    remote.commit("the app under src/", {**TINY_PROJECT, "Pulumi.dev.yaml": stack_file, **MANIFESTS, **files})
+
+    web = plan(tiny_spec, tmp_path, remote.head())[2]
+
+    assert "src/lib.py" in web.paths and "app" in web.paths
+    assert "src" not in web.paths and not [path for path in web.paths if path.startswith("src/app")]
+
+
+def test_an_app_folder_that_is_the_whole_project_leaves_each_unit_its_own_files(remote, tiny_spec, tmp_path):
+    stack_file = UNITS.replace("config:\n", "config:\n  pulumi-gitops:appDir: .\n")
+    remote.commit("the whole project is the image", {**TINY_PROJECT, "Pulumi.dev.yaml": stack_file, **MANIFESTS})
+
+    web = plan(tiny_spec, tmp_path, remote.head())[2]
+
+    assert web.paths == ("manifests/web/more.yaml", "manifests/web/page.yaml"), \
+        "any other change changes the image, and so the parent's outputs the unit reads"
 
 
 def test_the_manifests_folder_the_reconciler_overrides_is_the_one_planned(remote, tiny_spec, tmp_path):

@@ -241,6 +241,7 @@ def test_a_parents_units_share_units_parallel_slots_for_their_passes(tiny_spec):
 
     class HeldPass:
         spec = None
+        recorder = SimpleNamespace(position_of=lambda name: SimpleNamespace(outputs_digest=None))
 
         def reconcile(self, trigger: str, force: bool = False) -> Pass:
             entered.set()

@@ -99,6 +99,32 @@ def test_units_run_in_dependency_order_side_by_side_only_when_their_files_change
     assert status["tiny.web"]["last_applied_commit"] == first
 
 
+def test_a_commit_to_the_app_runs_the_units_only_when_the_parents_image_changes(project, tmp_path, engine_env):
+    project.commit("the app", {"app/version.txt": "1\n", "app/notes.md": "first\n"})
+    config = config_file(tmp_path, project)
+    assert once(config, engine_env)[0] == 0
+    units = ("tiny.api", "tiny.jobs", "tiny.platform", "tiny.web")
+
+    project.commit("the app's notes", {"app/notes.md": "second\n"})
+    code, same_image = once(config, engine_env)
+    project.commit("the app's next version", {"app/version.txt": "2\n"})
+    code_new, new_image = once(config, engine_env)
+
+    assert code == code_new == 0
+    assert results(same_image) == {"tiny": ("applied", None), **{unit: ("skipped", None) for unit in units}}
+    assert results(new_image) == {name: ("applied", None) for name in ("tiny", *units)}, \
+        "every unit reads the parent's image: each runs again"
+    state_dir = tmp_path / "reconciler-state"
+    store = StatusStore(state_dir / "status.sqlite", read_only=True)
+    try:
+        digest = store.stack_state("tiny").outputs_digest
+    finally:
+        store.close()
+    assert digest is not None
+    kept = b"".join(path.read_bytes() for path in state_dir.glob("status.sqlite*"))
+    assert b"tiny-kubeconfig-s3cr3t" not in kept and b"tiny-app:2" not in kept, "only a digest of the outputs is kept"
+
+
 def test_a_removed_unit_is_destroyed_only_through_the_deletion_guard(project, tmp_path, engine_env):
     config = config_file(tmp_path, project, deletion_guard=0)
     assert once(config, engine_env)[0] == 0
