@@ -256,7 +256,7 @@ def bench_size(size: int, repeat: int, args: argparse.Namespace, env: dict[str, 
                                    event_logs=args.event_logs))
         if "units" in args.layouts:
             manifest_set = ManifestSet.generate(size, f"p{size}u-{run_id}{repeat}", node=node).in_units()
-            ours.append(UnitsSide(workdir / f"units-{size}-{repeat}", env, logs, manifest_set, timeout))
+            ours.append(UnitsSide(workdir / f"units-{size}-{repeat}", env, logs, manifest_set, timeout, args.units_parallel))
         them = None if args.skip_kubectl else KubectlSide(kubectl, theirs, workdir / f"kubectl-{size}-{repeat}", env, logs)
         for step, make in steps:
             slug = step.split()[0]
@@ -424,6 +424,7 @@ def main() -> None:
     parser.add_argument("--layout", default="stack",
                         help="stack (one stack, `pulumi up`), units (unit stacks of ~100 objects by `reconciler once`) "
                              "or stack,units")
+    parser.add_argument("--units-parallel", type=int, default=4, help="the units side's units_parallel (default 4)")
     parser.add_argument("--skip-refresh", action="store_true", help="leave out the `pulumi up --refresh` run")
     parser.add_argument("--skip-kubectl-noop", action="store_true", help="leave out the no-op `kubectl apply` run")
     parser.add_argument("--fast-cleanup", action="store_true",
@@ -464,6 +465,7 @@ def main() -> None:
             "pulumi_env": args.pulumi_env,
             "checkpoints": args.checkpoints,
             "layouts": args.layouts,
+            "units_parallel": args.units_parallel,
             "pulumi_args": args.pulumi_arg,
             "rows": [asdict(r) for r in rows],
         }

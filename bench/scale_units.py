@@ -4,7 +4,7 @@ As users run units: a copy of this project in its own Git repository whose
 Pulumi.local.yaml declares `pulumi-gitops:units: {split: folders}`, and one
 `python -m reconciler once --config ...` per step, which runs the parent stack
 (registry, image, cluster), plans the units and runs their stacks in
-dependency order (`units_parallel`, default 4), checkpoints as the reconciler
+dependency order (`units_parallel`, default 4, `--units-parallel`), checkpoints as the reconciler
 decides (`auto`). What is timed is that whole `once`.
 """
 
@@ -40,7 +40,7 @@ class UnitsSide:
     refreshes = False  # `once` has no `up --refresh`
 
     def __init__(self, root: Path, local_env: dict[str, str], logs: Path, manifest_set: ManifestSet,
-                 timeout: float) -> None:
+                 timeout: float, units_parallel: int = 4) -> None:
         self.project = LocalProject.create(root / "service", local_env)
         self.manifest_set = manifest_set
         self.logs = logs
@@ -57,6 +57,8 @@ class UnitsSide:
             # The stack file's kubeconfig is relative to a laptop's checkout (.state is not in Git).
             "config": {"pulumi-gitops:kubeconfig": local_env["KUBECONFIG"]},
         }
+        self.units_parallel = units_parallel
+        entry["units_parallel"] = units_parallel
         self.config = write_config(root / "reconciler.yaml", [entry], state_dir=str(self.state_dir))
         self.env = {**self.project.env(), PASSPHRASE_ENV: self.project.env()["PULUMI_CONFIG_PASSPHRASE"]}
         # The reconciler gives each stack its backend and passphrase from its config, nothing from its own environment.
@@ -90,7 +92,7 @@ class UnitsSide:
         return measured
 
     def command(self) -> str:
-        return "python -m reconciler once --config <file> --json  (units_parallel 4, checkpoints auto)"
+        return f"python -m reconciler once --config <file> --json  (units_parallel {self.units_parallel}, checkpoints auto)"
 
     def destroy(self, name: str) -> Measurement:
         """Every unit stack but the platform one, 4 at a time, then the platform (Namespaces, CRD), then the parent."""
