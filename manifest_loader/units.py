@@ -103,10 +103,19 @@ def read_units_from_stack_file(project_dir: Union[str, os.PathLike], stack: str)
     name = f"Pulumi.{stack.rsplit('/', 1)[-1]}.yaml"
     path = Path(project_dir) / name
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
-    except (OSError, yaml.YAMLError) as error:
+    except OSError as error:
+        raise UnitError(f"{name}: cannot be read ({error}); fix the file") from None
+    return units_in_stack_file(text, name)
+
+
+def units_in_stack_file(text: str, name: str) -> Optional[UnitSettings]:
+    """The units a stack file's text declares (name: the file, for errors); None when it declares none."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
         raise UnitError(f"{name}: cannot be read ({error}); fix the file") from None
     config = document.get("config") if isinstance(document, dict) else None
     raw = config.get(UNITS_KEY) if isinstance(config, dict) else None

@@ -13,12 +13,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Iterator, Optional
 
 from pulumi import automation as auto
 
-from reconciler.engine.stack_file import copy_stack_file
+from manifest_loader.units import UnitError, units_in_stack_file
+from reconciler.engine.stack_file import copy_stack_file, stack_file_name
 from reconciler.policy.deletion_guard import judge
 from reconciler.preview.run import PreviewRun, live_salt, run_preview
 from reconciler.preview.workspace import PreviewWorkspace, RefNotFound
@@ -61,7 +62,7 @@ def affected_units(workspace: PreviewWorkspace, known: list[UnitRecord], base: O
     parent = workspace.spec
     try:
         planned = _plan_at(workspace, head)
-        if base is None or not planned:
+        if base is None:
             return AffectedUnits(planned)
         fork = run_git(["merge-base", workspace.resolve(base), head], parent.credentials, cwd=workspace.cache).stdout.strip()
         output = run_git(["diff", "--no-renames", "--name-only", "-z", fork, head, "--"], parent.credentials,
@@ -70,6 +71,7 @@ def affected_units(workspace: PreviewWorkspace, known: list[UnitRecord], base: O
         log.warning("cannot tell which units %s changes (%s): previewing them all", head[:12], error, extra={"stack": parent.name})
         return AffectedUnits([record for record in known if record.removed_at is None])
     try:
+        # Also when the head declares none: a pull request turning units off removes them all.
         before = _plan_at(workspace, fork)
     except (UnitPlanError, GitError) as error:
         # A plan the base could not make (the pull request may fix it) removes nothing the head does not hold.
@@ -106,6 +108,21 @@ def removal_preview(
     return dataclasses.replace(run, summary=dataclasses.replace(summary, note=removal_note(parent, record, doomed)))
 
 
+def declares_units(workspace: PreviewWorkspace, commit: str) -> bool:
+    """Whether the parent's stack file at `commit` (read from the preview's Git cache) declares units; True when
+    they cannot be read: the plan then says what is wrong."""
+    spec = workspace.spec
+    path = (PurePosixPath(spec.project_dir) / f"{stack_file_name(spec.stack)}.yaml").as_posix()
+    found = run_git(["cat-file", "blob", f"{commit}:{path.removeprefix('./')}"], spec.credentials, cwd=workspace.cache,
+                    ok_codes=(0, 128))
+    if found.returncode != 0:
+        return False  # no stack file: its config comes from Pulumi.yaml's defaults, and units default to off
+    try:
+        return units_in_stack_file(found.stdout, path) is not None
+    except UnitError:
+        return True
+
+
 def removal_note(parent: StackSpec, record: UnitRecord, doomed: Optional[int]) -> str:
     """How a removed unit's stack goes (units/removal.py): at once, or only through the parent's deletion guard."""
     gone = (f"This pull request removes unit `{record.unit}`: once it is merged, the reconciler destroys the unit's "
@@ -122,5 +139,7 @@ def removal_note(parent: StackSpec, record: UnitRecord, doomed: Optional[int]) -
 
 
 def _plan_at(workspace: PreviewWorkspace, commit: str) -> list[UnitRecord]:
+    if not declares_units(workspace, commit):
+        return []  # most stacks: no checkout only to find that out
     with workspace.checkout(commit) as checkout:
         return read_plan(workspace.spec, checkout, commit) or []

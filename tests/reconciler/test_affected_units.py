@@ -69,3 +69,27 @@ def test_a_stack_without_units_affects_none(tiny_spec, tmp_path, remote):
     affected = affected_units(workspace, [], "main", workspace.resolve(head))
 
     assert (affected.changed, affected.removed) == ([], [])
+
+
+def test_a_stack_without_units_on_either_side_checks_nothing_out(tiny_spec, tmp_path, remote, monkeypatch):
+    remote.commit("no units", {**TINY_PROJECT, **objects("web", "page")})
+    head = pull_request(remote, objects("web", "banner"))
+    workspace = PreviewWorkspace(tiny_spec, tmp_path / "state")
+    checkouts: list[str] = []
+    real_checkout = workspace.checkout
+    monkeypatch.setattr(workspace, "checkout", lambda commit: checkouts.append(commit) or real_checkout(commit))
+
+    affected = affected_units(workspace, [], "main", workspace.resolve(head))
+
+    assert (affected.changed, affected.removed, checkouts) == ([], [], [])
+
+
+def test_units_the_pull_request_turns_off_are_removed_and_the_ones_it_turns_on_previewed(tiny_spec, tmp_path, remote):
+    remote.commit("units", {**TINY_PROJECT, "Pulumi.dev.yaml": STACK_FILE, **objects("platform", "namespace"),
+                            **objects("web", "page")})
+    off = pull_request(remote, {"Pulumi.dev.yaml": "config: {}\n"})
+    workspace = PreviewWorkspace(tiny_spec, tmp_path / "state")
+
+    turned_off = affected_units(workspace, [], "main", workspace.resolve(off))
+
+    assert (turned_off.changed, names(turned_off.removed)) == ([], ["tiny.platform", "tiny.web"])
