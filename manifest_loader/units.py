@@ -273,6 +273,23 @@ def _assign(files: list[str], settings: UnitSettings) -> dict[str, list[str]]:
     return unit_files
 
 
+def unit_claims(settings: UnitSettings, unit: str) -> tuple[str, ...]:
+    """Globs (relative to the manifests folder) of every file the settings would give `unit`, the files a commit
+    deletes included: its paths, and with split: folders its folder (the root unit: the files directly in it).
+    A superset where another unit's paths take a file from its folder."""
+    claims = [path for entry in settings.entries if entry.name == unit for path in entry.paths]
+    if settings.split == "folders":
+        claims.append(f"{unit}/**")
+        if unit == ROOT_UNIT:
+            claims.append("*")
+    return tuple(claims)
+
+
+def claimed(path: str, claims: Iterable[str]) -> bool:
+    """Whether a path matches one of the globs (`*` within a folder, `**` across folders)."""
+    return any(_glob_regex(claim).fullmatch(path) for claim in claims)
+
+
 def _folder_unit(file: str, source: str) -> str:
     if "/" not in file:
         return ROOT_UNIT

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Callable, Optional
 
+from manifest_loader.units import claimed
 from reconciler import promotion
 from reconciler.decision import Action, decide, drift_due_at
 from reconciler.desired_state import config_digest, outputs_digest
@@ -188,14 +189,15 @@ class StackReconciler:
         return True
 
     def filter(self, ctx: PassContext) -> bool:
-        """A commit that changes nothing under the stack's `paths` (and no config change) is skipped."""
+        """A commit that changes nothing under the stack's `paths` (nor, for a unit, a file its split gives it: a
+        deleted one too) and no config change is skipped."""
         last = ctx.state.last_applied_commit
         if ctx.action is not Action.APPLY or not self.spec.paths or last is None:
             return True
         if ctx.state.last_applied_digest != ctx.digest:
             return True
         changed = self.workspace.changed_files(last, ctx.commit)
-        if changed is None or any(under_paths(path, self.spec.paths) for path in changed):
+        if changed is None or any(touches(self.spec, path) for path in changed):
             return True
         ctx.outcome.result = Result.SKIPPED
         log.info("nothing under %s changed since %s: skipped", ", ".join(self.spec.paths), last[:12],
@@ -282,6 +284,11 @@ class StackReconciler:
         if due is not None:
             moments.append(due)
         return max(min(moments) - now, 0.0)
+
+
+def touches(spec: StackSpec, path: str) -> bool:
+    """Whether a change to a repository path runs the stack: under its `paths`, or (a unit) one of its claims."""
+    return under_paths(path, spec.paths) or (spec.unit is not None and claimed(path, spec.unit.claims))
 
 
 def under_paths(path: str, prefixes: tuple[str, ...]) -> bool:

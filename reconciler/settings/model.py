@@ -71,6 +71,7 @@ class UnitLink:
     unit: str  # the unit's name in the parent's plan
     waits_for: tuple[str, ...]  # entry names: the parent, then the units it depends on
     parent_outputs: Optional[str] = None  # the digest of the parent's outputs it reads, once the parent published one
+    claims: tuple[str, ...] = ()  # globs of the files its split gives it (units/record.py): a change to one runs it
 
 
 @dataclass(frozen=True)

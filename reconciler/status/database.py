@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -18,3 +19,14 @@ def open_database(path: Path, schema: str, read_only: bool) -> sqlite3.Connectio
         db.executescript(schema)
     db.row_factory = sqlite3.Row
     return db
+
+
+def add_missing_columns(db: sqlite3.Connection, schema: str) -> None:
+    """A table an older version wrote gets the columns added since (empty, or their default)."""
+    for table, create in re.findall(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*?)\n\);", schema, re.S):
+        present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        for line in create.strip().splitlines():
+            column = line.strip().rstrip(",")
+            if column.split()[0] not in present:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+    db.commit()

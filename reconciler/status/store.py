@@ -9,7 +9,6 @@ commit, class and message) bumps that row's `attempts` instead of adding rows.
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import threading
 import time
@@ -17,7 +16,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
-from reconciler.status.database import open_database
+from reconciler.status.database import add_missing_columns, open_database
 from reconciler.status.model import ChangeCounts
 
 from .model import Condition, Result, RunOutcome, StackState
@@ -84,17 +83,7 @@ class StatusStore:
         self._lock = threading.Lock()
         self._db = open_database(path, SCHEMA, read_only)
         if not read_only:
-            self._add_missing_columns()
-
-    def _add_missing_columns(self) -> None:
-        """A store written by an older version gets the columns added since (they start empty)."""
-        for table, create in re.findall(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*?)\n\);", SCHEMA, re.S):
-            present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
-            for line in create.strip().splitlines():
-                column = line.strip().rstrip(",")
-                if column.split()[0] not in present:
-                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
-        self._db.commit()
+            add_missing_columns(self._db, SCHEMA)
 
     def close(self) -> None:
         with self._lock:

@@ -1,8 +1,9 @@
 """A parent stack's units at one commit: its Pulumi.<stack>.yaml's `pulumi-gitops:units`, planned over its manifests.
 
 The plan is read from a checkout of its own (the parent's is busy with the parent's runs). A unit runs when
-its own manifest files change, or anything outside the manifests and app folders does (the program, a stack
-file): a commit that changes only other units' manifests skips it. The app folder reaches a unit only through
+its own manifest files change (or one its split gives it is deleted: its `claims`), or anything outside the
+manifests and app folders does (the program, a stack file): a commit that changes only other units' manifests
+skips it. The app folder reaches a unit only through
 the parent's image, which is in the unit's desired state (desired_state.py): a commit there runs the units
 once the parent's update changed the image, not before.
 """
@@ -14,7 +15,7 @@ from typing import Any, Optional
 
 import yaml
 
-from manifest_loader.units import UnitError, plan_units, read_units_from_stack_file, unit_stack_name
+from manifest_loader.units import UnitError, plan_units, read_units_from_stack_file, unit_claims, unit_stack_name
 from reconciler.engine.stack_file import StackFile, stack_file_name
 from reconciler.settings import StackSpec
 from reconciler.source.checkout import StackCheckout
@@ -56,7 +57,7 @@ def read_plan(parent: StackSpec, checkout: StackCheckout, commit: str) -> Option
             name=unit_entry_name(parent.name, unit.name), parent=parent.name, unit=unit.name,
             pulumi_stack=unit_stack_name(parent.stack, unit.name), position=position, files=unit.files,
             depends_on=unit.depends_on, paths=(*outside, *(_normal(manifests / file) for file in unit.files)),
-            planned_at=commit,
+            planned_at=commit, claims=tuple(_normal(manifests / claim) for claim in unit_claims(settings, unit.name)),
         )
         for position, unit in enumerate(plan.units)
     ]

@@ -23,7 +23,7 @@ from reconciler.engine.stack_file import copy_stack_file, stack_file_name
 from reconciler.policy.deletion_guard import judge
 from reconciler.preview.run import PreviewRun, live_salt, run_preview
 from reconciler.preview.workspace import PreviewWorkspace, RefNotFound
-from reconciler.reconcile import under_paths
+from reconciler.reconcile import touches
 from reconciler.settings import ServiceConfig, StackSpec
 from reconciler.source.git_command import GitError, run_git
 from reconciler.telemetry.redaction import Redactor
@@ -79,7 +79,7 @@ def affected_units(workspace: PreviewWorkspace, known: list[UnitRecord], base: O
         before = []
     changed = [path for path in output.split("\0") if path]
     names = {record.name for record in planned}
-    return AffectedUnits([record for record in planned if any(under_paths(path, record.paths) for path in changed)],
+    return AffectedUnits([record for record in planned if any(touches(unit_spec(parent, record), path) for path in changed)],
                          [record for record in before if record.name not in names])
 
 

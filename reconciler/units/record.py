@@ -15,9 +15,12 @@ class UnitRecord:
     position: int  # in the plan's dependency order
     files: tuple[str, ...]  # its manifest files, relative to the manifests folder
     depends_on: tuple[str, ...]  # unit names
-    paths: tuple[str, ...]  # repository paths: a commit changing none of them skips the unit
+    paths: tuple[str, ...]  # repository paths: a commit changing none of them (and no claim) skips the unit
     planned_at: str  # the parent's commit the plan was read from
     removed_at: Optional[str] = None  # the commit whose plan no longer holds it: its stack is being removed
+    # Globs from the repository's root of the files its split gives it: a file deleted since it last ran is in
+    # none of today's `paths`, but still runs it (to delete its objects).
+    claims: tuple[str, ...] = ()
 
     def as_status(self) -> dict[str, object]:
         return {

@@ -29,5 +29,6 @@ def unit_spec(parent: StackSpec, record: UnitRecord, parent_outputs: Optional[st
         paths=record.paths,
         config=(*parent.config, ConfigOverride(UNIT_CONFIG_KEY, record.unit)),
         promote_from=None, soak=0.0, require_healthy=False, review_stacks=None,
-        unit=UnitLink(parent=parent.name, unit=record.unit, waits_for=waits_for, parent_outputs=parent_outputs),
+        unit=UnitLink(parent=parent.name, unit=record.unit, waits_for=waits_for, parent_outputs=parent_outputs,
+                      claims=record.claims),
     )

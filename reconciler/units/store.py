@@ -8,7 +8,7 @@ import threading
 from dataclasses import fields
 from pathlib import Path
 
-from reconciler.status.database import open_database
+from reconciler.status.database import add_missing_columns, open_database
 
 from .record import UnitRecord
 
@@ -23,17 +23,20 @@ CREATE TABLE IF NOT EXISTS units (
     depends_on TEXT NOT NULL,
     paths TEXT NOT NULL,
     planned_at TEXT NOT NULL,
-    removed_at TEXT
+    removed_at TEXT,
+    claims TEXT NOT NULL DEFAULT '[]'
 );
 """
 _COLUMNS = [field.name for field in fields(UnitRecord)]
-_LISTS = ("files", "depends_on", "paths")
+_LISTS = ("files", "depends_on", "paths", "claims")
 
 
 class UnitStore:
     def __init__(self, path: Path, read_only: bool = False) -> None:
         self._lock = threading.Lock()
         self._db = open_database(path, SCHEMA, read_only)
+        if not read_only:
+            add_missing_columns(self._db, SCHEMA)
 
     def close(self) -> None:
         with self._lock:

@@ -93,3 +93,14 @@ def test_units_the_pull_request_turns_off_are_removed_and_the_ones_it_turns_on_p
     turned_off = affected_units(workspace, [], "main", workspace.resolve(off))
 
     assert (turned_off.changed, names(turned_off.removed)) == ([], ["tiny.platform", "tiny.web"])
+
+
+def test_a_pull_request_deleting_a_units_file_previews_that_unit(tiny_spec, tmp_path, remote):
+    remote.commit("units", {**TINY_PROJECT, "Pulumi.dev.yaml": STACK_FILE, **objects("platform", "namespace"),
+                            **objects("web", "page", "banner")})
+    head = pull_request(remote, {"manifests/web/banner.yaml": None})
+    workspace = PreviewWorkspace(tiny_spec, tmp_path / "state")
+
+    affected = affected_units(workspace, [], "main", workspace.resolve(head))
+
+    assert (names(affected.changed), affected.removed) == (["tiny.web"], [])

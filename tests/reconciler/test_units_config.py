@@ -106,6 +106,48 @@ def test_an_app_folder_that_is_the_whole_project_leaves_each_unit_its_own_files(
         "any other change changes the image, and so the parent's outputs the unit reads"
 
 
+def test_each_unit_claims_the_files_its_split_gives_it_deleted_ones_too(remote, tiny_spec, tmp_path):
+    stack_file = UNITS.replace("      web: {dependsOn: [platform]}\n", "      web: {paths: [\"extra/*.yaml\"]}\n")
+    remote.commit("units, one with extra paths", {**TINY_PROJECT, "Pulumi.dev.yaml": stack_file, **MANIFESTS,
+                                                  "manifests/extra/one.yaml": MANIFESTS["manifests/web/page.yaml"].replace("page", "one"),
+                                                  "manifests/top.yaml": MANIFESTS["manifests/web/more.yaml"].replace("more", "top")})
+
+    claims = {record.unit: record.claims for record in plan(tiny_spec, tmp_path, remote.head())}
+
+    assert claims["web"] == ("manifests/extra/*.yaml", "manifests/web/**")
+    assert claims["root"] == ("manifests/root/**", "manifests/*"), "the files directly in the manifests folder"
+    web = unit_spec(tiny_spec, plan(tiny_spec, tmp_path, remote.head())[-1])
+    assert web.unit is not None and web.unit.claims == claims[web.unit.unit]
+
+
+def test_a_store_written_before_claims_gets_the_column_and_reads_as_before(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "status.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(UNIT_STORE_BEFORE_CLAIMS)
+    old.execute("INSERT INTO units VALUES ('tiny.web', 'tiny', 'web', 'dev.web', 0, '[\"web/a.yaml\"]', '[]', "
+                "'[\"manifests/web/a.yaml\"]', 'abc', NULL)")
+    old.commit()
+    old.close()
+
+    store = UnitStore(path)
+    try:
+        (record,) = store.of("tiny")
+        assert (record.files, record.claims) == (("web/a.yaml",), ())
+        store.save(dataclasses.replace(record, claims=("manifests/web/**",)))
+        assert store.of("tiny")[0].claims == ("manifests/web/**",)
+    finally:
+        store.close()
+
+
+UNIT_STORE_BEFORE_CLAIMS = """
+CREATE TABLE units (name TEXT PRIMARY KEY, parent TEXT NOT NULL, unit TEXT NOT NULL, pulumi_stack TEXT NOT NULL,
+    position INTEGER NOT NULL, files TEXT NOT NULL, depends_on TEXT NOT NULL, paths TEXT NOT NULL,
+    planned_at TEXT NOT NULL, removed_at TEXT);
+"""
+
+
 def test_the_manifests_folder_the_reconciler_overrides_is_the_one_planned(remote, tiny_spec, tmp_path):
     moved = {path.replace("manifests/", "k8s/"): text for path, text in MANIFESTS.items()}
     remote.commit("manifests in k8s/", {**TINY_PROJECT, "Pulumi.dev.yaml": UNITS, **moved})

@@ -38,7 +38,7 @@ HOUR = 3600.0
 def record(unit: str, *depends_on: str, removed_at: Optional[str] = None) -> UnitRecord:
     return UnitRecord(name=f"tiny.{unit}", parent="tiny", unit=unit, pulumi_stack=f"dev.{unit}", position=0,
                       files=(f"{unit}/a.yaml",), depends_on=depends_on, paths=(f"manifests/{unit}/a.yaml",), planned_at=A,
-                      removed_at=removed_at)
+                      removed_at=removed_at, claims=(f"manifests/{unit}/**",))
 
 
 @pytest.fixture
@@ -88,6 +88,22 @@ def test_a_unit_waits_for_the_units_it_depends_on_and_independent_ones_do_not(fa
     waits(apps_first, f"waiting for tiny.platform to apply {A[:12]}")
     assert web.outcome.result.value == "applied", "web depends on nothing but the parent"
     assert apps_then.outcome.result.value == "applied"
+
+
+def test_a_commit_deleting_a_units_file_runs_that_unit_and_no_other(family):
+    parent, units = family
+    parent.run()
+    for unit in units.values():
+        unit.run()
+    parent.workspace.head = B
+    parent.run()
+    for unit in units.values():
+        unit.workspace.head = B
+        unit.workspace.changes[(A, B)] = ["manifests/web/gone.yaml"]  # in no unit's files at B: deleted there
+
+    results = {name: unit.run().outcome.result.value for name, unit in units.items()}
+
+    assert results == {"platform": "skipped", "apps": "skipped", "web": "applied"}, "web's split gave it that file"
 
 
 def test_a_failing_unit_blocks_only_its_dependents(family):

@@ -99,6 +99,19 @@ def test_units_run_in_dependency_order_side_by_side_only_when_their_files_change
     assert status["tiny.web"]["last_applied_commit"] == first
 
 
+def test_a_commit_deleting_a_units_file_deletes_its_object_through_that_unit_only(project, tmp_path, engine_env):
+    config = config_file(tmp_path, project)
+    assert once(config, engine_env)[0] == 0
+
+    project.commit("no more cart", {"manifests/web/cart.yaml": None})
+    code, lines = once(config, engine_env)
+
+    assert code == 0
+    assert results(lines) == {"tiny": ("applied", None), "tiny.web": ("applied", None), "tiny.api": ("skipped", None),
+                              "tiny.jobs": ("skipped", None), "tiny.platform": ("skipped", None)}
+    assert lines["tiny.web"]["changes"]["delete"] == 1, "the file is in none of today's paths: its unit runs all the same"
+
+
 def test_a_commit_to_the_app_runs_the_units_only_when_the_parents_image_changes(project, tmp_path, engine_env):
     project.commit("the app", {"app/version.txt": "1\n", "app/notes.md": "first\n"})
     config = config_file(tmp_path, project)
