@@ -20,7 +20,8 @@ from manifest_loader import LoadedManifests, ManifestError, load_manifests, rend
 from manifest_loader.kube_client import KubeClient
 from manifest_loader.review_namespace import into_review_namespace
 from manifest_loader.server_dry_run import server_dry_run
-from manifest_loader.units import UnitSettings, plan_units
+from manifest_loader.unit_plan_file import handed_unit
+from manifest_loader.units import Unit, UnitSettings, plan_units
 from source_revision import FolderRevision, folder_revision, paths_revision
 from stack_settings import ReconcilerSettings, StackSettings, UnitStack, read_stack_settings
 
@@ -90,9 +91,7 @@ def _parent_of_units(settings: StackSettings, units: UnitSettings) -> None:
 
 def _unit_stack(settings: StackSettings, unit_stack: UnitStack) -> None:
     """One unit's manifests, on the cluster and with the image of the parent stack."""
-    assert settings.units is not None, "read_stack_settings refuses a unit without units"
-    plan = plan_units(settings.manifests_dir, settings.units, default_namespace=settings.default_namespace)
-    unit = plan.get(unit_stack.name)
+    unit = _unit_of(settings, unit_stack)
     manifests = _load(settings, files=unit.files)
     _dry_run_if_local(settings, manifests, folder_revision(settings.app_dir))
     parent = ParentStack(
@@ -115,6 +114,18 @@ def _unit_stack(settings: StackSettings, unit_stack: UnitStack) -> None:
     pulumi.export("commit", manifests.commit)
     pulumi.export("manifestsDirty", manifests.dirty)
     pulumi.export("objects", workloads.object_ids)
+
+
+def _unit_of(settings: StackSettings, unit_stack: UnitStack) -> Unit:
+    """The unit's files and dependencies: from the reconciler's plan when it handed one for this commit, else
+    planned here over every manifest (a run by hand)."""
+    handed, why_not = handed_unit(settings.manifests_dir, pulumi.get_stack(), unit_stack.name)
+    if handed is not None:
+        return handed
+    pulumi.log.debug(f"planning the units here: {why_not}")
+    assert settings.units is not None, "read_stack_settings refuses a unit without units"
+    plan = plan_units(settings.manifests_dir, settings.units, default_namespace=settings.default_namespace)
+    return plan.get(unit_stack.name)
 
 
 @dataclass(frozen=True)

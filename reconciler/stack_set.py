@@ -136,6 +136,7 @@ class StackSet:
             spec, parent, lambda: self.store.stack_state(parent.name).encryption_salt, self.config.state_dir,
             pulumi_root(self.config), self.redactor, self.config.retry,
             remembered_salt=lambda: recorder.state().encryption_salt, remember_salt=recorder.remember_salt,
+            record_of=lambda: self.units.record(parent.name, spec.name),
         )
         self.recorders[spec.name] = recorder
         self.reconcilers[spec.name] = UnitReconciler(

@@ -98,8 +98,13 @@ class StackWorkspace:
                 remembered_salt=self._salts[0], remember_salt=self._salts[1], read_outputs=False,
                 # Kept in a file: each `once` is a new process, and each `config set --secret` a CLI start.
                 ciphertexts=Ciphertexts(self.root / "ciphertexts.json", self.spec.passphrase.value if self.spec.passphrase else None),
+                extra_env=self.engine_env(),
             )
         return self._session
+
+    def engine_env(self) -> dict[str, str]:
+        """Variables every engine run of this stack gets besides its spec's (a unit's plan file)."""
+        return {}
 
     # Source
 

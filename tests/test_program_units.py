@@ -6,8 +6,10 @@ import json
 import git
 import pytest
 
+import program
 from manifest_loader import ManifestError
-from manifest_loader.units import UnitError
+from manifest_loader.unit_plan_file import PLAN_FILE_ENV, UnitPlanFile, write_unit_plan
+from manifest_loader.units import UnitError, plan_units
 from program import gitops_program
 from stack_settings import StackConfigError
 from testsupport.pulumi_mocks import (
@@ -160,3 +162,88 @@ def test_units_config_is_read_as_the_stack_file_holds_it(split_repo):
         "all": {"paths": ["**"]}}})})
 
     assert [unit["name"] for unit in run.exports["units"]] == ["all"]
+
+
+def handed_plan(monkeypatch, tmp_path, **fields):
+    """The plan file the reconciler writes beside a unit's checkout, named in the program's environment."""
+    path = tmp_path / "state" / "unit-plan.json"
+    write_unit_plan(path, UnitPlanFile(**{
+        "stack": "dev.apps", "unit": "apps", "files": ("apps/deployment.yaml",), "depends_on": ("elsewhere",), **fields,
+    }))
+    monkeypatch.setenv(PLAN_FILE_ENV, str(path))
+    return path
+
+
+def planning_spy(monkeypatch):
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append(args)
+        return plan_units(*args, **kwargs)
+
+    monkeypatch.setattr(program, "plan_units", spy)
+    return calls
+
+
+def test_a_unit_stack_takes_its_files_from_the_plan_the_reconciler_handed_it_for_its_commit(
+    split_repo, monkeypatch, tmp_path,
+):
+    handed_plan(monkeypatch, tmp_path, commit=git.Repo(split_repo).head.commit.hexsha)
+    calls = planning_spy(monkeypatch)
+
+    run = run_stack("dev.apps", split_repo)
+
+    assert calls == [], "no planning: the other units' manifests are not read"
+    assert deployed(run) == {("Deployment", "demo")}, "the handed plan's one file, not the four the folder holds"
+    assert (run.exports["unit"], run.exports["dependsOn"]) == ("apps", ["elsewhere"])
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [lambda older: {"commit": older}, lambda older: {"unit": "platform"}, lambda older: {"stack": "prod.apps"}],
+    ids=["planned-at-the-commit-before", "another-unit", "another-stack"],
+)
+def test_a_handed_plan_for_another_commit_unit_or_stack_is_ignored(split_repo, monkeypatch, tmp_path, fields):
+    repo = git.Repo(split_repo)
+    older = repo.head.commit.hexsha
+    (split_repo / "manifests" / "apps" / "more.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: more, namespace: demo}\n")
+    repo.git.add("--all")
+    repo.git.commit("-m", "one more ConfigMap in apps")
+    head = repo.head.commit.hexsha
+    handed_plan(monkeypatch, tmp_path, **{"commit": head, **fields(older)})
+    calls = planning_spy(monkeypatch)
+
+    run = run_stack("dev.apps", split_repo)
+
+    assert len(calls) == 1, "planned here"
+    assert ("ConfigMap", "more") in deployed(run) and ("Service", "demo") in deployed(run)
+    assert run.exports["dependsOn"] == ["platform"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["{not json", "[]", json.dumps({"format": 2, "stack": "dev.apps", "unit": "apps", "commit": "HEAD",
+                                     "files": ["apps/deployment.yaml"], "dependsOn": []}),
+     json.dumps({"format": 1, "stack": "dev.apps", "unit": "apps", "commit": "HEAD", "files": "apps/deployment.yaml",
+                 "dependsOn": []})],
+    ids=["not-json", "not-a-map", "another-format", "files-not-a-list"],
+)
+def test_a_handed_plan_that_cannot_be_read_is_no_error_the_unit_plans_itself(
+    split_repo, monkeypatch, tmp_path, text,
+):
+    head = git.Repo(split_repo).head.commit.hexsha
+    path = handed_plan(monkeypatch, tmp_path, commit=head)
+    path.write_text(text.replace('"HEAD"', json.dumps(head)))
+    calls = planning_spy(monkeypatch)
+
+    run = run_stack("dev.apps", split_repo)
+
+    assert len(calls) == 1
+    assert len(deployed(run)) == 4
+
+
+def test_a_handed_plan_file_that_is_gone_is_no_error_either(split_repo, monkeypatch, tmp_path):
+    monkeypatch.setenv(PLAN_FILE_ENV, str(tmp_path / "no-such-plan.json"))
+
+    assert len(deployed(run_stack("dev.apps", split_repo))) == 4

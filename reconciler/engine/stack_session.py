@@ -90,6 +90,7 @@ class StackSession:
         env: Optional[Mapping[str, str]] = None,
         ciphertexts: Optional[Ciphertexts] = None,
         read_outputs: bool = True,
+        extra_env: Optional[Mapping[str, str]] = None,
     ) -> None:
         self.spec = spec
         self.project_path = project_path
@@ -102,6 +103,8 @@ class StackSession:
         self._read_outputs = read_outputs
         # The whole environment of the CLI when given (a preview's sandbox); else workspace_env over the service's.
         self._env = env
+        # Variables of this stack's own, on top of either (a unit's plan file).
+        self._extra_env = dict(extra_env or {})
         self._stack: Optional[auto.Stack] = None
         self._salt: Optional[str] = None
         self._learned_config: Optional[str] = None
@@ -115,7 +118,7 @@ class StackSession:
             kind = _NamedStackWorkspace if not self._create else auto.LocalWorkspace if self._read_outputs else _OutputlessWorkspace
             workspace = kind(
                 work_dir=str(self.project_path),
-                env_vars=dict(self._env) if self._env is not None else workspace_env(self.spec),
+                env_vars={**(dict(self._env) if self._env is not None else workspace_env(self.spec)), **self._extra_env},
                 pulumi_command=self._command,
             )
             if self._create:

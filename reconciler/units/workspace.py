@@ -2,6 +2,8 @@
 
 The copy keeps the parent's encryption salt (from the file, else the one the parent's state uses), so the
 parent's passphrase decrypts the secrets committed there, and nothing has to be committed for a unit.
+Beside the checkout it writes the unit's plan (manifest_loader/unit_plan_file.py) for the program, which then
+need not plan every unit again.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Callable, Optional
 
 from pulumi import automation as auto
 
+from manifest_loader.unit_plan_file import PLAN_FILE_ENV, UnitPlanFile, write_unit_plan
 from reconciler.engine.event_log import EventLog
 from reconciler.engine.operations import EngineReport, OperationFailed
 from reconciler.engine.stack_file import copy_stack_file
@@ -18,6 +21,8 @@ from reconciler.settings import RetryPolicy, StackSpec
 from reconciler.status.model import ChangeCounts
 from reconciler.telemetry.redaction import Redactor
 from reconciler.workspace import StackWorkspace
+
+from .record import UnitRecord
 
 # Resources every stack has: its root, its providers, its reference to the parent. Removing a unit's stack
 # deletes them too; the deletion guard counts what a unit deploys.
@@ -29,14 +34,33 @@ class UnitWorkspace(StackWorkspace):
         self, spec: StackSpec, parent: StackSpec, parent_salt: Callable[[], Optional[str]], state_dir: Path,
         pulumi_root: Optional[str], redactor: Redactor, retry: RetryPolicy,
         remembered_salt: Callable[[], Optional[str]], remember_salt: Callable[[str], None],
+        record_of: Callable[[], Optional[UnitRecord]],
     ) -> None:
         super().__init__(spec, state_dir, pulumi_root, redactor, retry, remembered_salt, remember_salt)
         self.parent = parent
         self._parent_salt = parent_salt
+        self._record_of = record_of
+        # Outside the checkout, so no commit can bring or change it.
+        self.plan_file = self.root / "unit-plan.json"
+
+    def engine_env(self) -> dict[str, str]:
+        return {PLAN_FILE_ENV: str(self.plan_file)}
 
     def check_out(self, commit: str) -> None:
         super().check_out(commit)
         copy_stack_file(self.checkout.project_path, self.parent.stack, self.spec.stack, self._parent_salt)
+        self._hand_plan()
+
+    def _hand_plan(self) -> None:
+        """The unit's current record for the program; the program itself checks that it is for the commit it runs."""
+        record = self._record_of()
+        if record is None or record.removed_at is not None:
+            self.plan_file.unlink(missing_ok=True)
+            return
+        write_unit_plan(self.plan_file, UnitPlanFile(
+            stack=record.pulumi_stack.rsplit("/", 1)[-1], unit=record.unit, commit=record.planned_at,
+            files=record.files, depends_on=record.depends_on,
+        ))
 
     def outputs_for_units(self) -> None:
         """None: a unit's stack file is its parent's copy, units declared and all, but a unit has no units."""
