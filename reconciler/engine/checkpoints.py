@@ -9,7 +9,9 @@ world but not in the state. That is safe only for what the next pass finds and t
 - providers, component resources and the stack itself: nothing outside the state;
 - docker-build images: a push is content-addressed and repeated as it is by the next run, checkpoints or not.
 Anything else (a registry repository, a cluster, a bucket) would be left behind unrecorded, so its stack keeps
-checkpoints. A stack's first run (an empty state) keeps them too: what it will hold is not known yet.
+checkpoints. A stack's first run (an empty state) keeps them too: what it will hold is not known yet. Except a
+unit stack's: the program deploys only its unit's manifests there (program.py), so it skips them from its first
+run, which is most of a unit's cost.
 """
 
 from __future__ import annotations
@@ -42,12 +44,13 @@ def taken_back(resource: Mapping[str, Any]) -> bool:
     return kind.startswith("kubernetes:") and not kind.startswith("kubernetes:helm.sh/")
 
 
-def skips_checkpoints(mode: str, resources: Sequence[Mapping[str, Any]], can_sweep: bool) -> bool:
-    """auto skips only for a state of Kubernetes objects (and what holds them) whose cluster a recovery can sweep."""
+def skips_checkpoints(mode: str, resources: Sequence[Mapping[str, Any]], can_sweep: bool, unit: bool = False) -> bool:
+    """auto skips only for a state of Kubernetes objects (and what holds them) whose cluster a recovery can sweep;
+    for a unit stack also before it holds any."""
     if mode != AUTO:
         return mode == SKIP
     objects = [r for r in resources if r.get("custom") and str(r.get("type", "")).startswith("kubernetes:")]
-    return can_sweep and bool(objects) and all(taken_back(r) for r in resources)
+    return can_sweep and (unit or bool(objects)) and all(taken_back(r) for r in resources)
 
 
 def last_state_resources(session: StackSession, project: Optional[str] = None) -> list[dict[str, Any]]:
@@ -86,7 +89,8 @@ def wants_skip(session: StackSession) -> bool:
     if mode != AUTO:
         return mode == SKIP
     # The state is read only when it can decide.
-    return can_sweep(session) and skips_checkpoints(mode, last_state_resources(session), can_sweep=True)
+    return can_sweep(session) and skips_checkpoints(mode, last_state_resources(session), can_sweep=True,
+                                                    unit=session.spec.unit is not None)
 
 
 def may_have_skipped(session: StackSession) -> bool:
@@ -107,7 +111,9 @@ def checkpoints_for_up(session: StackSession) -> Iterator[bool]:
     assert isinstance(env, dict), "the stack's workspace was made with its own environment"
     env[SKIP_CHECKPOINTS] = "true"
     log.info("checkpoints off for this update (%s): the state is saved once, at its end",
-             "checkpoints: skip" if session.spec.checkpoints == SKIP else "the last state holds only Kubernetes objects",
+             "checkpoints: skip" if session.spec.checkpoints == SKIP
+             else "a unit stack: only Kubernetes objects" if session.spec.unit is not None
+             else "the last state holds only Kubernetes objects",
              extra={"stack": session.spec.name})
     try:
         yield True

@@ -56,6 +56,14 @@ def test_auto_keeps_checkpoints_on_a_first_run_and_without_a_cluster_to_sweep():
     assert skips_checkpoints("auto", KUBERNETES_ONLY, can_sweep=False) is False
 
 
+def test_a_unit_stack_skips_them_from_its_first_run_but_never_for_a_state_holding_more():
+    assert skips_checkpoints("auto", [], can_sweep=True, unit=True) is True
+    assert skips_checkpoints("auto", KUBERNETES_ONLY, can_sweep=True, unit=True) is True
+    assert skips_checkpoints("auto", [], can_sweep=False, unit=True) is False, "nothing could sweep what it left"
+    bucket = [*KUBERNETES_ONLY, {"type": "aws:s3/bucket:Bucket", "custom": True}]
+    assert skips_checkpoints("auto", bucket, can_sweep=True, unit=True) is False
+
+
 def test_always_and_skip_are_what_they_say_whatever_the_state():
     bucket = [*KUBERNETES_ONLY, {"type": "aws:s3/bucket:Bucket", "custom": True}]
     assert skips_checkpoints("always", KUBERNETES_ONLY, can_sweep=True) is False
@@ -73,7 +81,8 @@ def write_state(backend: Path, project: str, stack: str, resources: list, gzippe
 
 def file_session(backend: Path, stack: str = "dev", mode: str = "auto", env: tuple = (), events: Any = "cluster") -> Any:
     workspace = SimpleNamespace(env_vars={}, project_settings=lambda: SimpleNamespace(name="shop"))
-    spec = SimpleNamespace(name="shop-dev", backend_url=f"file://{backend}", stack=stack, checkpoints=mode, env=env, events=events)
+    spec = SimpleNamespace(name="shop-dev", backend_url=f"file://{backend}", stack=stack, checkpoints=mode, env=env, events=events,
+                           unit=None)
     return SimpleNamespace(spec=spec, stack=SimpleNamespace(workspace=workspace))
 
 
