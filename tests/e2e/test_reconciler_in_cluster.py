@@ -183,14 +183,15 @@ def cluster(local_env, tmp_path_factory):
     project.commit("run the reconciler in the cluster, from this repository")
     cluster = InCluster(project, folder, project.reconciler_namespace)
     yield cluster
-    # The state's Kubernetes provider holds the kubeconfig of the last run, the pods' (their token's file):
-    # this machine runs once to put its own back, then the replicas stop (SIGTERM: they finish their
-    # passes) and the destroy finds the stack free.
-    reconciled = reconcile_once_from_this_machine(cluster)
-    assert reconciled.returncode == 0, reconciled.stdout + reconciled.stderr[-5000:]
+    # The replicas stop first (SIGTERM: they finish their passes), so none applies again after this machine's
+    # run: the state's Kubernetes provider holds the kubeconfig of the last run, the pods' (their token's file),
+    # and this machine's once puts its own back for the destroy. (Once before the scale, a replica's later pass
+    # put the pods' back and the destroy found no cluster.)
     project.kubectl("scale", "deployment", "reconciler", "--namespace", cluster.namespace, "--replicas", "0")
     project.kubectl("wait", "--for", "delete", "pods", "--namespace", cluster.namespace, "--selector",
                     "app.kubernetes.io/name=reconciler", "--timeout", "180s")
+    reconciled = reconcile_once_from_this_machine(cluster)
+    assert reconciled.returncode == 0, reconciled.stdout + reconciled.stderr[-5000:]
     destroyed = project.destroy()
     git_server.withdraw_repository(settings, project.namespace)
     assert destroyed.returncode == 0, destroyed.output
