@@ -82,6 +82,13 @@ def stack_file(name: str, local_env: dict[str, str]) -> str:
     }}, sort_keys=False)
 
 
+def units_stack_file(name: str, local_env: dict[str, str]) -> str:
+    """stack_file with the manifests split into units, one per top-level folder."""
+    settings = yaml.safe_load(stack_file(name, local_env))
+    settings["config"]["pulumi-gitops:units"] = {"split": "folders"}
+    return yaml.safe_dump(settings, sort_keys=False)
+
+
 class ClusterRepo:
     """The remote and author clone of one service, plus its reconciler stack entry."""
 

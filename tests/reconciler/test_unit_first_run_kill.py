@@ -21,7 +21,7 @@ import yaml
 
 from manifest_loader.stamping import STACK_LABEL, stack_label_value
 from testsupport.process_tree import pulumi_update_below, session_members
-from testsupport.reconciler_cluster import PASSPHRASE_ENV, REGISTRY_PASSWORD_ENV, ClusterRepo, manifests, stack_file
+from testsupport.reconciler_cluster import PASSPHRASE_ENV, REGISTRY_PASSWORD_ENV, ClusterRepo, manifests, units_stack_file
 from testsupport.reconciler_testing import PROJECT_DIR, PYTHON, json_lines, run_cli, stack_locks, wait_for, write_config
 
 pytestmark = pytest.mark.e2e
@@ -74,13 +74,11 @@ class Units:
 def units(local_env, engine_env, tmp_path_factory):
     root = tmp_path_factory.mktemp("unit-kill")
     repo = ClusterRepo(root, NAME, local_env)
-    settings = yaml.safe_load(stack_file(NAME, local_env))
-    settings["config"]["pulumi-gitops:units"] = {"split": "folders"}
     files: dict[str, Optional[str]] = dict.fromkeys(manifests(NAME), None)
     files["manifests/platform/namespace.yaml"] = manifests(NAME)["manifests/namespace.yaml"]
     files.update({f"manifests/apps/batch-{n}.yaml": config_map(f"batch-{n}") for n in range(10)})
     files["manifests/apps/gate.yaml"] = GATE
-    repo.remote.commit("two units, the gate among the apps", {**files, "Pulumi.local.yaml": yaml.safe_dump(settings)})
+    repo.remote.commit("two units, the gate among the apps", {**files, "Pulumi.local.yaml": units_stack_file(NAME, local_env)})
     env = {**engine_env, **local_env, PASSPHRASE_ENV: "e2e-passphrase", REGISTRY_PASSWORD_ENV: "e2e-registry-password"}
     yield Units(root, repo, env)
     repo.delete_namespace()

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pytest
-import yaml
 
-from testsupport.reconciler_cluster import PASSPHRASE_ENV, REGISTRY_PASSWORD_ENV, ClusterRepo, manifests, stack_file
+from testsupport.reconciler_cluster import PASSPHRASE_ENV, REGISTRY_PASSWORD_ENV, ClusterRepo, manifests, units_stack_file
 from testsupport.reconciler_testing import json_lines, run_cli, write_config
 
 pytestmark = pytest.mark.e2e
@@ -85,9 +84,7 @@ def expected(a_values: Optional[dict[int, str]] = None, with_b: bool = True) -> 
 def scenario(local_env, engine_env, tmp_path_factory):
     root = tmp_path_factory.mktemp("units-cluster")
     repo = ClusterRepo(root, NAME, local_env)
-    units = yaml.safe_load(stack_file(NAME, local_env))
-    units["config"]["pulumi-gitops:units"] = {"split": "folders"}
-    repo.remote.commit("the manifests in four units", {**layout(NAME), "Pulumi.local.yaml": yaml.safe_dump(units, sort_keys=False)})
+    repo.remote.commit("the manifests in four units", {**layout(NAME), "Pulumi.local.yaml": units_stack_file(NAME, local_env)})
     env = {**engine_env, **local_env, PASSPHRASE_ENV: "e2e-passphrase", REGISTRY_PASSWORD_ENV: "e2e-registry-password"}
     yield Scenario(root, repo, env)
     repo.delete_namespace()
