@@ -152,6 +152,18 @@ def reconcile_once_from_this_machine(cluster: InCluster) -> subprocess.Completed
                           cwd=PROJECT_DIR, env=project.env(), capture_output=True, text=True, timeout=1800)
 
 
+def clear_leftovers(project: LocalProject, folder: Path) -> None:
+    """A run that died before its teardown (or whose destroy failed) left its objects and backend folder under
+    the same names: pytest numbers its folders alike in every run. Gone first, or this run could not start."""
+    if not folder.exists():
+        return
+    for namespace in (project.namespace, project.reconciler_namespace):
+        project.kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=true", "--timeout=300s")
+    project.kubectl("delete", "persistentvolume", f"{project.reconciler_namespace}-state", "--ignore-not-found")
+    project.kubectl("delete", "clusterrolebinding", project.reconciler_namespace, "--ignore-not-found")
+    shutil.rmtree(folder)
+
+
 def serve_from_the_node(project: LocalProject, url: str, folder: str) -> None:
     """The copy's ConfigMap names this repository, this test's backend folder, and short Lease and retry times."""
     path = project.root / "deploy" / "reconciler" / "configmap.yaml"
@@ -172,6 +184,7 @@ def cluster(local_env, tmp_path_factory):
                                   in_cluster=True)
     own = f"e2e/{project.namespace}"
     folder = STATE_VOLUME / own
+    clear_leftovers(project, folder)
     (folder / "backend").mkdir(parents=True)
     (folder / "passphrase").write_text(project.env()["PULUMI_CONFIG_PASSPHRASE"])
     project.backend_dir = folder / "backend"
