@@ -42,11 +42,14 @@ def config_digest(spec: StackSpec, key: bytes) -> str:
     }
     if spec.unit is not None and spec.unit.parent_outputs is not None:
         document["parent_outputs"] = spec.unit.parent_outputs  # absent otherwise: other stacks' digests stay as they were
-    text = json.dumps(document, sort_keys=True, default=str)
-    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:20]
+    return _keyed_digest(document, key)
 
 
 def outputs_digest(outputs: dict[str, Any], key: bytes) -> str:
     """The outputs a parent's units read (its kubeconfig is secret), as an HMAC: it is published on Leases."""
-    text = json.dumps(outputs, sort_keys=True, default=str)
+    return _keyed_digest(outputs, key)
+
+
+def _keyed_digest(document: dict[str, Any], key: bytes) -> str:
+    text = json.dumps(document, sort_keys=True, default=str)
     return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:20]
