@@ -3,9 +3,8 @@
 The plan is read from a checkout of its own (the parent's is busy with the parent's runs). A unit runs when
 its own manifest files change (or one its split gives it is deleted: its `claims`), or anything outside the
 manifests and app folders does (the program, a stack file): a commit that changes only other units' manifests
-skips it. The app folder reaches a unit only through
-the parent's image, which is in the unit's desired state (desired_state.py): a commit there runs the units
-once the parent's update changed the image, not before.
+skips it. The app folder reaches a unit only through the parent's image, which is in the unit's desired state
+(desired_state.py): a commit there runs the units once the parent's update changed the image, not before.
 """
 
 from __future__ import annotations

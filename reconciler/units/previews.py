@@ -79,7 +79,8 @@ def affected_units(workspace: PreviewWorkspace, known: list[UnitRecord], base: O
         before = []
     changed = [path for path in output.split("\0") if path]
     names = {record.name for record in planned}
-    return AffectedUnits([record for record in planned if any(touches(unit_spec(parent, record), path) for path in changed)],
+    return AffectedUnits([record for record, spec in ((r, unit_spec(parent, r)) for r in planned)
+                          if any(touches(spec, path) for path in changed)],
                          [record for record in before if record.name not in names])
 
 
